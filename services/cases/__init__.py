@@ -1,0 +1,1 @@
+"""Misconduct case tracking: referral through prosecution."""

@@ -1,0 +1,1 @@
+"""Building blocks shared by every service: no domain code lives here."""

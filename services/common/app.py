@@ -1,0 +1,179 @@
+"""The FastAPI application every service shares: health, metrics, tracing, errors, auth wiring."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from services.common import observability
+from services.common.auth import TokenVerifier
+from services.common.database import ping
+from services.common.errors import DomainError
+from services.common.runtime import ServiceDefinition, ServiceRuntime
+from services.common.settings import Settings
+
+REQUESTS = Counter("uncops_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+LATENCY = Histogram(
+    "uncops_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with runtime_of(request).sessions() as session:
+        yield session
+
+
+async def temporal_client(request: Request) -> Client:
+    return await runtime_of(request).temporal()
+
+
+SessionDep = Annotated[AsyncSession, Depends(db_session)]
+TemporalDep = Annotated[Client, Depends(temporal_client)]
+RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_of)]
+
+
+def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        observability.configure(definition.name, settings.log_level)
+        runtime = ServiceRuntime(definition, settings)
+        app.state.runtime = runtime
+        app.state.token_verifier = TokenVerifier(settings)
+        if settings.background:
+            runtime.start_background()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_tags=list(definition.tags),
+    )
+    app.add_middleware(_TraceAndMetricsMiddleware, service=definition.name)  # type: ignore[arg-type]
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in error["loc"] if part != "body") or "body",
+                "reason": error["msg"],
+                "type": error["type"],
+            }
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": definition.name}
+
+    @app.get("/readyz", tags=["operations"], summary="Database, Kafka and Temporal are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime = runtime_of(request)
+        checks = await _readiness(runtime)
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        )
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(definition.router)
+    return app
+
+
+async def _readiness(runtime: ServiceRuntime) -> dict[str, str]:
+    async def check(probe: Callable[[], Awaitable[Any]]) -> str:
+        try:
+            await asyncio.wait_for(probe(), 3)
+            return "ok"
+        except Exception as exc:
+            return f"unavailable: {type(exc).__name__}: {exc}"[:300]
+
+    async def kafka() -> None:
+        admin = AIOKafkaAdminClient(client_id=f"uncops-{runtime.name}-readyz", **runtime.settings.kafka_options())
+        await admin.start()
+        try:
+            await admin.describe_cluster()
+        finally:
+            await admin.close()
+
+    async def temporal() -> None:
+        client = await runtime.temporal()
+        await client.service_client.check_health()
+
+    database, kafka_status, temporal_status = await asyncio.gather(
+        check(lambda: ping(runtime.engine)), check(kafka), check(temporal)
+    )
+    return {"database": database, "kafka": kafka_status, "temporal": temporal_status}
+
+
+class _TraceAndMetricsMiddleware:
+    """Continues (or starts) the trace of each request, returns its correlation id, records metrics.
+
+    Pure ASGI rather than BaseHTTPMiddleware: it keeps the span current for the route's own code.
+    """
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        method = scope["method"]
+        started = time.perf_counter()
+        status_code = 500
+        with observability.continued_span(
+            f"{method} {scope['path']}", carrier, kind=trace.SpanKind.SERVER
+        ) as span:
+            span.set_attribute("http.method", method)
+            correlation = format(span.get_span_context().trace_id, "032x")
+
+            async def send_with_headers(message: Any) -> None:
+                nonlocal status_code
+                if message["type"] == "http.response.start":
+                    status_code = message["status"]
+                    message.setdefault("headers", []).append((b"x-correlation-id", correlation.encode()))
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_headers)
+            finally:
+                route = scope.get("route")
+                path = getattr(route, "path", "unmatched")
+                if path not in ("/metrics", "/healthz"):
+                    REQUESTS.labels(self.service, method, path, str(status_code)).inc()
+                    LATENCY.labels(self.service, method, path).observe(time.perf_counter() - started)
+                if status_code >= 500:
+                    span.set_status(trace.StatusCode.ERROR)

@@ -1,0 +1,143 @@
+"""Bearer-token authentication and role checks.
+
+Development signs tokens with HS256 and a local secret (``uncops token``); production verifies RS256 tokens
+against the identity provider's JWKS. A ``state_focal_point`` carries a ``member_state`` claim (ISO 3166
+alpha-3) and acts for that State only.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.common.settings import Settings
+
+
+class Role(StrEnum):
+    CONDUCT_OFFICER = "conduct_officer"
+    STATE_FOCAL_POINT = "state_focal_point"
+    PLANNER = "planner"
+    PARTNER = "partner"
+    ADMIN = "admin"
+
+
+_MEMBER_STATE = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[Role]
+    member_state: str | None = None
+
+    def has(self, *roles: Role) -> bool:
+        return Role.ADMIN in self.roles or bool(self.roles.intersection(roles))
+
+    def may_act_for(self, member_state: str) -> bool:
+        """A focal point acts for its own State only; other roles are not scoped by State."""
+        if Role.ADMIN in self.roles or Role.STATE_FOCAL_POINT not in self.roles:
+            return True
+        return self.member_state == member_state
+
+
+class TokenError(Exception):
+    pass
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256"]
+            else:
+                key = self.settings.jwt_secret.get_secret_value()
+                algorithms = ["HS256"]
+            claims = jwt.decode(
+                token, key, algorithms=algorithms, audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer, options={"require": ["exp", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenError("token expired") from exc
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise TokenError(f"invalid token: {exc}") from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    raw_roles = claims.get("roles", [])
+    if isinstance(raw_roles, str):
+        raw_roles = [raw_roles]
+    try:
+        roles = frozenset(Role(r) for r in raw_roles)
+    except ValueError as exc:
+        raise TokenError(f"unknown role in token: {exc}") from exc
+    if not roles:
+        raise TokenError("token carries no role")
+    member_state = claims.get("member_state")
+    if Role.STATE_FOCAL_POINT in roles and not (isinstance(member_state, str) and _MEMBER_STATE.match(member_state)):
+        raise TokenError("a state_focal_point token needs a member_state claim (ISO 3166 alpha-3)")
+    return Principal(subject=str(claims["sub"]), roles=roles, member_state=member_state)
+
+
+def issue_token(
+    settings: Settings, role: Role, member_state: str | None = None, subject: str | None = None,
+    ttl_seconds: int = 8 * 3600,
+) -> str:
+    """A development token the local stack accepts (HS256 with the configured secret)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": subject or f"{role.value}-{uuid.uuid4().hex[:8]}",
+        "roles": [role.value],
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if member_state:
+        claims["member_state"] = member_state
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=challenge)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(credentials.credentials)
+    except TokenError as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=challenge) from exc
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require_roles(*roles: Role) -> Any:
+    """Dependency: the caller must hold one of ``roles`` (admin always passes)."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has(*roles):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"requires one of the roles: {', '.join(r.value for r in roles)}"
+            )
+        return principal
+
+    return Depends(check)

@@ -1,0 +1,80 @@
+"""Async database access (SQLAlchemy on asyncpg) and the tables every service shares."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlmodel import Field, SQLModel
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The plain libpq URL asyncpg wants, from a SQLAlchemy URL."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with factory() as session:
+        yield session
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An event written in the same transaction as the change it reports; the relay publishes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("outbox_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
+        Index("outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")),
+    )
+
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), unique=True, nullable=False))
+    topic: str = Field(sa_column=Column(Text, nullable=False))
+    key: str = Field(sa_column=Column(Text, nullable=False))
+    type: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    dataschema: str = Field(sa_column=Column(Text, nullable=False))
+    time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    data: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    traceparent: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+    published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class InboxEvent(SQLModel, table=True):
+    """An event a consumer has applied; its primary key turns a redelivery into a no-op."""
+
+    __tablename__ = "inbox"
+
+    consumer: str = Field(sa_column=Column(Text, primary_key=True))
+    event_id: str = Field(sa_column=Column(Text, primary_key=True))
+    type: str = Field(sa_column=Column(Text, nullable=False))
+    topic: str = Field(sa_column=Column(Text, nullable=False))
+    partition: int = Field(nullable=False)
+    offset: int = Field(sa_column=Column(BigInteger, nullable=False))
+    received_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )

@@ -1,0 +1,38 @@
+"""Writing events to the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from uncops_contracts import CloudEvent, EventPayload
+
+from services.common.database import OutboxEvent
+from services.common.observability import current_traceparent
+
+# Fired by a trigger on insert (see the outbox migration), so the relay wakes at commit, not on a poll.
+NOTIFY_CHANNEL = "uncops_outbox"
+
+
+def record_event(session: AsyncSession, payload: EventPayload, key: str) -> CloudEvent:
+    """Add ``payload`` to the outbox; it is published only if the caller's transaction commits.
+
+    ``key`` is the aggregate id: the Kafka key and the CloudEvents subject, so one aggregate's events stay
+    in order.
+    """
+    event = CloudEvent.of(payload, subject=key, traceparent=current_traceparent())
+    session.add(
+        OutboxEvent(
+            event_id=uuid.UUID(event.id),
+            topic=payload.topic,
+            key=key,
+            type=event.type,
+            source=event.source,
+            subject=event.subject,
+            dataschema=event.dataschema,
+            time=event.time,
+            data=event.data,
+            traceparent=event.traceparent,
+        )
+    )
+    return event

@@ -1,0 +1,126 @@
+"""What a running service holds: settings, database engine, Temporal client, background tasks.
+
+A service describes itself with a ``ServiceDefinition``; the same runtime backs its API process, its
+standalone relay and consumer processes and its Temporal worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from services.common import temporal
+from services.common.consumer import InboxConsumer, Subscription, consumer_factory
+from services.common.database import create_engine, session_factory
+from services.common.kafka import idempotent_producer, plain_producer
+from services.common.observability import get_logger
+from services.common.relay import OutboxRelay
+from services.common.settings import Settings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    router: APIRouter
+    subscriptions: Sequence[Subscription] = ()
+    workflows: Sequence[type] = ()
+    # Built per worker from the runtime, so activities reach the database through it.
+    activities: Callable[[ServiceRuntime], Sequence[Callable[..., Any]]] | None = None
+    demo_data: Callable[[ServiceRuntime], Awaitable[None]] | None = None
+    tags: Sequence[dict[str, str]] = field(default_factory=tuple)
+
+    @property
+    def task_queue(self) -> str:
+        return temporal.task_queue(self.name)
+
+
+class ServiceRuntime:
+    def __init__(self, definition: ServiceDefinition, settings: Settings) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.database_url = settings.database_url(definition.name)
+        self.engine: AsyncEngine = create_engine(self.database_url, settings.database_pool_size)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self._temporal: Client | None = None
+        self._temporal_lock = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    async def temporal(self) -> Client:
+        async with self._temporal_lock:
+            if self._temporal is None:
+                self._temporal = await asyncio.wait_for(temporal.connect(self.settings), 10)
+            return self._temporal
+
+    def relay(self) -> OutboxRelay:
+        return OutboxRelay(
+            self.name,
+            self.engine,
+            self.database_url,
+            lambda: idempotent_producer(self.settings, f"uncops-{self.name}-relay"),
+            batch_size=self.settings.outbox_batch_size,
+            retention_hours=self.settings.outbox_retention_hours,
+        )
+
+    def consumers(self) -> list[InboxConsumer]:
+        options = self.settings.kafka_options()
+        return [
+            InboxConsumer(
+                subscription,
+                self.sessions,
+                consumer_factory(options),
+                lambda: plain_producer(self.settings, f"{subscription.name}-dlq"),
+                max_attempts=self.settings.consumer_max_attempts,
+                stall_seconds=self.settings.consumer_stall_seconds,
+            )
+            for subscription in self.definition.subscriptions
+        ]
+
+    def start_background(self, relay: bool = True, consumers: bool = True) -> None:
+        if relay:
+            self._spawn("relay", self.relay().run(self._stop))
+        if consumers:
+            for consumer in self.consumers():
+                self._spawn(f"consumer:{consumer.name}", consumer.run(self._stop))
+
+    async def wait_background(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, name: str, coroutine: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await coroutine
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task died", task=name)
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=15)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*pending, return_exceptions=True)
+        await self.engine.dispose()

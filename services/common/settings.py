@@ -1,0 +1,118 @@
+"""Configuration from the environment (pydantic-settings), with safe production defaults."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Accepted only in development and test: production must bring its own secret or a JWKS URL.
+DEVELOPMENT_JWT_SECRET = "uncops-development-secret-do-not-use-in-production"
+DEVELOPMENT_VICTIM_DATA_KEY = "uncops-development-victim-data-key"
+
+SERVICES = ("pledges", "cases", "summit")
+DEFAULT_PORTS = {"pledges": 8001, "cases": 8002, "summit": 8003}
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=_env("UNCOPS_ENV")
+    )
+    host: str = Field("127.0.0.1", validation_alias=_env("UNCOPS_HOST"))
+    run_dir: Path = Field(Path(".run/local"), validation_alias=_env("UNCOPS_RUN_DIR"))
+    log_level: str = Field("INFO", validation_alias=_env("UNCOPS_LOG_LEVEL"))
+    # The API process also runs its service's outbox relay and consumers unless told not to.
+    background: bool = Field(True, validation_alias=_env("UNCOPS_BACKGROUND"))
+
+    pledges_port: int = DEFAULT_PORTS["pledges"]
+    cases_port: int = DEFAULT_PORTS["cases"]
+    summit_port: int = DEFAULT_PORTS["summit"]
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_user: str = "postgres"
+    pledges_database_url: str | None = None
+    cases_database_url: str | None = None
+    summit_database_url: str | None = None
+    database_pool_size: int = 10
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_topic_partitions: int = 3
+    kafka_replication_factor: int = 1
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = False
+
+    jwt_secret: SecretStr = Field(SecretStr(DEVELOPMENT_JWT_SECRET), validation_alias=_env("UNCOPS_JWT_SECRET"))
+    jwks_url: str | None = Field(None, validation_alias=_env("UNCOPS_JWKS_URL"))
+    jwt_issuer: str = Field("uncops-local", validation_alias=_env("UNCOPS_JWT_ISSUER"))
+    jwt_audience: str = Field("uncops", validation_alias=_env("UNCOPS_JWT_AUDIENCE"))
+    victim_data_key: SecretStr = Field(
+        SecretStr(DEVELOPMENT_VICTIM_DATA_KEY), validation_alias=_env("UNCOPS_VICTIM_DATA_KEY")
+    )
+
+    outbox_batch_size: int = Field(500, validation_alias=_env("UNCOPS_OUTBOX_BATCH_SIZE"))
+    outbox_retention_hours: int = Field(168, validation_alias=_env("UNCOPS_OUTBOX_RETENTION_HOURS"))
+    consumer_max_attempts: int = Field(5, validation_alias=_env("UNCOPS_CONSUMER_MAX_ATTEMPTS"))
+    consumer_stall_seconds: float = Field(60.0, validation_alias=_env("UNCOPS_CONSUMER_STALL_SECONDS"))
+    demo_data: bool = Field(False, validation_alias=_env("UNCOPS_DEMO_DATA"))
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> "Settings":
+        if not self.jwks_url:
+            self.jwks_url = None  # an empty variable means "not set", never "skip the secret check"
+        if self.environment == "production":
+            if self.jwks_url is None and self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET:
+                raise ValueError(
+                    "UNCOPS_JWT_SECRET is the development secret: set a real secret or UNCOPS_JWKS_URL"
+                )
+            if self.victim_data_key.get_secret_value() == DEVELOPMENT_VICTIM_DATA_KEY:
+                raise ValueError("UNCOPS_VICTIM_DATA_KEY is the development key: set a real one")
+        return self
+
+    def database_url(self, service: str) -> str:
+        url: str | None = getattr(self, f"{service}_database_url")
+        if url:
+            return url
+        return (
+            f"postgresql+asyncpg://{self.postgres_user}@{self.postgres_host}:{self.postgres_port}"
+            f"/uncops_{service}"
+        )
+
+    def port(self, service: str) -> int:
+        port: int = getattr(self, f"{service}_port")
+        return port
+
+    def kafka_options(self) -> dict[str, object]:
+        """Connection options shared by every aiokafka client."""
+        options: dict[str, object] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            if self.kafka_sasl_password:
+                options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context()
+        return options
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Pledge intake and follow-up."""

@@ -1,0 +1,172 @@
+"""HTTP routes of pledge intake: thin, the rules are in domain.py."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from services.common.app import SessionDep
+from services.common.auth import Principal, Role, require_roles
+from services.common.errors import Conflict, NotFound
+from services.common.outbox import record_event
+from services.pledges.domain import PledgeSubmission, submitted_event
+from services.pledges.models import Pledge
+
+router = APIRouter(prefix="/pledges", tags=["pledges"])
+
+SUBMITTERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER)
+READERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER, Role.CONDUCT_OFFICER)
+
+
+class PledgePublic(BaseModel):
+    id: str
+    member_state: str
+    co_sponsors: list[str]
+    summit: str
+    kind: str
+    title: str
+    text: str
+    indicator: str | None
+    baseline: Decimal | None
+    target: Decimal | None
+    unit: str | None
+    target_date: date | None
+    resources: str | None
+    amount: Decimal | None
+    currency: str | None
+    supports_summit: str | None
+    status: str
+    submitted_at: datetime
+    version: int
+
+
+class PledgePage(BaseModel):
+    items: list[PledgePublic]
+    next_cursor: str | None
+
+
+def _public(pledge: Pledge) -> PledgePublic:
+    return PledgePublic.model_validate(pledge, from_attributes=True)
+
+
+def _visible(pledge: Pledge, principal: Principal) -> bool:
+    states = {pledge.member_state, *pledge.co_sponsors}
+    return any(principal.may_act_for(state) for state in states)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "A retry with the same Idempotency-Key: the pledge first created"}},
+    summary="Submit a pledge",
+)
+async def submit_pledge(
+    submission: PledgeSubmission,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, SUBMITTERS],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> PledgePublic:
+    if not principal.may_act_for(submission.member_state):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"you act for {principal.member_state} only")
+    if idempotency_key:
+        existing = await _by_idempotency_key(session, submission.member_state, idempotency_key)
+        if existing is not None:
+            return _replay(existing, submission, response)
+    now = datetime.now(UTC)
+    pledge = Pledge(
+        id=str(uuid.uuid4()),
+        member_state=submission.member_state,
+        co_sponsors=submission.co_sponsors,
+        summit=submission.summit,
+        kind=submission.kind.value,
+        title=submission.title,
+        text=submission.text,
+        supports_summit=submission.supports_summit,
+        submitted_by=principal.subject,
+        submitted_at=now,
+        idempotency_key=idempotency_key,
+        request_fingerprint=submission.fingerprint() if idempotency_key else None,
+        **submission.terms.model_dump(),
+    )
+    session.add(pledge)
+    record_event(session, submitted_event(pledge.id, submission, now), key=pledge.id)
+    try:
+        await session.commit()
+    except IntegrityError:
+        # A concurrent retry with the same key won the race: answer with its pledge.
+        await session.rollback()
+        assert idempotency_key is not None
+        existing = await _by_idempotency_key(session, submission.member_state, idempotency_key)
+        if existing is None:
+            raise
+        return _replay(existing, submission, response)
+    response.headers["Location"] = f"/pledges/{pledge.id}"
+    return _public(pledge)
+
+
+async def _by_idempotency_key(session: SessionDep, member_state: str, key: str) -> Pledge | None:
+    result = await session.execute(
+        select(Pledge).where(Pledge.member_state == member_state, Pledge.idempotency_key == key)
+    )
+    return result.scalar_one_or_none()
+
+
+def _replay(existing: Pledge, submission: PledgeSubmission, response: Response) -> PledgePublic:
+    if existing.request_fingerprint != submission.fingerprint():
+        raise Conflict("Idempotency-Key was already used for a different pledge submission")
+    response.status_code = status.HTTP_200_OK
+    response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/pledges/{existing.id}"
+    return _public(existing)
+
+
+@router.get("/{pledge_id}", summary="One pledge")
+async def get_pledge(
+    pledge_id: str, session: SessionDep, principal: Annotated[Principal, READERS]
+) -> PledgePublic:
+    pledge = await session.get(Pledge, pledge_id)
+    # Another State's pledge is not even acknowledged to exist.
+    if pledge is None or not _visible(pledge, principal):
+        raise NotFound(f"no pledge {pledge_id}")
+    return _public(pledge)
+
+
+@router.get("", summary="Pledges, newest first, with keyset pagination")
+async def list_pledges(
+    session: SessionDep,
+    principal: Annotated[Principal, READERS],
+    member_state: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    kind: str | None = None,
+    summit: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> PledgePage:
+    query = select(Pledge)
+    if principal.has(Role.PLANNER, Role.CONDUCT_OFFICER):
+        if member_state:
+            query = query.where(Pledge.member_state == member_state)
+    else:
+        query = query.where(Pledge.member_state == principal.member_state)
+    if kind:
+        query = query.where(Pledge.kind == kind)
+    if summit:
+        query = query.where(Pledge.summit == summit)
+    if cursor:
+        at, _, last_id = cursor.partition("|")
+        query = query.where(
+            (col(Pledge.submitted_at) < datetime.fromisoformat(at))
+            | ((col(Pledge.submitted_at) == datetime.fromisoformat(at)) & (col(Pledge.id) < last_id))
+        )
+    query = query.order_by(col(Pledge.submitted_at).desc(), col(Pledge.id).desc()).limit(limit + 1)
+    rows = list((await session.execute(query)).scalars())
+    items, more = rows[:limit], len(rows) > limit
+    next_cursor = f"{items[-1].submitted_at.isoformat()}|{items[-1].id}" if more else None
+    return PledgePage(items=[_public(p) for p in items], next_cursor=next_cursor)

@@ -1,0 +1,89 @@
+"""Pledge rules in plain Python: what a valid submission is and how it becomes an event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
+
+from services.common.errors import InvalidField
+
+MemberStateCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{3}$", to_upper=True), Field(examples=["CHN"])
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+
+SUPPORT_KINDS = frozenset({PledgeKind.FINANCIAL_SUPPORT, PledgeKind.POLITICAL_SUPPORT})
+
+
+class PledgeTermsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    indicator: str | None = Field(None, max_length=300)
+    baseline: Decimal | None = None
+    target: Decimal | None = None
+    unit: str | None = Field(None, max_length=50)
+    target_date: date | None = None
+    resources: str | None = Field(None, max_length=2000)
+    amount: Decimal | None = Field(None, gt=0, max_digits=18, decimal_places=2)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+
+
+class PledgeSubmission(BaseModel):
+    """What a Member State submits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    member_state: MemberStateCode
+    co_sponsors: list[MemberStateCode] = Field(default_factory=list, max_length=50)
+    summit: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,40}$")] = "UNCOPS-2018"
+    kind: PledgeKind
+    title: ShortText
+    text: str = Field("", max_length=20000)
+    terms: PledgeTermsIn = Field(default_factory=PledgeTermsIn)
+    supports_summit: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,40}$")] | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        check_submission(self, today=datetime.now(UTC).date())
+        return self
+
+    def fingerprint(self) -> str:
+        """Identifies the request body, so a reused Idempotency-Key with another body is caught."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_submission(submission: PledgeSubmission, today: date) -> None:
+    terms = submission.terms
+    if submission.member_state in submission.co_sponsors:
+        raise InvalidField("co_sponsors", "the lead State cannot also be a co-sponsor")
+    if len(set(submission.co_sponsors)) != len(submission.co_sponsors):
+        raise InvalidField("co_sponsors", "a State is listed twice")
+    if terms.target_date is not None and terms.target_date < today:
+        raise InvalidField("terms.target_date", f"{terms.target_date} is before the pledge date {today}")
+    if submission.kind is PledgeKind.FINANCIAL_SUPPORT and (terms.amount is None or terms.currency is None):
+        raise InvalidField("terms.amount", "a financial pledge needs an amount and a currency")
+    if (terms.amount is None) != (terms.currency is None):
+        raise InvalidField("terms.currency", "amount and currency go together")
+    if submission.supports_summit is not None and submission.kind not in SUPPORT_KINDS:
+        raise InvalidField("supports_summit", "only financial or political support pledges support a summit")
+
+
+def submitted_event(pledge_id: str, submission: PledgeSubmission, submitted_at: datetime) -> PledgeSubmitted:
+    return PledgeSubmitted(
+        pledge_id=pledge_id,
+        member_state=submission.member_state,
+        co_sponsors=submission.co_sponsors,
+        summit=submission.summit,
+        kind=submission.kind,
+        title=submission.title,
+        terms=PledgeTerms(**submission.terms.model_dump()),
+        supports_summit=submission.supports_summit,
+        submitted_at=submitted_at,
+    )

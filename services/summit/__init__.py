@@ -1,0 +1,1 @@
+"""Summit planning: milestones, delegations, programme and funding."""

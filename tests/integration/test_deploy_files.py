@@ -1,0 +1,284 @@
+"""The deployment files: docker-compose.yml, deploy/Dockerfile and deploy/k8s.
+
+No server and no Docker engine needed: compose is checked by `docker-compose config` (which resolves
+anchors, interpolation and defaults exactly as `docker-compose up` would), the Kubernetes manifests
+by parsing them. A missing docker-compose is a failure, not a skip: `make test` installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+K8S_DIR = ROOT / "deploy" / "k8s"
+
+SERVICES = ("pledges", "cases", "summit")
+SERVICE_PORTS = {"pledges": 8001, "cases": 8002, "summit": 8003}
+INFRA = ("kafka", "postgres", "temporal")
+ONE_SHOT_JOBS = ("migrate-pledges", "migrate-cases", "migrate-summit", "topics")
+# The fixed interfaces: host port -> container port of each published service.
+PUBLISHED = {
+    "pledges": (8001, 8001),
+    "cases": (8002, 8002),
+    "summit": (8003, 8003),
+    "kafka": (9092, 9092),
+    "temporal": (7233, 7233),
+    "temporal-ui": (8233, 8080),
+    "postgres": (5432, 5432),
+}
+REQUIRED_SECRETS = {"UNCOPS_JWT_SECRET": "test-jwt-secret", "UNCOPS_VICTIM_DATA_KEY": "test-victim-key"}
+# Variables the compose file reads for host ports and passwords: dropped so the defaults are tested.
+OVERRIDABLE = (
+    "PLEDGES_PORT",
+    "CASES_PORT",
+    "SUMMIT_PORT",
+    "KAFKA_PORT",
+    "TEMPORAL_PORT",
+    "TEMPORAL_UI_PORT",
+    "POSTGRES_PORT",
+    "POSTGRES_PASSWORD",
+    "UNCOPS_ENV",
+    "UNCOPS_IMAGE_TAG",
+    "UNCOPS_JWKS_URL",
+)
+
+
+# ------------------------------------------------------------------ docker-compose
+
+
+def _compose(args: list[str], tmp_path: Path, secrets: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        pytest.fail(
+            "docker-compose is not installed: `make test` installs it with deploy/ensure-docker-compose.sh "
+            "(Debian package docker-compose); run that script, then the tests again"
+        )
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDABLE and k not in REQUIRED_SECRETS}
+    env.update(secrets)
+    # An empty env file: a developer's own .env must not change what is validated.
+    empty_env = tmp_path / "empty.env"
+    empty_env.write_text("")
+    return subprocess.run(
+        [exe, "--env-file", str(empty_env), "-f", str(COMPOSE_FILE), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def compose(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """docker-compose.yml as compose resolves it."""
+    result = _compose(["config"], tmp_path_factory.mktemp("compose"), REQUIRED_SECRETS)
+    assert result.returncode == 0, f"docker-compose config failed:\n{result.stderr}"
+    resolved: dict[str, Any] = yaml.safe_load(result.stdout)
+    return resolved
+
+
+def test_compose_config_is_valid(tmp_path: Path) -> None:
+    result = _compose(["config", "-q"], tmp_path, REQUIRED_SECRETS)
+    assert result.returncode == 0, f"docker-compose config -q failed:\n{result.stderr}"
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED_SECRETS))
+def test_compose_refuses_to_start_without_secrets(tmp_path: Path, missing: str) -> None:
+    secrets = {k: v for k, v in REQUIRED_SECRETS.items() if k != missing}
+    result = _compose(["config", "-q"], tmp_path, secrets)
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+def test_compose_has_every_component(compose: dict[str, Any]) -> None:
+    expected = {*INFRA, "temporal-ui", *SERVICES, *(f"{s}-worker" for s in SERVICES), *ONE_SHOT_JOBS}
+    assert expected <= set(compose["services"])
+
+
+def test_compose_uses_pinned_official_images(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["kafka"]["image"] == "apache/kafka:4.1.1"
+    assert services["postgres"]["image"] == "postgres:17"
+    assert re.fullmatch(r"temporalio/auto-setup:\d+\.\d+\.\d+", services["temporal"]["image"])
+    assert re.fullmatch(r"temporalio/ui:\d+\.\d+\.\d+", services["temporal-ui"]["image"])
+
+
+def test_app_containers_are_built_from_the_dockerfile(compose: dict[str, Any]) -> None:
+    for name in (*SERVICES, *(f"{s}-worker" for s in SERVICES), *ONE_SHOT_JOBS):
+        build = compose["services"][name]["build"]
+        assert Path(build["context"]).resolve() == ROOT, name
+        assert build["dockerfile"] == "deploy/Dockerfile", name
+
+
+def test_commands(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for svc in SERVICES:
+        assert services[svc]["command"] == ["serve", svc]
+        assert services[f"{svc}-worker"]["command"] == ["worker", svc]
+        assert services[f"migrate-{svc}"]["command"] == ["migrate", svc]
+    assert services["topics"]["command"] == ["topics"]
+
+
+def test_one_shot_jobs_do_not_restart(compose: dict[str, Any]) -> None:
+    for name in ONE_SHOT_JOBS:
+        assert compose["services"][name].get("restart", "no") == "no", name
+
+
+def test_healthchecks(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in (*INFRA, *SERVICES):
+        check = services[name].get("healthcheck")
+        assert check and check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+    for svc, port in SERVICE_PORTS.items():
+        test = " ".join(services[svc]["healthcheck"]["test"])
+        assert f":{port}/readyz" in test, svc
+
+
+def test_depends_on_conditions(compose: dict[str, Any]) -> None:
+    """Infra must be healthy, one-shot jobs must have completed, before anything that needs them."""
+    services = compose["services"]
+    for name, service in services.items():
+        depends = service.get("depends_on") or {}
+        assert isinstance(depends, dict), f"{name}: depends_on without conditions"
+        for dep, spec in depends.items():
+            if dep in INFRA:
+                assert spec.get("condition") == "service_healthy", f"{name} -> {dep}"
+            elif dep in ONE_SHOT_JOBS:
+                assert spec.get("condition") == "service_completed_successfully", f"{name} -> {dep}"
+    for svc in SERVICES:
+        api = services[svc]["depends_on"]
+        assert set(INFRA) <= set(api), svc
+        assert {f"migrate-{svc}", "topics"} <= set(api), svc
+        assert {"postgres", "temporal", f"migrate-{svc}"} <= set(services[f"{svc}-worker"]["depends_on"])
+
+
+def _published(port: Any) -> tuple[int, int]:
+    """(host, container) from a long-syntax mapping or a short "[ip:]host:container[/proto]" string."""
+    if isinstance(port, dict):
+        return int(port["published"]), int(port["target"])
+    *_, host, container = str(port).split("/")[0].split(":")
+    return int(host), int(container)
+
+
+def test_published_ports(compose: dict[str, Any]) -> None:
+    for name, expected in PUBLISHED.items():
+        ports = [_published(p) for p in compose["services"][name].get("ports", [])]
+        assert expected in ports, f"{name}: {ports}, expected {expected}"
+
+
+def test_app_environment(compose: dict[str, Any]) -> None:
+    for svc in SERVICES:
+        for name in (svc, f"{svc}-worker", f"migrate-{svc}"):
+            env = compose["services"][name]["environment"]
+            assert env[f"{svc.upper()}_DATABASE_URL"].startswith("postgresql+asyncpg://"), name
+            assert env[f"{svc.upper()}_DATABASE_URL"].endswith(f"@postgres:5432/uncops_{svc}"), name
+            assert env["KAFKA_BOOTSTRAP_SERVERS"] and env["TEMPORAL_ADDRESS"] == "temporal:7233", name
+            assert env["UNCOPS_JWT_SECRET"] == REQUIRED_SECRETS["UNCOPS_JWT_SECRET"], name
+        assert compose["services"][svc]["environment"]["UNCOPS_HOST"] == "0.0.0.0"
+
+
+def test_postgres_init_creates_each_service_database() -> None:
+    sql = (ROOT / "deploy" / "postgres" / "init-databases.sql").read_text()
+    for svc in SERVICES:
+        assert re.search(rf"CREATE DATABASE uncops_{svc}\s*;", sql), svc
+
+
+# ------------------------------------------------------------------ Dockerfile
+
+
+def test_dockerfile() -> None:
+    text = DOCKERFILE.read_text()
+    stages = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
+    assert len(stages) >= 2, "multi-stage build expected"
+    assert "python:3.11-slim" in text
+    users = re.findall(r"^USER\s+(\S+)", text, flags=re.MULTILINE)
+    assert users and users[-1].split(":")[0] not in ("root", "0"), "the image must run as non-root"
+    assert re.search(r'^ENTRYPOINT\s+\["uncops"\]', text, flags=re.MULTILINE)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for path in (".git", ".venv", ".run"):
+        assert path in ignored, path
+
+
+def test_ensure_docker_compose_script_parses() -> None:
+    script = ROOT / "deploy" / "ensure-docker-compose.sh"
+    assert os.access(script, os.X_OK), "deploy/ensure-docker-compose.sh must be executable"
+    subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
+
+
+# ------------------------------------------------------------------ Kubernetes
+
+
+def _k8s_documents() -> list[tuple[str, dict[str, Any]]]:
+    docs = []
+    for path in sorted(K8S_DIR.glob("*.yaml")):
+        with path.open() as f:
+            docs += [(path.name, doc) for doc in yaml.safe_load_all(f) if doc is not None]
+    return docs
+
+
+def _objects(kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for _, doc in _k8s_documents() if doc.get("kind") == kind}
+
+
+def test_k8s_manifests_parse() -> None:
+    docs = _k8s_documents()
+    assert docs, "no manifests in deploy/k8s"
+    for name, doc in docs:
+        assert doc.get("apiVersion") and doc.get("kind"), name
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    kustomization = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    on_disk = {p.name for p in K8S_DIR.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == on_disk
+
+
+def test_k8s_has_expected_objects() -> None:
+    assert "uncops" in _objects("Namespace")
+    assert _objects("ConfigMap") and _objects("Secret")
+    deployments = _objects("Deployment")
+    services = _objects("Service")
+    for svc in SERVICES:
+        assert {svc, f"{svc}-worker"} <= set(deployments), svc
+        assert svc in services, svc
+        assert services[svc]["spec"]["ports"][0]["port"] == SERVICE_PORTS[svc]
+    jobs = _objects("Job").values()
+    assert any(c.get("args") == ["topics"] for j in jobs for c in j["spec"]["template"]["spec"]["containers"])
+
+
+def test_every_deployment_has_probes_and_runs_as_non_root() -> None:
+    for name, deployment in _objects("Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        for container in pod["containers"]:
+            assert container.get("readinessProbe"), f"{name}/{container['name']}: no readinessProbe"
+            assert container.get("livenessProbe"), f"{name}/{container['name']}: no livenessProbe"
+            assert container.get("resources", {}).get("requests"), f"{name}/{container['name']}: no resources"
+
+
+def test_api_deployments() -> None:
+    deployments = _objects("Deployment")
+    for svc, port in SERVICE_PORTS.items():
+        spec = deployments[svc]["spec"]
+        pod = spec["template"]["spec"]
+        assert spec["replicas"] == 2, svc
+        assert [c["args"] for c in pod["initContainers"]] == [["migrate", svc]], svc
+        (api,) = pod["containers"]
+        assert api["args"] == ["serve", svc]
+        assert api["ports"][0]["containerPort"] == port
+        assert api["readinessProbe"]["httpGet"]["path"] == "/readyz", svc
+        assert api["livenessProbe"]["httpGet"]["path"] == "/healthz", svc
+        worker = deployments[f"{svc}-worker"]["spec"]["template"]["spec"]["containers"][0]
+        assert worker["args"] == ["worker", svc]
