@@ -23,8 +23,11 @@ PLEDGES_TOPIC = "uncops.pledges.v1"
 
 _STATES = ("SEN", "RWA", "BGD", "NPL", "IND", "PAK", "EGY", "IDN", "GHA", "JOR", "CHN", "FRA", "NOR", "BRA")
 _KINDS = (
-    PledgeKind.GENDER_PARITY, PledgeKind.EQUIPMENT_TRAINING, PledgeKind.PREDEPLOYMENT_SEA_TRAINING,
-    PledgeKind.CONTINGENT_STANDARDS, PledgeKind.FRENCH_SPEAKING_OFFICERS,
+    PledgeKind.GENDER_PARITY,
+    PledgeKind.EQUIPMENT_TRAINING,
+    PledgeKind.PREDEPLOYMENT_SEA_TRAINING,
+    PledgeKind.CONTINGENT_STANDARDS,
+    PledgeKind.FRENCH_SPEAKING_OFFICERS,
 )
 
 
@@ -44,8 +47,8 @@ def pledge_event(pledge_id: str, rng: random.Random) -> CloudEvent:
             target=Decimal("30"),
             unit="percent",
             target_date=date(2028, 12, 31),
-            resources="national police academy pre-deployment course; two female mobile training teams a year; "
-            "assessment visits",
+            resources="national police academy pre-deployment course; "
+            "two female mobile training teams a year; assessment visits",
         ),
         submitted_at=datetime.now(UTC),
     )
@@ -79,8 +82,11 @@ def summary_ms(seconds: list[float]) -> dict[str, float | None]:
         return None if v is None else round(v, 2)
 
     return {
-        "p50_ms": r(percentile(ms, 50)), "p90_ms": r(percentile(ms, 90)), "p99_ms": r(percentile(ms, 99)),
-        "max_ms": r(max(ms) if ms else None), "min_ms": r(min(ms) if ms else None),
+        "p50_ms": r(percentile(ms, 50)),
+        "p90_ms": r(percentile(ms, 90)),
+        "p99_ms": r(percentile(ms, 99)),
+        "max_ms": r(max(ms) if ms else None),
+        "min_ms": r(min(ms) if ms else None),
         "mean_ms": r(sum(ms) / len(ms) if ms else None),
     }
 

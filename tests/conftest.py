@@ -65,7 +65,7 @@ def platform(stack: LocalStack) -> LocalStack:
     stack.start_service("summit", "worker")
     for service in ("pledges", "summit"):
         stack.start_service(service, "relay")
-    stack.start_service("summit", "consume")
+    stack.start_service("summit", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15")
     return stack
 
 

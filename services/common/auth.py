@@ -29,7 +29,7 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-_MEMBER_STATE = re.compile(r"^[A-Z]{3}$")
+_MEMBER_STATE = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     if not roles:
         raise TokenError("token carries no role")
     member_state = claims.get("member_state")
-    if Role.STATE_FOCAL_POINT in roles and not (isinstance(member_state, str) and _MEMBER_STATE.match(member_state)):
+    if Role.STATE_FOCAL_POINT in roles and not (isinstance(member_state, str) and _MEMBER_STATE.fullmatch(member_state)):
         raise TokenError("a state_focal_point token needs a member_state claim (ISO 3166 alpha-3)")
     return Principal(subject=str(claims["sub"]), roles=roles, member_state=member_state)
 

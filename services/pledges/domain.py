@@ -8,13 +8,17 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 
 from services.common.errors import InvalidField
 
+# Upper-cased before the pattern is checked (pydantic checks a pattern before its own to_upper).
 MemberStateCode = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{3}$", to_upper=True), Field(examples=["CHN"])
+    str,
+    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    Field(examples=["CHN"]),
 ]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
 

@@ -58,7 +58,8 @@ def test_warning_time_is_never_before_creation() -> None:
 
     assert warning_time(due, timedelta(days=14), created) == created
     # a milestone created after its due date warns at once
-    assert warning_time(due, timedelta(0), datetime(2025, 7, 1, tzinfo=UTC)) == datetime(2025, 7, 1, tzinfo=UTC)
+    late = datetime(2025, 7, 1, tzinfo=UTC)
+    assert warning_time(due, timedelta(0), late) == late
 
 
 def test_summit_dates() -> None:
@@ -67,7 +68,9 @@ def test_summit_dates() -> None:
     assert summit.ends_on == summit.starts_on
 
     with pytest.raises(InvalidField) as caught:
-        SummitCreate(id="UNCOPS-III", name="Third summit", starts_on=date(2026, 6, 2), ends_on=date(2026, 6, 1))
+        SummitCreate(
+            id="UNCOPS-III", name="Third summit", starts_on=date(2026, 6, 2), ends_on=date(2026, 6, 1)
+        )
     assert caught.value.field == "ends_on"
 
 

@@ -1,0 +1,379 @@
+"""``make bench``: start a local stack of its own, run every benchmark, print a table, write the raw
+results to bench/results/<timestamp>.json and rewrite BENCHMARKS.md.
+
+    .venv/bin/python -m bench.run            # the full run (what BENCHMARKS.md should show)
+    .venv/bin/python -m bench.run --quick    # a short trial (latency load of 10 s instead of 60 s)
+
+The stack runs on ports of its own (45432, 49092/49093, 47233/48233, 48001-48003) and in .run/bench, so it
+never collides with ``make run`` or ``make test``. PostgreSQL runs with its production defaults (fsync on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import asyncio
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.common import REPO, dumps, machine
+from deploy.stack import LocalStack, Ports, StackError
+
+BENCH_PORTS = Ports(45432, 49092, 49093, 47233, 48233, 48001, 48002, 48003)
+RUN_DIR = REPO / ".run" / "bench"
+RESULTS = REPO / "bench" / "results"
+MARKDOWN = REPO / "BENCHMARKS.md"
+
+T = TypeVar("T")
+
+
+def event_loop_name(choice: str) -> str:
+    if choice == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            return "asyncio"
+    return choice
+
+
+def runner_for(loop: str) -> Callable[[Coroutine[Any, Any, T]], T]:
+    def run(coroutine: Coroutine[Any, Any, T]) -> T:
+        if loop == "uvloop":
+            import uvloop
+
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                return runner.run(coroutine)
+        return asyncio.run(coroutine)
+
+    return run
+
+
+async def _postgres_version(port: int) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", timeout=10)
+    try:
+        return str(await conn.fetchval("SELECT version()"))
+    finally:
+        await conn.close()
+
+
+def _prepare_run_dir() -> None:
+    lock = RUN_DIR / "stack.pid"
+    if lock.exists():
+        try:
+            pid = int(lock.read_text().strip())
+            os.kill(pid, 0)
+        except (ValueError, OSError):
+            pass
+        else:
+            raise StackError(f"another benchmark run (pid {pid}) is using {RUN_DIR}")
+    shutil.rmtree(RUN_DIR, ignore_errors=True)  # fresh databases and topics every run
+
+
+def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dict[str, Any]:
+    loop = event_loop_name(args.loop)
+    run_async = runner_for(loop)
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": args.command,
+        "mode": "quick" if args.quick else "full",
+        "event_loop_of_the_benchmark_clients": loop,
+        "machine": machine(),
+        "ports": dataclasses.asdict(BENCH_PORTS),
+        "benchmarks": {},
+    }
+    _prepare_run_dir()
+    stack = LocalStack(RUN_DIR, BENCH_PORTS, fast_postgres=False, echo=echo)
+    stack.acquire()
+    try:
+        echo("starting PostgreSQL, Kafka and Temporal (ports 45432, 49092, 47233)")
+        started = time.monotonic()
+        stack.start_infrastructure()
+        echo(f"  up in {time.monotonic() - started:.0f}s")
+        results["machine"]["postgres"] = run_async(_postgres_version(BENCH_PORTS.postgres))
+        wanted = args.only or ["relay_throughput", "latency"]
+        if "relay_throughput" in wanted:
+            from bench.relay_throughput import relay_throughput
+
+            echo("benchmark 1: outbox relay vs raw producer (50,000 events, 2 rounds)")
+            results["benchmarks"]["relay_throughput"] = _guarded(
+                lambda: run_async(
+                    relay_throughput(
+                        f"127.0.0.1:{BENCH_PORTS.kafka}",
+                        stack.database_url("pledges"),
+                        echo=echo,
+                    )
+                ),
+                echo,
+            )
+        if "latency" in wanted:
+            from bench.latency import latency
+
+            duration = 10 if args.quick else 60
+            echo(f"benchmark 2: end-to-end latency at 200 submissions/s for {duration}s")
+            results["benchmarks"]["latency"] = _guarded(
+                lambda: latency(stack, rate=200, duration=duration, echo=echo, loop_runner=run_async), echo
+            )
+    finally:
+        echo("stopping the stack")
+        stack.stop_all()
+        stack.release()
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return results
+
+
+def _guarded(benchmark: Callable[[], dict[str, Any]], echo: Callable[[str], None]) -> dict[str, Any]:
+    started = time.monotonic()
+    try:
+        result = benchmark()
+    except Exception as exc:
+        echo(f"  FAILED: {exc!r}")
+        return {"passed": False, "error": repr(exc), "traceback": traceback.format_exc()}
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+# ---- reporting
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.1f}{unit}"
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    return f"{value}{unit}"
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(benchmark, result, goal, verdict) for the summary table."""
+    table = []
+    relay = results["benchmarks"].get("relay_throughput")
+    if relay is not None:
+        if "error" in relay:
+            table.append(
+                ("relay throughput / raw producer", f"error: {relay['error']}", "relay/raw >= 0.8", "FAIL")
+            )
+        else:
+            table.append(
+                (
+                    "relay throughput / raw producer",
+                    f"{relay['ratio']:.2f} (relay {_fmt(relay['relay_events_per_s'])}/s, "
+                    f"raw {_fmt(relay['raw_events_per_s'])}/s, best of {len(relay['runs']) // 2})",
+                    "ratio >= 0.8",
+                    "PASS" if relay["passed"] else "FAIL",
+                )
+            )
+    lat = results["benchmarks"].get("latency")
+    if lat is not None:
+        if "error" in lat:
+            table.append(("end-to-end latency at 200/s", f"error: {lat['error']}", "p99 < 100 ms", "FAIL"))
+        else:
+            e = lat["event_latency"]
+            table.append(
+                (
+                    f"end-to-end event latency at {lat['rate_per_s']:g}/s",
+                    f"p50 {_fmt(e['p50_ms'])} / p90 {_fmt(e['p90_ms'])} / p99 {_fmt(e['p99_ms'])} / "
+                    f"max {_fmt(e['max_ms'])} ms; lost {lat['lost']}",
+                    "p99 < 100 ms, nothing lost",
+                    "PASS" if lat["passed"] else "FAIL",
+                )
+            )
+    return table
+
+
+def print_table(results: dict[str, Any]) -> None:
+    table = [("benchmark", "result", "goal", "verdict"), *rows(results)]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    line = "  ".join("-" * w for w in widths)
+    print(line)
+    for i, row in enumerate(table):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        if i == 0:
+            print(line)
+    print(line)
+
+
+def markdown(results: dict[str, Any], results_file: Path) -> str:
+    m = results["machine"]
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`.venv/bin/python -m bench.run`, code in bench/); every run rewrites this "
+        "file and keeps its raw figures in bench/results/ (not committed). Speed is measured here, never by "
+        "timed tests.",
+        "",
+    ]
+    if results["mode"] == "quick":
+        out += [
+            "> **Trial run (`--quick`)**: the latency load lasts 10 s instead of 60 s. Figures "
+            "from a quick run, "
+            "or from a machine busy with other work, are indicative only; rerun `make bench` on a "
+            "quiet machine.",
+            "",
+        ]
+    out += [
+        "## Run",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| date (UTC) | {results['started_at']} to {results.get('finished_at', '?')} |",
+        f"| command | `{results['command']}` (from the repository root) |",
+        f"| mode | {results['mode']} |",
+        f"| CPU | {m['cpu']} |",
+        f"| cores | {m['cores']} |",
+        f"| RAM | {m['ram_gib']} GiB |",
+        f"| OS | {m['os']} (kernel {m['kernel']}) |",
+        f"| Python | {m['python']} |",
+        f"| Kafka | {m['kafka']} (KRaft, single node, 3 partitions per topic) |",
+        f"| PostgreSQL | {m.get('postgres', 'unknown')} (fsync on) |",
+        f"| Temporal CLI | {m['temporal_cli']} |",
+        f"| aiokafka | {m['aiokafka']} |",
+        f"| event loop of the benchmark clients | {results['event_loop_of_the_benchmark_clients']} |",
+        f"| raw results | bench/results/{results_file.name} |",
+        "",
+        "## Results",
+        "",
+        "| benchmark | result | goal | verdict |",
+        "|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | **{d}** |" for a, b, c, d in rows(results)],
+        "",
+    ]
+    relay = results["benchmarks"].get("relay_throughput")
+    if relay is not None and "error" not in relay:
+        out += [
+            "## 1. Outbox relay throughput vs a raw producer",
+            "",
+            f"Goal: the relay publishes at least 80 % of what a bare producer sends. {relay['events']:,} "
+            f"PledgeSubmitted events (value {relay['value_bytes_mean']} B, headers "
+            f"{relay['header_bytes_mean']} B "
+            f"on average, {relay['distinct_keys']:,} distinct keys) to `{relay['topic']}`. Relay: "
+            "the rows are "
+            "bulk-inserted with COPY into the pledges database's outbox (not timed), then `OutboxRelay."
+            f"publish_batch` (batch {relay['batch_size']}) is called until it returns 0. Raw: an aiokafka "
+            "producer with the same options sends the same messages (encoded beforehand), "
+            f"{relay['batch_size']} `send()` futures at a time, then gathered. Producer: "
+            f"{relay['producer']}. "
+            "Runs alternate raw, relay, raw, relay; the best of each is compared.",
+            "",
+            "| run | kind | events | seconds | events/s |",
+            "|---|---|---|---|---|",
+            *[
+                f"| {r['round']} | {r['kind']} | {r['events']:,} | {r['seconds']} | "
+                f"{r['events_per_s']:,.0f} |"
+                for r in relay["runs"]
+            ],
+            "",
+            f"Ratio relay/raw (best of each): **{relay['ratio']:.2f}** (goal >= 0.8): "
+            f"**{'PASS' if relay['passed'] else 'FAIL'}**.",
+            "",
+        ]
+    lat = results["benchmarks"].get("latency")
+    if lat is not None and "error" not in lat:
+        e, h = lat["event_latency"], lat["http"]
+        out += [
+            "## 2. End-to-end latency of a pledge submission",
+            "",
+            "Goal: p99 < 100 ms from the HTTP response to the event's arrival at a Kafka "
+            "consumer. The pledges "
+            "API runs as a process with its in-process relay; an open-loop load generator (httpx, at most "
+            f"{lat['concurrency_limit']} requests in flight) submits `POST /pledges` at "
+            f"{lat['rate_per_s']:g}/s "
+            f"for {lat['duration_s']:g} s after {lat['warmup_requests']} warm-up submissions; a "
+            "consumer in another "
+            "process (own group, assigned and at the end of the topic before the load, fetch_max_wait_ms=5) "
+            "records when each event reaches it. Latency = consumer receive time - response time, joined on "
+            "ce_subject = the pledge id the response returned (both clocks are this machine's "
+            "`time.time()`).",
+            "",
+            "| measure | p50 | p90 | p99 | max |",
+            "|---|---|---|---|---|",
+            f"| event latency (response -> consumer), ms | {_fmt(e['p50_ms'])} | {_fmt(e['p90_ms'])} | "
+            f"{_fmt(e['p99_ms'])} | {_fmt(e['max_ms'])} |",
+            *[
+                f"| {label}, ms | {_fmt(s['p50_ms'])} | {_fmt(s['p90_ms'])} | {_fmt(s['p99_ms'])} | "
+                f"{_fmt(s['max_ms'])} |"
+                for label, s in (
+                    ("request start -> consumer", lat["latency_from_request_start"]),
+                    ("response -> Kafka record timestamp (relay)", lat["response_to_kafka_timestamp"]),
+                    ("Kafka record timestamp -> consumer", lat["kafka_timestamp_to_consumer"]),
+                    ("HTTP request (start -> response)", h),
+                    ("request start behind schedule", lat["start_lag"]),
+                )
+            ],
+            "",
+            f"Requests: {lat['scheduled']:,} scheduled, {lat['sent']:,} sent, {lat['accepted']:,} "
+            "accepted (201), "
+            f"HTTP errors {lat['http_errors'] or 'none'}; achieved request rate "
+            f"{lat['achieved_request_rate']}/s "
+            f"(completions {lat['completion_rate']}/s); {lat['start_lag_over_10ms']:,} requests started more "
+            f"than 10 ms late. Events: {lat['received']:,} received, {lat['lost']:,} lost, "
+            f"{lat['duplicates']:,} duplicates, {lat['negative_latencies']:,} seen by the consumer "
+            "before the "
+            f"HTTP response reached the client. Verdict: **{'PASS' if lat['passed'] else 'FAIL'}**.",
+            "",
+        ]
+    for name, result in results["benchmarks"].items():
+        if "error" in result:
+            out += [f"## {name}: error", "", "```", result["traceback"].rstrip(), "```", ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short trial: latency load of 10 s")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["relay_throughput", "latency"],
+        help="run only this benchmark (repeatable)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="event loop of the benchmark's own clients (the services choose their own)",
+    )
+    parser.add_argument("--no-markdown", action="store_true", help="do not rewrite BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    args.command = " ".join([".venv/bin/python -m bench.run", *(sys.argv[1:] if argv is None else argv)])
+
+    def on_signal(signum: int, _: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+
+    def echo(message: str) -> None:
+        print(message, flush=True)
+
+    try:
+        results = run_benchmarks(args, echo)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the stack was stopped", file=sys.stderr)
+        return 130
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    results_file = RESULTS / f"{stamp}.json"
+    results_file.write_text(dumps(results))
+    print()
+    print_table(results)
+    print(f"\nraw results: {results_file.relative_to(REPO)}")
+    if not args.no_markdown:
+        MARKDOWN.write_text(markdown(results, results_file))
+        print(f"rewrote {MARKDOWN.relative_to(REPO)}")
+    return 0 if all(r.get("passed") for r in results["benchmarks"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

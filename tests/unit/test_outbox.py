@@ -1,0 +1,91 @@
+"""Writing events to the outbox (services/common/outbox.py), with a fake session: no database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
+
+from services.common.database import OutboxEvent
+from services.common.observability import configure, current_traceparent, tracer
+from services.common.outbox import record_event
+
+
+class FakeSession:
+    def __init__(self) -> None:
+        self.added: list[Any] = []
+
+    def add(self, instance: Any) -> None:
+        self.added.append(instance)
+
+
+@pytest.fixture(autouse=True)
+def configured() -> None:
+    configure("test")
+
+
+def payload() -> PledgeSubmitted:
+    return PledgeSubmitted(
+        pledge_id="pledge-42",
+        member_state="SEN",
+        co_sponsors=["FRA"],
+        summit="UNCOPS-2018",
+        kind=PledgeKind.FINANCIAL_SUPPORT,
+        title="Support for UNCOPS III",
+        terms=PledgeTerms(amount="1000.50", currency="USD"),  # type: ignore[arg-type]
+        supports_summit="UNCOPS-III",
+        submitted_at=datetime(2025, 6, 20, 9, 30, tzinfo=UTC),
+    )
+
+
+def record(key: str = "pledge-42") -> tuple[FakeSession, Any]:
+    session = FakeSession()
+    event = record_event(cast(AsyncSession, session), payload(), key)
+    return session, event
+
+
+def test_the_outbox_row_describes_the_event() -> None:
+    session, event = record()
+
+    assert len(session.added) == 1
+    row = session.added[0]
+    assert isinstance(row, OutboxEvent)
+    assert row.topic == "uncops.pledges.v1"
+    assert row.key == "pledge-42"
+    assert row.subject == "pledge-42"
+    assert row.type == "org.un.uncops.pledges.pledge_submitted.v1"
+    assert row.source == "/uncops/pledges"
+    assert row.dataschema == PledgeSubmitted.dataschema()
+    assert row.data == payload().model_dump(mode="json")
+    assert row.data["terms"]["amount"] == "1000.50"
+    assert row.event_id == uuid.UUID(event.id)
+    assert row.time == event.time
+    assert row.time.tzinfo is not None
+    assert row.published_at is None
+    assert row.traceparent is None
+
+
+def test_each_event_gets_its_own_id() -> None:
+    (_, first), (_, second) = record(), record()
+
+    assert first.id != second.id
+
+
+def test_the_key_is_the_subject() -> None:
+    session, event = record(key="another-aggregate")
+
+    assert session.added[0].key == session.added[0].subject == event.subject == "another-aggregate"
+
+
+def test_the_traceparent_is_stored_inside_a_span() -> None:
+    with tracer().start_as_current_span("request"):
+        expected = current_traceparent()
+        session, event = record()
+
+    assert expected is not None
+    assert session.added[0].traceparent == expected
+    assert event.traceparent == expected

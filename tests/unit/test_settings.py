@@ -1,0 +1,121 @@
+"""Configuration (services/common/settings.py): production refuses development secrets; URLs and ports."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.common.settings import (
+    DEVELOPMENT_JWT_SECRET,
+    DEVELOPMENT_VICTIM_DATA_KEY,
+    SERVICES,
+    Settings,
+)
+
+REAL_SECRET = "a-real-production-secret-0123456789abcdef"
+REAL_KEY = "a-real-victim-data-key-0123456789abcdef"
+
+_VARIABLES = [
+    "UNCOPS_JWT_SECRET", "UNCOPS_JWKS_URL", "UNCOPS_VICTIM_DATA_KEY", "POSTGRES_HOST", "POSTGRES_PORT",
+    "POSTGRES_USER",
+    *(f"{s.upper()}_DATABASE_URL" for s in SERVICES),
+    *(f"{s.upper()}_PORT" for s in SERVICES),
+]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in _VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_production_refuses_the_development_jwt_secret() -> None:
+    with pytest.raises(ValidationError, match="UNCOPS_JWT_SECRET"):
+        Settings(environment="production", victim_data_key=REAL_KEY)
+
+
+def test_production_refuses_the_development_secret_when_the_jwks_url_is_empty(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("UNCOPS_JWKS_URL", "")
+
+    with pytest.raises(ValidationError, match="UNCOPS_JWT_SECRET"):
+        Settings(environment="production", victim_data_key=REAL_KEY)
+
+
+def test_production_refuses_the_development_victim_data_key() -> None:
+    with pytest.raises(ValidationError, match="UNCOPS_VICTIM_DATA_KEY"):
+        Settings(environment="production", jwt_secret=REAL_SECRET)
+
+
+def test_production_accepts_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNCOPS_JWT_SECRET", REAL_SECRET)
+    monkeypatch.setenv("UNCOPS_VICTIM_DATA_KEY", REAL_KEY)
+
+    settings = Settings(environment="production")
+
+    assert settings.jwt_secret.get_secret_value() == REAL_SECRET
+    assert settings.victim_data_key.get_secret_value() == REAL_KEY
+
+
+def test_production_accepts_a_jwks_url_instead_of_a_secret() -> None:
+    settings = Settings(
+        environment="production", jwks_url="https://idp.example/jwks", victim_data_key=REAL_KEY
+    )
+
+    assert settings.jwks_url == "https://idp.example/jwks"
+
+
+@pytest.mark.parametrize("environment", ["development", "test"])
+def test_development_and_test_accept_the_defaults(environment: str) -> None:
+    settings = Settings(environment=environment)  # type: ignore[arg-type]
+
+    assert settings.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
+    assert settings.victim_data_key.get_secret_value() == DEVELOPMENT_VICTIM_DATA_KEY
+    assert settings.jwks_url is None
+
+
+def test_an_empty_jwks_url_means_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNCOPS_JWKS_URL", "")
+
+    assert Settings(environment="development").jwks_url is None
+
+
+def test_database_url_default_form() -> None:
+    settings = Settings(environment="test")
+
+    for service in SERVICES:
+        assert settings.database_url(service) == f"postgresql+asyncpg://postgres@127.0.0.1:5432/uncops_{service}"
+
+
+def test_database_url_follows_postgres_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTGRES_PORT", "55432")
+
+    assert Settings(environment="test").database_url("cases") == (
+        "postgresql+asyncpg://postgres@127.0.0.1:55432/uncops_cases"
+    )
+
+
+def test_database_url_override_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql+asyncpg://app@db.example:6543/pledges"
+    monkeypatch.setenv("PLEDGES_DATABASE_URL", url)
+
+    settings = Settings(environment="test")
+
+    assert settings.database_url("pledges") == url
+    assert settings.database_url("summit").endswith("/uncops_summit")
+
+
+def test_default_ports() -> None:
+    settings = Settings(environment="test")
+
+    assert {s: settings.port(s) for s in SERVICES} == {"pledges": 8001, "cases": 8002, "summit": 8003}
+
+
+def test_port_override_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLEDGES_PORT", "18001")
+
+    settings = Settings(environment="test")
+
+    assert settings.port("pledges") == 18001
+    assert settings.port("cases") == 8002
