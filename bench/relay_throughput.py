@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from bench.common import PLEDGES_TOPIC, encoded, make_events
+from bench.common import PLEDGES_TOPIC, encoded, make_events, summary_ms
 from services.common.database import asyncpg_dsn, create_engine
 from services.common.kafka import idempotent_producer
 from services.common.relay import OutboxRelay
@@ -114,6 +114,7 @@ async def _relay_run(
     )
     producer = await _started_producer(settings, "bench-relay")
     batches: list[int] = []
+    batch_seconds: list[float] = []
     try:
         async with engine.connect() as conn:  # the pool's first connection opened before the clock starts
             await conn.exec_driver_sql("SELECT 1")
@@ -121,9 +122,11 @@ async def _relay_run(
         async def drain() -> int:
             published = 0
             for _ in range(len(records) + 1):  # bounded: each useful round publishes at least one row
+                batch_started = time.perf_counter()
                 count = await relay.publish_batch(producer)
                 if count == 0:
                     break
+                batch_seconds.append(time.perf_counter() - batch_started)
                 batches.append(count)
                 published += count
             return published
@@ -147,6 +150,9 @@ async def _relay_run(
         "events_per_s": round(published / elapsed, 1),
         "batches": len(batches),
         "mean_batch": round(sum(batches) / len(batches), 1),
+        "batch_ms": summary_ms(batch_seconds),
+        "first_10_batches_mean_ms": round(sum(batch_seconds[:10]) / len(batch_seconds[:10]) * 1000, 1),
+        "last_10_batches_mean_ms": round(sum(batch_seconds[-10:]) / len(batch_seconds[-10:]) * 1000, 1),
         **filled,
     }
 

@@ -11,8 +11,8 @@ never collides with ``make run`` or ``make test``. PostgreSQL runs with its prod
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import os
 import shutil
 import signal

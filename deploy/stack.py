@@ -381,6 +381,9 @@ class LocalStack:
         if role == "serve":
             port = self.ports.service(service)
             self.wait_for(name, lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), 60)
+        elif role == "worker":
+            queue = f"uncops-{service}"
+            self.wait_for(name, lambda: asyncio.run(_worker_polling(self.ports.temporal, queue)), 60)
         return process
 
     def start_services(self) -> None:
@@ -460,6 +463,26 @@ async def _temporal_ready(port: int) -> bool:
     try:
         client = await asyncio.wait_for(Client.connect(f"127.0.0.1:{port}"), 3)
         return await client.service_client.check_health()
+    except Exception:
+        return False
+
+
+async def _worker_polling(port: int, queue: str) -> bool:
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+    from temporalio.client import Client
+
+    try:
+        client = await asyncio.wait_for(Client.connect(f"127.0.0.1:{port}"), 3)
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace="default",
+                task_queue=TaskQueue(name=queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
+        return len(response.pollers) > 0
     except Exception:
         return False
 

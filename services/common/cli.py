@@ -116,7 +116,8 @@ async def _run_worker(runtime: "ServiceRuntime") -> None:  # type: ignore[name-d
     client = await runtime.temporal()
     worker = build_worker(client, definition.task_queue, definition.workflows, activities)
     async with worker:
-        await runtime._stop.wait()
+        print(f"worker polling task queue {definition.task_queue}", flush=True)
+        await runtime.stopped()
 
 
 if __name__ == "__main__":

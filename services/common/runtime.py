@@ -112,6 +112,9 @@ class ServiceRuntime:
 
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
+    async def stopped(self) -> None:
+        await self._stop.wait()
+
     def request_stop(self) -> None:
         self._stop.set()
 
