@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from uncops_contracts.registry import EVENT_TYPES
 from uncops_contracts.schemagen import asyncapi_document, compatibility_problems, json_schema
 

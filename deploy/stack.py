@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -55,9 +56,14 @@ class Ports:
     summit: int = 8003
 
     ENV = {
-        "postgres": "POSTGRES_PORT", "kafka": "KAFKA_PORT", "kafka_controller": "KAFKA_CONTROLLER_PORT",
-        "temporal": "TEMPORAL_PORT", "temporal_ui": "TEMPORAL_UI_PORT",
-        "pledges": "PLEDGES_PORT", "cases": "CASES_PORT", "summit": "SUMMIT_PORT",
+        "postgres": "POSTGRES_PORT",
+        "kafka": "KAFKA_PORT",
+        "kafka_controller": "KAFKA_CONTROLLER_PORT",
+        "temporal": "TEMPORAL_PORT",
+        "temporal_ui": "TEMPORAL_UI_PORT",
+        "pledges": "PLEDGES_PORT",
+        "cases": "CASES_PORT",
+        "summit": "SUMMIT_PORT",
     }
 
     @classmethod
@@ -188,14 +194,25 @@ class LocalStack:
 
     # ---- processes
     def spawn(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None, stop_signal: int = signal.SIGTERM,
-        user: str | None = None, cwd: Path | None = None,
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        stop_signal: int = signal.SIGTERM,
+        user: str | None = None,
+        cwd: Path | None = None,
     ) -> Process:
         log = self.logs / f"{name}.log"
         handle = log.open("ab")
         popen = subprocess.Popen(
-            argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env or self.env(), cwd=cwd or REPO, start_new_session=True, user=user,
+            argv,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env or self.env(),
+            cwd=cwd or REPO,
+            start_new_session=True,
+            user=user,
         )
         handle.close()
         process = Process(name, popen, log, stop_signal)
@@ -227,8 +244,10 @@ class LocalStack:
             if probe():
                 return
             time.sleep(0.2)
-        raise StackError(f"{name} was not ready after {timeout:.0f}s; log {self.logs / (name + '.log')}:\n"
-                         + (process.tail() if process else ""))
+        raise StackError(
+            f"{name} was not ready after {timeout:.0f}s; log {self.logs / (name + '.log')}:\n"
+            + (process.tail() if process else "")
+        )
 
     # ---- PostgreSQL
     def start_postgres(self) -> None:
@@ -249,13 +268,37 @@ class LocalStack:
             if user:
                 shutil.chown(data, user)
             subprocess.run(
-                [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                 "--no-instructions"],
-                check=True, user=user, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/",
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ],
+                check=True,
+                user=user,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                cwd="/",
             )
         argv = [
-            str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.ports.postgres), "-h", "127.0.0.1",
-            "-k", str(sockets), "-c", "max_connections=400", "-c", "shared_buffers=256MB",
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(self.ports.postgres),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(sockets),
+            "-c",
+            "max_connections=400",
+            "-c",
+            "shared_buffers=256MB",
         ]
         if self.fast_postgres:
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
@@ -275,15 +318,20 @@ class LocalStack:
                 return classpath
         mvn = shutil.which("mvn")
         if mvn is None:
-            raise StackError("Maven (mvn) is needed to fetch the Kafka broker's jars; install it (apt-get install maven)")
+            raise StackError(
+                "Maven (mvn) is needed to fetch the Kafka broker's jars; install it (apt-get install maven)"
+            )
         self.echo("resolving the Kafka broker's jars with Maven (once; cached in ~/.m2)")
         cache.parent.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
             [mvn, "-q", "-B", "-f", str(pom), "dependency:build-classpath", f"-Dmdep.outputFile={cache}"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0 or not cache.exists():
-            raise StackError(f"Maven could not resolve the Kafka broker:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+            raise StackError(
+                f"Maven could not resolve the Kafka broker:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            )
         return cache.read_text().strip()
 
     def start_kafka(self) -> None:
@@ -323,16 +371,22 @@ class LocalStack:
             )
         )
         base = [
-            java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            java,
+            "-Xms256m",
+            "-Xmx1g",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dkafka.logs.dir={logs}",
             f"-Dlog4j2.configurationFile={REPO / 'deploy' / 'kafka' / 'log4j2.properties'}",
-            "-cp", classpath,
+            "-cp",
+            classpath,
         ]
         if not (data / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             result = subprocess.run(
                 [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
-                capture_output=True, text=True,
+                capture_output=True,
+                text=True,
             )
             if result.returncode != 0:
                 raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
@@ -349,9 +403,19 @@ class LocalStack:
         self.spawn(
             "temporal",
             [
-                str(binary), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.ports.temporal),
-                "--ui-port", str(self.ports.temporal_ui), "--db-filename", str(home / "temporal.db"),
-                "--log-level", "warn",
+                str(binary),
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.ports.temporal),
+                "--ui-port",
+                str(self.ports.temporal_ui),
+                "--db-filename",
+                str(home / "temporal.db"),
+                "--log-level",
+                "warn",
             ],
         )
         self.wait_for("temporal", lambda: asyncio.run(_temporal_ready(self.ports.temporal)), 90)
@@ -377,7 +441,9 @@ class LocalStack:
     # ---- the platform's own processes
     def start_service(self, service: str, role: str = "serve", **env: str) -> Process:
         name = service if role == "serve" else f"{service}-{role}"
-        process = self.spawn(name, [sys.executable, "-m", "services.common.cli", role, service], self.env(**env))
+        process = self.spawn(
+            name, [sys.executable, "-m", "services.common.cli", role, service], self.env(**env)
+        )
         if role == "serve":
             port = self.ports.service(service)
             self.wait_for(name, lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), 60)
@@ -404,7 +470,8 @@ def _postgres_os_user(bin_dir: Path, home: Path) -> str | None:
         pwd.getpwnam(POSTGRES_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", POSTGRES_USER], check=True
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", POSTGRES_USER],
+            check=True,
         )
     home.mkdir(parents=True, exist_ok=True)
     # The server runs as that user: it must reach its binaries and its folder (o+x on each parent only).
@@ -519,7 +586,8 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
         stack.start_infrastructure()
         stack.start_services()
         for service in SERVICES:
-            stack.wait_for(service, lambda s=service: _http_ok(f"http://127.0.0.1:{ports.service(s)}/readyz"), 60)
+            readyz = f"http://127.0.0.1:{ports.service(service)}/readyz"
+            stack.wait_for(service, functools.partial(_http_ok, readyz), 60)
         if demo:
             from deploy.demo.load import load_demo_data
 

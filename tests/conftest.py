@@ -13,7 +13,6 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-
 import httpx
 import pytest
 import pytest_asyncio
@@ -73,7 +72,9 @@ def url(service: str, path: str) -> str:
     return f"http://127.0.0.1:{TEST_PORTS.service(service)}{path}"
 
 
-def bearer(settings: Settings, role: Role, member_state: str | None = None, subject: str | None = None) -> dict[str, str]:
+def bearer(
+    settings: Settings, role: Role, member_state: str | None = None, subject: str | None = None
+) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(settings, role, member_state, subject=subject)}"}
 
 
@@ -110,7 +111,7 @@ async def topic_reader(settings: Settings, topic: str) -> AIOKafkaConsumer:
     return consumer
 
 
-async def eventually(probe, timeout: float = 60, interval: float = 0.25):  # type: ignore[no-untyped-def]
+async def eventually(probe, timeout: float = 60, interval: float = 0.25):  # type: ignore[no-untyped-def]  # noqa: ASYNC109
     """Polls an async ``probe`` until it returns something truthy; fails with the last value."""
     deadline = asyncio.get_running_loop().time() + timeout
     value = None

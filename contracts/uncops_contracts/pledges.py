@@ -52,7 +52,9 @@ class _PledgeEvent(EventPayload):
 
 class PledgeSubmitted(_PledgeEvent):
     name: ClassVar[str] = "pledge_submitted"
-    description: ClassVar[str] = "A Member State submitted a pledge; it awaits acknowledgement by the secretariat."
+    description: ClassVar[str] = (
+        "A Member State submitted a pledge; it awaits acknowledgement by the secretariat."
+    )
 
     pledge_id: str
     member_state: MemberStateCode

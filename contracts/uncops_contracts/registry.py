@@ -5,8 +5,7 @@ from uncops_contracts.pledges import PledgeSubmitted
 from uncops_contracts.summit import MilestoneCompleted, MilestoneDue, MilestoneOverdue
 
 EVENT_TYPES: dict[str, type[EventPayload]] = {
-    cls.event_type(): cls
-    for cls in (PledgeSubmitted, MilestoneDue, MilestoneCompleted, MilestoneOverdue)
+    cls.event_type(): cls for cls in (PledgeSubmitted, MilestoneDue, MilestoneCompleted, MilestoneOverdue)
 }
 
 

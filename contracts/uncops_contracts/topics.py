@@ -30,7 +30,10 @@ CASES = Topic(
 CASES_PUBLIC = Topic(
     "uncops.cases.public.v1",
     producer="cases",
-    description="Partner-facing misconduct data: the fields of the UN's public data, nothing that identifies a person.",
+    description=(
+        "Partner-facing misconduct data: the fields of the UN's public data, "
+        "nothing that identifies a person."
+    ),
 )
 SUMMIT = Topic(
     "uncops.summit.v1",

@@ -50,12 +50,19 @@ def load_demo_data(ports: Ports) -> str:
             client.post(
                 f"{summit_url}/summits/UNCOPS-III/milestones",
                 headers=planner,
-                json={"title": title, "due_at": (now + timedelta(days=days)).isoformat(), "warn_before_days": 14},
+                json={
+                    "title": title,
+                    "due_at": (now + timedelta(days=days)).isoformat(),
+                    "warn_before_days": 14,
+                },
             ).raise_for_status()
         submitted = 0
         for pledge in json.loads(DATA.read_text()):
             focal_point = issue_token(
-                settings, Role.STATE_FOCAL_POINT, pledge["member_state"], subject=f"demo-{pledge['member_state']}"
+                settings,
+                Role.STATE_FOCAL_POINT,
+                pledge["member_state"],
+                subject=f"demo-{pledge['member_state']}",
             )
             client.post(
                 f"{pledges_url}/pledges",

@@ -26,7 +26,9 @@ from services.common.settings import Settings
 
 REQUESTS = Counter("uncops_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram(
-    "uncops_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
+    "uncops_http_request_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
@@ -71,7 +73,7 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
         lifespan=lifespan,
         openapi_tags=list(definition.tags),
     )
-    app.add_middleware(_TraceAndMetricsMiddleware, service=definition.name)  # type: ignore[arg-type]
+    app.add_middleware(_TraceAndMetricsMiddleware, service=definition.name)
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -119,7 +121,9 @@ async def _readiness(runtime: ServiceRuntime) -> dict[str, str]:
             return f"unavailable: {type(exc).__name__}: {exc}"[:300]
 
     async def kafka() -> None:
-        admin = AIOKafkaAdminClient(client_id=f"uncops-{runtime.name}-readyz", **runtime.settings.kafka_options())
+        admin = AIOKafkaAdminClient(
+            client_id=f"uncops-{runtime.name}-readyz", **runtime.settings.kafka_options()
+        )
         await admin.start()
         try:
             await admin.describe_cluster()

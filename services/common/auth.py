@@ -66,8 +66,12 @@ class TokenVerifier:
                 key = self.settings.jwt_secret.get_secret_value()
                 algorithms = ["HS256"]
             claims = jwt.decode(
-                token, key, algorithms=algorithms, audience=self.settings.jwt_audience,
-                issuer=self.settings.jwt_issuer, options={"require": ["exp", "sub"]},
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": ["exp", "sub"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise TokenError("token expired") from exc
@@ -87,13 +91,18 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     if not roles:
         raise TokenError("token carries no role")
     member_state = claims.get("member_state")
-    if Role.STATE_FOCAL_POINT in roles and not (isinstance(member_state, str) and _MEMBER_STATE.fullmatch(member_state)):
+    if Role.STATE_FOCAL_POINT in roles and not (
+        isinstance(member_state, str) and _MEMBER_STATE.fullmatch(member_state)
+    ):
         raise TokenError("a state_focal_point token needs a member_state claim (ISO 3166 alpha-3)")
     return Principal(subject=str(claims["sub"]), roles=roles, member_state=member_state)
 
 
 def issue_token(
-    settings: Settings, role: Role, member_state: str | None = None, subject: str | None = None,
+    settings: Settings,
+    role: Role,
+    member_state: str | None = None,
+    subject: str | None = None,
     ttl_seconds: int = 8 * 3600,
 ) -> str:
     """A development token the local stack accepts (HS256 with the configured secret)."""

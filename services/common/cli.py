@@ -7,12 +7,18 @@ import asyncio
 import importlib
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from services.common.settings import SERVICES, Settings, get_settings
 
+if TYPE_CHECKING:
+    from services.common.runtime import ServiceDefinition, ServiceRuntime
 
-def load_service(name: str):  # type: ignore[no-untyped-def]  # ServiceDefinition; imported late to keep `token` fast
-    return importlib.import_module(f"services.{name}.service").SERVICE
+
+def load_service(name: str) -> ServiceDefinition:
+    # Imported on demand: `uncops token` should not pay for loading every service.
+    definition: ServiceDefinition = importlib.import_module(f"services.{name}.service").SERVICE
+    return definition
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     token = commands.add_parser("token", help="print a development token the local stack accepts")
-    token.add_argument("--role", required=True, help="conduct_officer, state_focal_point, planner, partner, admin")
+    token.add_argument(
+        "--role", required=True, help="conduct_officer, state_focal_point, planner, partner, admin"
+    )
     token.add_argument("--member-state", help="ISO 3166 alpha-3 code, required for state_focal_point")
     token.add_argument("--subject", help="the token's sub claim (default: a generated one)")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds (default 8 hours)")
@@ -79,8 +87,12 @@ def _serve(settings: Settings, service: str) -> int:
 
     app = create_app(load_service(service), settings)
     uvicorn.run(
-        app, host=settings.host, port=settings.port(service), log_level="warning",
-        access_log=False, timeout_graceful_shutdown=10,
+        app,
+        host=settings.host,
+        port=settings.port(service),
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
     )
     return 0
 
@@ -105,7 +117,7 @@ async def _background(settings: Settings, command: str, service: str) -> int:
     return 0
 
 
-async def _run_worker(runtime: "ServiceRuntime") -> None:  # type: ignore[name-defined]  # noqa: F821
+async def _run_worker(runtime: ServiceRuntime) -> None:
     from services.common.temporal import build_worker
 
     definition = runtime.definition

@@ -21,11 +21,12 @@ from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
-from uncops_contracts import CloudEvent, decode_kafka
 
 from services.common.database import InboxEvent
 from services.common.observability import continued_span, get_logger
+from uncops_contracts import CloudEvent, decode_kafka
 
 log = get_logger(__name__)
 
@@ -34,7 +35,9 @@ Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 CONSUMED = Counter("uncops_consumer_events_total", "Events consumed", ["consumer", "outcome"])
 ASSIGNED = Gauge("uncops_consumer_assigned_partitions", "Partitions assigned to the consumer", ["consumer"])
 LAST_MESSAGE_AGE = Gauge(
-    "uncops_consumer_seconds_since_last_message", "Seconds since the consumer last received a message", ["consumer"]
+    "uncops_consumer_seconds_since_last_message",
+    "Seconds since the consumer last received a message",
+    ["consumer"],
 )
 
 
@@ -88,7 +91,9 @@ class InboxConsumer:
                 backoff = 0.5
                 await self._consume(consumer, stop)
             except Exception as exc:
-                log.warning("consumer restarting", consumer=self.name, error=repr(exc), backoff_seconds=backoff)
+                log.warning(
+                    "consumer restarting", consumer=self.name, error=repr(exc), backoff_seconds=backoff
+                )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -154,11 +159,15 @@ class InboxConsumer:
             inserted = await session.execute(
                 insert(InboxEvent)
                 .values(
-                    consumer=self.name, event_id=event.id, type=event.type,
-                    topic=record.topic, partition=record.partition, offset=record.offset,
+                    consumer=self.name,
+                    event_id=event.id,
+                    type=event.type,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
                 )
                 .on_conflict_do_nothing()
-                .returning(InboxEvent.event_id)  # type: ignore[arg-type]
+                .returning(col(InboxEvent.event_id))
             )
             if inserted.first() is None:
                 return False
@@ -168,8 +177,12 @@ class InboxConsumer:
     async def _to_dlq(self, record: ConsumerRecord[bytes, bytes], exc: BaseException, attempts: int) -> None:
         CONSUMED.labels(self.name, "dead_lettered").inc()
         log.error(
-            "message parked on DLQ", consumer=self.name, topic=record.topic,
-            partition=record.partition, offset=record.offset, error=repr(exc),
+            "message parked on DLQ",
+            consumer=self.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=repr(exc),
         )
         headers: list[tuple[str, bytes]] = list(record.headers or ())
         headers += [
@@ -186,7 +199,9 @@ class InboxConsumer:
             self._dlq = self.dlq_producer_factory()
             await self._dlq.start()
         # Raises if the DLQ can't take it: then the offset is not committed and the message comes back.
-        await self._dlq.send_and_wait(f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers)
+        await self._dlq.send_and_wait(
+            f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers
+        )
 
 
 def consumer_factory(kafka_options: Mapping[str, Any]) -> Callable[[str, Sequence[str]], AIOKafkaConsumer]:
@@ -202,6 +217,3 @@ def consumer_factory(kafka_options: Mapping[str, Any]) -> Callable[[str, Sequenc
         )
 
     return make
-
-
-

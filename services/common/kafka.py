@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from uncops_contracts import TOPICS
 
 from services.common.settings import Settings
+from uncops_contracts import TOPICS
 
 
 def idempotent_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
@@ -39,7 +41,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
         wanted = [name for topic in TOPICS.values() for name in (topic.name, topic.dlq)]
         missing = [name for name in wanted if name not in existing]
         if missing:
-            try:
+            # Another process may create them at the same moment.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [
                         NewTopic(
@@ -50,8 +53,6 @@ async def ensure_topics(settings: Settings) -> list[str]:
                         for name in missing
                     ]
                 )
-            except TopicAlreadyExistsError:
-                pass
         return missing
     finally:
         await admin.close()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from uncops_contracts import CloudEvent, EventPayload
 
 from services.common.database import OutboxEvent
 from services.common.observability import current_traceparent
+from uncops_contracts import CloudEvent, EventPayload
 
 # Fired by a trigger on insert (see the outbox migration), so the relay wakes at commit, not on a poll.
 NOTIFY_CHANNEL = "uncops_outbox"

@@ -19,11 +19,11 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from uncops_contracts import CloudEvent, encode_kafka
 
 from services.common.database import asyncpg_dsn
 from services.common.observability import get_logger
 from services.common.outbox import NOTIFY_CHANNEL
+from uncops_contracts import CloudEvent, encode_kafka
 
 log = get_logger(__name__)
 
@@ -34,7 +34,9 @@ OUTBOX_OLDEST_AGE = Gauge(
 OUTBOX_PUBLISHED = Counter("uncops_outbox_published_total", "Outbox events published to Kafka", ["service"])
 OUTBOX_FAILURES = Counter("uncops_outbox_publish_failures_total", "Failed publish attempts", ["service"])
 OUTBOX_BATCH_SECONDS = Histogram(
-    "uncops_outbox_batch_seconds", "Time to publish one claimed batch", ["service"],
+    "uncops_outbox_batch_seconds",
+    "Time to publish one claimed batch",
+    ["service"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
@@ -53,7 +55,9 @@ _HELD_ELSEWHERE = text(
     """
 )
 _MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE seq = ANY(:seqs)")
-_BACKLOG = text("SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL")
+_BACKLOG = text(
+    "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL"
+)
 _PRUNE = text("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => :hours)")
 
 
@@ -128,9 +132,14 @@ class OutboxRelay:
             for row in rows:
                 headers, value = encode_kafka(
                     CloudEvent(
-                        id=str(row["event_id"]), source=row["source"], type=row["type"],
-                        subject=row["subject"], time=row["time"], dataschema=row["dataschema"],
-                        data=row["data"], traceparent=row["traceparent"],
+                        id=str(row["event_id"]),
+                        source=row["source"],
+                        type=row["type"],
+                        subject=row["subject"],
+                        time=row["time"],
+                        dataschema=row["dataschema"],
+                        data=row["data"],
+                        traceparent=row["traceparent"],
                     )
                 )
                 deliveries.append(

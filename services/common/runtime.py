@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +85,7 @@ class ServiceRuntime:
                 subscription,
                 self.sessions,
                 consumer_factory(options),
-                lambda: plain_producer(self.settings, f"{subscription.name}-dlq"),
+                functools.partial(plain_producer, self.settings, f"{subscription.name}-dlq"),
                 max_attempts=self.settings.consumer_max_attempts,
                 stall_seconds=self.settings.consumer_stall_seconds,
             )

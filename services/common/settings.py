@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_tls: bool = False
 
-    jwt_secret: SecretStr = Field(SecretStr(DEVELOPMENT_JWT_SECRET), validation_alias=_env("UNCOPS_JWT_SECRET"))
+    jwt_secret: SecretStr = Field(
+        SecretStr(DEVELOPMENT_JWT_SECRET), validation_alias=_env("UNCOPS_JWT_SECRET")
+    )
     jwks_url: str | None = Field(None, validation_alias=_env("UNCOPS_JWKS_URL"))
     jwt_issuer: str = Field("uncops-local", validation_alias=_env("UNCOPS_JWT_ISSUER"))
     jwt_audience: str = Field("uncops", validation_alias=_env("UNCOPS_JWT_AUDIENCE"))

@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
-from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 
 from services.common.errors import InvalidField
+from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 
 # Upper-cased before the pattern is checked (pydantic checks a pattern before its own to_upper).
 MemberStateCode = Annotated[
@@ -50,7 +50,9 @@ class PledgeSubmission(BaseModel):
     title: ShortText
     text: str = Field("", max_length=20000)
     terms: PledgeTermsIn = Field(default_factory=PledgeTermsIn)
-    supports_summit: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,40}$")] | None = None
+    supports_summit: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,40}$")] | None = (
+        None
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> Self:

@@ -79,9 +79,7 @@ async def _summit(session: SessionDep, summit_id: str) -> Summit:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Plan a summit")
-async def create_summit(
-    body: SummitCreate, session: SessionDep, _: Annotated[Principal, PLANNERS]
-) -> Summit:
+async def create_summit(body: SummitCreate, session: SessionDep, _: Annotated[Principal, PLANNERS]) -> Summit:
     summit = Summit(**body.model_dump())
     session.add(summit)
     try:
@@ -125,8 +123,11 @@ async def create_milestone(
     handle = await temporal.start_workflow(
         MilestoneWorkflow.run,
         MilestonePlan(
-            milestone_id=milestone.id, summit_id=summit_id, title=milestone.title,
-            due_at=milestone.due_at, warn_at=milestone.warn_at,
+            milestone_id=milestone.id,
+            summit_id=summit_id,
+            title=milestone.title,
+            due_at=milestone.due_at,
+            warn_at=milestone.warn_at,
         ),
         id=milestone_workflow_id(milestone.id),
         task_queue=TASK_QUEUE,
@@ -206,6 +207,3 @@ async def summit_funding(summit_id: str, session: SessionDep, _: Annotated[Princ
         pledged[pledge.currency] += pledge.amount
         count += 1
     return Funding(summit_id=summit_id, pledged=dict(pledged), pledges=count)
-
-
-

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from uncops_contracts import CloudEvent
-from uncops_contracts.pledges import PledgeSubmitted
-from uncops_contracts.topics import PLEDGES
 
 from services.common.consumer import Subscription
 from services.summit.models import SummitPledge
+from uncops_contracts import CloudEvent
+from uncops_contracts.pledges import PledgeSubmitted
+from uncops_contracts.topics import PLEDGES
 
 
 async def pledge_submitted(session: AsyncSession, event: CloudEvent) -> None:

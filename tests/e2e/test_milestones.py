@@ -21,13 +21,15 @@ async def test_milestone_lifecycle_on_the_dev_server(
     planner = bearer(settings, Role.PLANNER, subject="planner-7")
     summit_id = f"UNCOPS-T{uuid.uuid4().hex[:6]}"
     created = await http.post(
-        url("summit", "/summits"), headers=planner,
+        url("summit", "/summits"),
+        headers=planner,
         json={"id": summit_id, "name": "Test summit", "starts_on": "2030-06-01", "ends_on": "2030-06-02"},
     )
     assert created.status_code == 201, created.text
     due_at = datetime.now(UTC) + timedelta(seconds=6)
     milestone = await http.post(
-        url("summit", f"/summits/{summit_id}/milestones"), headers=planner,
+        url("summit", f"/summits/{summit_id}/milestones"),
+        headers=planner,
         json={"title": "Invitations out", "due_at": due_at.isoformat(), "warn_before_days": 3 / 86400},
     )
     assert milestone.status_code == 201, milestone.text
@@ -40,11 +42,15 @@ async def test_milestone_lifecycle_on_the_dev_server(
 
     await eventually(lambda: _equals(status(), "due"), timeout=30)
     await eventually(lambda: _equals(status(), "overdue"), timeout=30)
-    done = await http.post(url("summit", f"/summits/{summit_id}/milestones/{milestone_id}/complete"), headers=planner, json={})
+    done = await http.post(
+        url("summit", f"/summits/{summit_id}/milestones/{milestone_id}/complete"), headers=planner, json={}
+    )
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "completed" and done.json()["completed_by"] == "planner-7"
 
-    again = await http.post(url("summit", f"/summits/{summit_id}/milestones/{milestone_id}/complete"), headers=planner, json={})
+    again = await http.post(
+        url("summit", f"/summits/{summit_id}/milestones/{milestone_id}/complete"), headers=planner, json={}
+    )
     assert again.status_code == 409
     assert again.json()["state"] == "completed" and again.json()["allowed_actions"] == []
 
@@ -73,12 +79,14 @@ async def test_milestone_lifecycle_on_the_dev_server(
 async def test_milestone_bad_input(platform: LocalStack, settings: Settings, http: httpx.AsyncClient) -> None:
     planner = bearer(settings, Role.PLANNER)
     unknown = await http.post(
-        url("summit", "/summits/NO-SUCH-SUMMIT/milestones"), headers=planner,
+        url("summit", "/summits/NO-SUCH-SUMMIT/milestones"),
+        headers=planner,
         json={"title": "Invitations out", "due_at": "2030-01-01T00:00:00Z"},
     )
     assert unknown.status_code == 404
     naive = await http.post(
-        url("summit", "/summits"), headers=planner,
+        url("summit", "/summits"),
+        headers=planner,
         json={"id": "UNCOPS-BAD", "name": "Backwards", "starts_on": "2030-06-02", "ends_on": "2030-06-01"},
     )
     assert naive.status_code == 422 and naive.json()["detail"][0]["field"] == "ends_on"

@@ -92,14 +92,17 @@ async def test_submitted_pledge_flows_to_kafka_and_summit(
         async with summit_db.connect() as conn:
             return (
                 await conn.execute(
-                    text("SELECT amount, currency FROM summit_pledge WHERE pledge_id = :id"), {"id": pledge["id"]}
+                    text("SELECT amount, currency FROM summit_pledge WHERE pledge_id = :id"),
+                    {"id": pledge["id"]},
                 )
             ).first()
 
     row = await eventually(stored, timeout=30)
     assert (str(row.amount), row.currency) == ("250000.00", "USD")
     async with summit_db.connect() as conn:
-        inbox = await conn.scalar(text("SELECT count(*) FROM inbox WHERE event_id = :id"), {"id": event.get_id()})
+        inbox = await conn.scalar(
+            text("SELECT count(*) FROM inbox WHERE event_id = :id"), {"id": event.get_id()}
+        )
     assert inbox == 1
 
 
@@ -113,11 +116,15 @@ async def test_idempotent_retry_creates_one_pledge(
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["idempotent-replayed"] == "true"
-    changed = await http.post(url("pledges", "/pledges"), json={**body, "title": "Another pledge"}, headers=headers)
+    changed = await http.post(
+        url("pledges", "/pledges"), json={**body, "title": "Another pledge"}, headers=headers
+    )
     assert changed.status_code == 409
 
 
-async def test_bad_input_names_the_field(platform: LocalStack, settings: Settings, http: httpx.AsyncClient) -> None:
+async def test_bad_input_names_the_field(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
     headers = bearer(settings, Role.STATE_FOCAL_POINT, "CHN")
     no_amount = china_financial_pledge()
     no_amount["terms"] = {"target_date": "2030-01-01"}
@@ -125,7 +132,10 @@ async def test_bad_input_names_the_field(platform: LocalStack, settings: Setting
         "terms.amount": no_amount,
         "member_state": {**china_financial_pledge(), "member_state": "China"},
         "kind": {**china_financial_pledge(), "kind": "world_peace"},
-        "terms.target_date": {**china_financial_pledge(), "terms": {"amount": "1", "currency": "USD", "target_date": "2001-01-01"}},
+        "terms.target_date": {
+            **china_financial_pledge(),
+            "terms": {"amount": "1", "currency": "USD", "target_date": "2001-01-01"},
+        },
         "surprise": {**china_financial_pledge(), "surprise": True},
     }
     for field, body in cases.items():

@@ -20,8 +20,13 @@ PLEDGE = {"member_state": "FRA", "kind": "french_speaking_officers", "title": "M
 def _claims(settings: Settings, **overrides: object) -> dict[str, object]:
     now = int(time.time())
     return {
-        "sub": "tester", "roles": ["planner"], "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
-        "iat": now, "exp": now + 600, **overrides,
+        "sub": "tester",
+        "roles": ["planner"],
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + 600,
+        **overrides,
     }
 
 
@@ -42,9 +47,13 @@ async def test_missing_or_malformed_token_is_401(
 async def test_bad_signature_and_expired_token_are_401(
     platform: LocalStack, settings: Settings, http: httpx.AsyncClient
 ) -> None:
-    forged = jwt.encode(_claims(settings), "an-attacker-secret-that-is-long-enough-for-hs256", algorithm="HS256")
+    forged = jwt.encode(
+        _claims(settings), "an-attacker-secret-that-is-long-enough-for-hs256", algorithm="HS256"
+    )
     expired = jwt.encode(
-        _claims(settings, exp=int(time.time()) - 60), settings.jwt_secret.get_secret_value(), algorithm="HS256"
+        _claims(settings, exp=int(time.time()) - 60),
+        settings.jwt_secret.get_secret_value(),
+        algorithm="HS256",
     )
     unsigned = jwt.encode(_claims(settings), key=None, algorithm="none")  # type: ignore[arg-type]
     for token, reason in ((forged, "invalid"), (expired, "expired"), (unsigned, "invalid")):
@@ -54,7 +63,9 @@ async def test_bad_signature_and_expired_token_are_401(
 
 
 async def test_wrong_role_is_403(platform: LocalStack, settings: Settings, http: httpx.AsyncClient) -> None:
-    response = await http.post(url("pledges", "/pledges"), json=PLEDGE, headers=bearer(settings, Role.PARTNER))
+    response = await http.post(
+        url("pledges", "/pledges"), json=PLEDGE, headers=bearer(settings, Role.PARTNER)
+    )
     assert response.status_code == 403
     summit = await http.post(
         url("summit", "/summits"),
@@ -79,4 +90,6 @@ async def test_state_scope(platform: LocalStack, settings: Settings, http: httpx
     planner = await http.get(url("pledges", f"/pledges/{pledge_id}"), headers=bearer(settings, Role.PLANNER))
     assert planner.status_code == 200
     token = issue_token(settings, Role.STATE_FOCAL_POINT, "FRA")
-    assert (await http.get(url("pledges", "/pledges"), headers={"Authorization": f"Bearer {token}"})).status_code == 200
+    assert (
+        await http.get(url("pledges", "/pledges"), headers={"Authorization": f"Bearer {token}"})
+    ).status_code == 200

@@ -15,8 +15,6 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from uncops_contracts import CloudEvent, encode_kafka
-from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 
 from deploy.stack import LocalStack
 from services.common.auth import Role
@@ -24,14 +22,21 @@ from services.common.database import session_factory
 from services.common.outbox import record_event
 from services.common.settings import Settings
 from tests.conftest import bearer, eventually, topic_reader, url
+from uncops_contracts import CloudEvent, encode_kafka
+from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 
 STATES = ["ARG", "BGD", "CAN", "EGY", "FRA", "GHA", "IND", "JOR", "NPL", "SEN"]
 
 
 def pledge_event(pledge_id: str, title: str = "Gender parity among deployed officers") -> PledgeSubmitted:
     return PledgeSubmitted(
-        pledge_id=pledge_id, member_state="GHA", summit="UNCOPS-2018", kind=PledgeKind.GENDER_PARITY,
-        title=title, terms=PledgeTerms(target=30, unit="percent"), submitted_at=datetime.now(UTC),
+        pledge_id=pledge_id,
+        member_state="GHA",
+        summit="UNCOPS-2018",
+        kind=PledgeKind.GENDER_PARITY,
+        title=title,
+        terms=PledgeTerms(target=30, unit="percent"),
+        submitted_at=datetime.now(UTC),
     )
 
 
@@ -62,11 +67,16 @@ async def applied(engine: AsyncEngine, pledge_ids: list[str]) -> int:
 async def inbox_count(engine: AsyncEngine, event_ids: list[str]) -> int:
     async with engine.connect() as conn:
         return int(
-            await conn.scalar(text("SELECT count(*) FROM inbox WHERE event_id = ANY(:ids)"), {"ids": event_ids}) or 0
+            await conn.scalar(
+                text("SELECT count(*) FROM inbox WHERE event_id = ANY(:ids)"), {"ids": event_ids}
+            )
+            or 0
         )
 
 
-async def read_topic(settings: Settings, topic: str, keys: set[bytes], until: int) -> list[tuple[bytes, dict[str, bytes], bytes]]:
+async def read_topic(
+    settings: Settings, topic: str, keys: set[bytes], until: int
+) -> list[tuple[bytes, dict[str, bytes], bytes]]:
     """(key, headers, value) of every message on ``topic`` with one of ``keys``, reading until ``until``
     distinct event ids have been seen."""
     reader = await topic_reader(settings, topic)
@@ -90,7 +100,11 @@ async def read_topic(settings: Settings, topic: str, keys: set[bytes], until: in
 
 
 async def test_kafka_down_while_500_submissions_arrive(
-    platform: LocalStack, settings: Settings, http: httpx.AsyncClient, pledges_db: AsyncEngine, summit_db: AsyncEngine
+    platform: LocalStack,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    pledges_db: AsyncEngine,
+    summit_db: AsyncEngine,
 ) -> None:
     await asyncio.to_thread(platform.stop, "kafka")
     try:
@@ -101,7 +115,11 @@ async def test_kafka_down_while_500_submissions_arrive(
             async with limit:
                 return await http.post(
                     url("pledges", "/pledges"),
-                    json={"member_state": state, "kind": "gender_parity", "title": f"Gender parity pledge {n}"},
+                    json={
+                        "member_state": state,
+                        "kind": "gender_parity",
+                        "title": f"Gender parity pledge {n}",
+                    },
                     headers=bearer(settings, Role.STATE_FOCAL_POINT, state),
                 )
 
@@ -129,7 +147,11 @@ async def test_kafka_down_while_500_submissions_arrive(
     for key, headers, value in messages:
         if key.startswith(b"order-") and headers["ce_id"] not in first_seen:
             first_seen.add(headers["ce_id"])
-            steps[key].append(CloudEvent.model_validate_json(b'{"source":"s","type":"t","subject":"s","dataschema":"d","data":' + value + b"}").data["title"])
+            steps[key].append(
+                CloudEvent.model_validate_json(
+                    b'{"source":"s","type":"t","subject":"s","dataschema":"d","data":' + value + b"}"
+                ).data["title"]
+            )
     for key in ordered_keys:
         assert steps[key.encode()] == [f"step {step:03d}" for step in range(20)], key
     # Each submission applied once by the summit service.
@@ -159,7 +181,9 @@ async def test_relay_killed_mid_batch_loses_nothing(
     platform.start_service("pledges", "relay")
 
     await eventually(lambda: _is(unpublished(pledges_db), 0), timeout=120)
-    messages = await read_topic(settings, "uncops.pledges.v1", {p.encode() for p in pledge_ids}, until=len(pledge_ids))
+    messages = await read_topic(
+        settings, "uncops.pledges.v1", {p.encode() for p in pledge_ids}, until=len(pledge_ids)
+    )
     assert {m[1]["ce_id"].decode() for m in messages} == set(event_ids)
     # Repeats (a batch sent again after the crash) are absorbed by the consumer's inbox.
     await eventually(lambda: _is(applied(summit_db, pledge_ids), len(pledge_ids)), timeout=120)
@@ -195,7 +219,9 @@ async def test_consumer_killed_mid_stream_applies_each_event_once(
     try:
         for event in (replay, CloudEvent.of(canary, subject=canary.pledge_id)):
             headers, value = encode_kafka(event)
-            await producer.send_and_wait("uncops.pledges.v1", value, key=event.subject.encode(), headers=headers)
+            await producer.send_and_wait(
+                "uncops.pledges.v1", value, key=event.subject.encode(), headers=headers
+            )
     finally:
         await producer.stop()
     await eventually(lambda: _is(applied(summit_db, [canary.pledge_id]), 1), timeout=60)
@@ -219,7 +245,9 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(
     try:
         for key, headers, value in poison:
             await producer.send_and_wait("uncops.pledges.v1", value, key=key, headers=headers)
-        await producer.send_and_wait("uncops.pledges.v1", good_value, key=good.pledge_id.encode(), headers=good_headers)
+        await producer.send_and_wait(
+            "uncops.pledges.v1", good_value, key=good.pledge_id.encode(), headers=good_headers
+        )
 
         parked: dict[bytes, dict[str, bytes]] = {}
 

@@ -144,8 +144,14 @@ def test_wrong_audience_or_issuer_is_refused(override: dict[str, str], verifier:
 
 def _claims(settings: Settings, **extra: Any) -> dict[str, Any]:
     now = int(time.time())
-    claims = {"sub": "x", "roles": ["admin"], "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
-              "iat": now, "exp": now + 600}
+    claims = {
+        "sub": "x",
+        "roles": ["admin"],
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + 600,
+    }
     claims.update(extra)
     return claims
 

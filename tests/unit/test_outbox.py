@@ -8,11 +8,11 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
-from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 
 from services.common.database import OutboxEvent
 from services.common.observability import configure, current_traceparent, tracer
 from services.common.outbox import record_event
+from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 
 
 class FakeSession:

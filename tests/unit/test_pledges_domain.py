@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from uncops_contracts.pledges import PledgeKind, PledgeSubmitted
 
 from services.common.errors import InvalidField
 from services.pledges.domain import PledgeSubmission, check_submission, submitted_event
+from uncops_contracts.pledges import PledgeKind, PledgeSubmitted
 
 FAR_FUTURE = date(2100, 1, 1)
 
@@ -133,8 +133,9 @@ def test_a_co_sponsor_listed_twice_is_refused() -> None:
     assert "twice" in caught.value.reason
 
 
-@pytest.mark.parametrize("kind", [k for k in PledgeKind if k not in {
-    PledgeKind.FINANCIAL_SUPPORT, PledgeKind.POLITICAL_SUPPORT}])
+@pytest.mark.parametrize(
+    "kind", [k for k in PledgeKind if k not in {PledgeKind.FINANCIAL_SUPPORT, PledgeKind.POLITICAL_SUPPORT}]
+)
 def test_supports_summit_only_on_support_kinds(kind: PledgeKind) -> None:
     with pytest.raises(InvalidField) as caught:
         PledgeSubmission.model_validate({**valid_body_for(kind), "supports_summit": "UNCOPS-III"})

@@ -16,7 +16,11 @@ REAL_SECRET = "a-real-production-secret-0123456789abcdef"
 REAL_KEY = "a-real-victim-data-key-0123456789abcdef"
 
 _VARIABLES = [
-    "UNCOPS_JWT_SECRET", "UNCOPS_JWKS_URL", "UNCOPS_VICTIM_DATA_KEY", "POSTGRES_HOST", "POSTGRES_PORT",
+    "UNCOPS_JWT_SECRET",
+    "UNCOPS_JWKS_URL",
+    "UNCOPS_VICTIM_DATA_KEY",
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
     "POSTGRES_USER",
     *(f"{s.upper()}_DATABASE_URL" for s in SERVICES),
     *(f"{s.upper()}_PORT" for s in SERVICES),
@@ -85,7 +89,9 @@ def test_database_url_default_form() -> None:
     settings = Settings(environment="test")
 
     for service in SERVICES:
-        assert settings.database_url(service) == f"postgresql+asyncpg://postgres@127.0.0.1:5432/uncops_{service}"
+        assert (
+            settings.database_url(service) == f"postgresql+asyncpg://postgres@127.0.0.1:5432/uncops_{service}"
+        )
 
 
 def test_database_url_follows_postgres_settings(monkeypatch: pytest.MonkeyPatch) -> None:

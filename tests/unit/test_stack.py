@@ -25,8 +25,9 @@ def test_default_ports() -> None:
 
 
 def test_ports_from_the_environment() -> None:
-    ports = Ports.from_env({"POSTGRES_PORT": "15432", "KAFKA_PORT": "19092", "PLEDGES_PORT": "18001",
-                            "UNRELATED": "x"})
+    ports = Ports.from_env(
+        {"POSTGRES_PORT": "15432", "KAFKA_PORT": "19092", "PLEDGES_PORT": "18001", "UNRELATED": "x"}
+    )
 
     assert ports.postgres == 15432
     assert ports.kafka == 19092

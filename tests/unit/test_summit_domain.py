@@ -63,8 +63,9 @@ def test_warning_time_is_never_before_creation() -> None:
 
 
 def test_summit_dates() -> None:
-    summit = SummitCreate(id="UNCOPS-III", name="Third summit", starts_on=date(2026, 6, 1),
-                          ends_on=date(2026, 6, 1))
+    summit = SummitCreate(
+        id="UNCOPS-III", name="Third summit", starts_on=date(2026, 6, 1), ends_on=date(2026, 6, 1)
+    )
     assert summit.ends_on == summit.starts_on
 
     with pytest.raises(InvalidField) as caught:
@@ -104,6 +105,7 @@ def test_warn_before_days_out_of_range(days: float) -> None:
 
 @pytest.mark.parametrize("days", [0, 0.5, 365])
 def test_warn_before_days_in_range(days: float) -> None:
-    milestone = MilestoneCreate(title="Venue booked", due_at=datetime(2026, 3, 1, tzinfo=UTC),
-                                warn_before_days=days)
+    milestone = MilestoneCreate(
+        title="Venue booked", due_at=datetime(2026, 3, 1, tzinfo=UTC), warn_before_days=days
+    )
     assert milestone.warn_before_days == days

@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 import pytest_asyncio
 from temporalio import activity
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -51,7 +51,9 @@ class Recorder:
         self.transitions.append(transition.status)
 
 
-async def _reaches(handle: WorkflowHandle[MilestoneWorkflow, MilestoneState], status: MilestoneStatus) -> None:
+async def _reaches(
+    handle: WorkflowHandle[MilestoneWorkflow, MilestoneState], status: MilestoneStatus
+) -> None:
     """The timer has fired once the workflow's state says so (its activity runs just after)."""
     for _ in range(200):
         if (await handle.query(MilestoneWorkflow.state)).status is status:
@@ -63,17 +65,24 @@ async def _reaches(handle: WorkflowHandle[MilestoneWorkflow, MilestoneState], st
 async def _plan(env: WorkflowEnvironment, due_in: timedelta, warn_before: timedelta) -> MilestonePlan:
     now = await env.get_current_time()
     return MilestonePlan(
-        milestone_id=str(uuid.uuid4()), summit_id="UNCOPS-III", title="Registration closes",
-        due_at=now + due_in, warn_at=now + due_in - warn_before,
+        milestone_id=str(uuid.uuid4()),
+        summit_id="UNCOPS-III",
+        title="Registration closes",
+        due_at=now + due_in,
+        warn_at=now + due_in - warn_before,
     )
 
 
 async def test_thirty_day_milestone_warns_then_goes_overdue_then_completes(env: WorkflowEnvironment) -> None:
     recorder = Recorder()
     queue = f"test-{uuid.uuid4()}"
-    async with Worker(env.client, task_queue=queue, workflows=[MilestoneWorkflow], activities=[recorder.record]):
+    async with Worker(
+        env.client, task_queue=queue, workflows=[MilestoneWorkflow], activities=[recorder.record]
+    ):
         plan = await _plan(env, timedelta(days=30), timedelta(days=14))
-        handle = await env.client.start_workflow(MilestoneWorkflow.run, plan, id=f"m-{plan.milestone_id}", task_queue=queue)
+        handle = await env.client.start_workflow(
+            MilestoneWorkflow.run, plan, id=f"m-{plan.milestone_id}", task_queue=queue
+        )
         await env.sleep(timedelta(days=15))  # the warning is due on day 16
         assert recorder.transitions == []
         await env.sleep(timedelta(days=2))
@@ -83,23 +92,35 @@ async def test_thirty_day_milestone_warns_then_goes_overdue_then_completes(env: 
         await _reaches(handle, MilestoneStatus.OVERDUE)
         assert recorder.transitions == [MilestoneStatus.DUE, MilestoneStatus.OVERDUE]
 
-        state = await handle.execute_update(MilestoneWorkflow.complete, CompleteMilestone(completed_by="planner-1"))
+        state = await handle.execute_update(
+            MilestoneWorkflow.complete, CompleteMilestone(completed_by="planner-1")
+        )
         assert state.status is MilestoneStatus.COMPLETED
         result = await handle.result()
         assert result.status is MilestoneStatus.COMPLETED and result.allowed_actions == []
-        assert recorder.transitions == [MilestoneStatus.DUE, MilestoneStatus.OVERDUE, MilestoneStatus.COMPLETED]
+        assert recorder.transitions == [
+            MilestoneStatus.DUE,
+            MilestoneStatus.OVERDUE,
+            MilestoneStatus.COMPLETED,
+        ]
 
         # The same history replays without non-determinism.
         history = await handle.fetch_history()
-        await Replayer(workflows=[MilestoneWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+        await Replayer(workflows=[MilestoneWorkflow], data_converter=pydantic_data_converter).replay_workflow(
+            history
+        )
 
 
 async def test_completed_early_milestone_never_warns(env: WorkflowEnvironment) -> None:
     recorder = Recorder()
     queue = f"test-{uuid.uuid4()}"
-    async with Worker(env.client, task_queue=queue, workflows=[MilestoneWorkflow], activities=[recorder.record]):
+    async with Worker(
+        env.client, task_queue=queue, workflows=[MilestoneWorkflow], activities=[recorder.record]
+    ):
         plan = await _plan(env, timedelta(days=30), timedelta(days=14))
-        handle = await env.client.start_workflow(MilestoneWorkflow.run, plan, id=f"m-{plan.milestone_id}", task_queue=queue)
+        handle = await env.client.start_workflow(
+            MilestoneWorkflow.run, plan, id=f"m-{plan.milestone_id}", task_queue=queue
+        )
         await env.sleep(timedelta(days=3))
         await handle.execute_update(MilestoneWorkflow.complete, CompleteMilestone(completed_by="planner-1"))
         assert (await handle.result()).status is MilestoneStatus.COMPLETED
@@ -121,15 +142,22 @@ class SlowRecorder(Recorder):
 async def test_concurrent_second_completion_is_refused_without_a_trace(env: WorkflowEnvironment) -> None:
     recorder = SlowRecorder()
     queue = f"test-{uuid.uuid4()}"
-    async with Worker(env.client, task_queue=queue, workflows=[MilestoneWorkflow], activities=[recorder.record]):
+    async with Worker(
+        env.client, task_queue=queue, workflows=[MilestoneWorkflow], activities=[recorder.record]
+    ):
         plan = await _plan(env, timedelta(days=30), timedelta(days=14))
-        handle = await env.client.start_workflow(MilestoneWorkflow.run, plan, id=f"m-{plan.milestone_id}", task_queue=queue)
+        handle = await env.client.start_workflow(
+            MilestoneWorkflow.run, plan, id=f"m-{plan.milestone_id}", task_queue=queue
+        )
         first = await handle.start_update(
-            MilestoneWorkflow.complete, CompleteMilestone(completed_by="planner-1"),
+            MilestoneWorkflow.complete,
+            CompleteMilestone(completed_by="planner-1"),
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         )
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(MilestoneWorkflow.complete, CompleteMilestone(completed_by="planner-2"))
+            await handle.execute_update(
+                MilestoneWorkflow.complete, CompleteMilestone(completed_by="planner-2")
+            )
         assert isinstance(refused.value.cause, ApplicationError)
         assert refused.value.cause.type == "TransitionRefused"
         recorder.release.set()
@@ -145,4 +173,6 @@ async def test_concurrent_second_completion_is_refused_without_a_trace(env: Work
         assert recorder.transitions == [MilestoneStatus.COMPLETED]
         # Once closed, the workflow takes no update at all.
         with pytest.raises((WorkflowUpdateFailedError, RPCError)):
-            await handle.execute_update(MilestoneWorkflow.complete, CompleteMilestone(completed_by="planner-3"))
+            await handle.execute_update(
+                MilestoneWorkflow.complete, CompleteMilestone(completed_by="planner-3")
+            )

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from uncops_contracts.envelope import EventPayload
-from uncops_contracts.summit import MilestoneCompleted, MilestoneDue, MilestoneOverdue
 
 from services.common.outbox import record_event
 from services.summit.domain import MilestoneStatus
 from services.summit.models import Milestone
+from uncops_contracts.envelope import EventPayload
+from uncops_contracts.summit import MilestoneCompleted, MilestoneDue, MilestoneOverdue
 from workflows.summit.workflows import MilestoneTransition
 
 
@@ -41,7 +41,9 @@ class SummitActivities:
             if transition.status is MilestoneStatus.COMPLETED:
                 milestone.completed_at = now
                 milestone.completed_by = transition.completed_by
-                event = MilestoneCompleted(**common, completed_at=now, completed_by=transition.completed_by or "")
+                event = MilestoneCompleted(
+                    **common, completed_at=now, completed_by=transition.completed_by or ""
+                )
             elif transition.status is MilestoneStatus.DUE:
                 event = MilestoneDue(**common)
             else:

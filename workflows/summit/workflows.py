@@ -6,7 +6,7 @@ write happens in an activity.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
@@ -42,10 +42,9 @@ class MilestoneState(BaseModel):
     allowed_actions: list[str]
 
 
-ACTIVITY_OPTIONS = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
-}
+# Activities retry until the database is back; each is idempotent, so a retry never writes twice.
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
 @workflow.defn(name="MilestoneWorkflow")
@@ -97,10 +96,8 @@ class MilestoneWorkflow:
     async def _completed_before(self, moment: datetime) -> bool:
         delay = (moment - workflow.now()).total_seconds()
         if delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self.status is MilestoneStatus.COMPLETED, timeout=delay)
-            except asyncio.TimeoutError:
-                pass
         # A completion in flight wins over the warning it raced with.
         await workflow.wait_condition(lambda: not self.completing)
         return self.status is MilestoneStatus.COMPLETED
@@ -108,7 +105,10 @@ class MilestoneWorkflow:
     async def _record(self, status: MilestoneStatus, completed_by: str | None = None) -> None:
         await workflow.execute_activity(
             "record_milestone_transition",
-            MilestoneTransition(milestone_id=self.plan.milestone_id, status=status, completed_by=completed_by),
-            **ACTIVITY_OPTIONS,  # type: ignore[arg-type]
+            MilestoneTransition(
+                milestone_id=self.plan.milestone_id, status=status, completed_by=completed_by
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
         )
         self.status = status

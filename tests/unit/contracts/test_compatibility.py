@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 import pytest
 from pydantic import Field, create_model
+
 from uncops_contracts.envelope import EventPayload
 from uncops_contracts.registry import EVENT_TYPES
 from uncops_contracts.schemagen import compatibility_problems, json_schema

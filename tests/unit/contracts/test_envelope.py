@@ -13,6 +13,7 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.v1.event import CloudEvent as SdkCloudEvent
 from cloudevents.v1 import kafka as ce_kafka_v1
 from pydantic import ValidationError
+
 from uncops_contracts.envelope import CloudEvent, EventPayload, decode_kafka, encode_kafka
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 from uncops_contracts.registry import EVENT_TYPES

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import BaseModel
+
 from uncops_contracts.envelope import EventPayload
 from uncops_contracts.registry import EVENT_TYPES
 from uncops_contracts.schemagen import DOCUMENT_VERSION, message_id
