@@ -7,6 +7,7 @@ alpha-3) and acts for that State only.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -56,6 +57,10 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+
+    @property
+    def fetches_keys(self) -> bool:
+        return self._jwks is not None
 
     def verify(self, token: str) -> Principal:
         try:
@@ -131,6 +136,9 @@ async def authenticate(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=challenge)
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
+        if verifier.fetches_keys:
+            # The JWKS client fetches keys with blocking I/O (once, then from its cache): keep it off the loop.
+            return await asyncio.to_thread(verifier.verify, credentials.credentials)
         return verifier.verify(credentials.credentials)
     except TokenError as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=challenge) from exc

@@ -102,6 +102,10 @@ async def _background(settings: Settings, command: str, service: str) -> int:
     from services.common.runtime import ServiceRuntime
 
     observability.configure(f"{service}-{command}", settings.log_level)
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.host)
     runtime = ServiceRuntime(load_service(service), settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

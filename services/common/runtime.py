@@ -38,7 +38,6 @@ class ServiceDefinition:
     workflows: Sequence[type] = ()
     # Built per worker from the runtime, so activities reach the database through it.
     activities: Callable[[ServiceRuntime], Sequence[Callable[..., Any]]] | None = None
-    demo_data: Callable[[ServiceRuntime], Awaitable[None]] | None = None
     tags: Sequence[dict[str, str]] = field(default_factory=tuple)
 
     @property

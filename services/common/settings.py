@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     outbox_retention_hours: int = Field(168, validation_alias=_env("UNCOPS_OUTBOX_RETENTION_HOURS"))
     consumer_max_attempts: int = Field(5, validation_alias=_env("UNCOPS_CONSUMER_MAX_ATTEMPTS"))
     consumer_stall_seconds: float = Field(60.0, validation_alias=_env("UNCOPS_CONSUMER_STALL_SECONDS"))
-    demo_data: bool = Field(False, validation_alias=_env("UNCOPS_DEMO_DATA"))
+    # Standalone relay, consumer and worker processes serve /metrics here when set (the API serves its own).
+    metrics_port: int | None = Field(None, validation_alias=_env("UNCOPS_METRICS_PORT"))
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "Settings":

@@ -27,9 +27,10 @@ async def test_milestone_lifecycle_on_the_dev_server(
     )
     assert created.status_code == 201, created.text
     due_at = datetime.now(UTC) + timedelta(seconds=6)
+    trace_id = uuid.uuid4().hex
     milestone = await http.post(
         url("summit", f"/summits/{summit_id}/milestones"),
-        headers=planner,
+        headers={**planner, "traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
         json={"title": "Invitations out", "due_at": due_at.isoformat(), "warn_before_days": 3 / 86400},
     )
     assert milestone.status_code == 201, milestone.text
@@ -56,14 +57,18 @@ async def test_milestone_lifecycle_on_the_dev_server(
 
     reader = await topic_reader(settings, "uncops.summit.v1")
     types: list[str] = []
+    traces: set[str] = set()
     try:
 
         async def three_events() -> bool:
             for records in (await reader.getmany(timeout_ms=500)).values():
                 for record in records:
                     if record.key == milestone_id.encode():
-                        types.append(dict(record.headers)["ce_type"].decode())
+                        headers = dict(record.headers)
+                        types.append(headers["ce_type"].decode())
                         assert json.loads(record.value)["summit_id"] == summit_id
+                        # The request's trace went through Temporal into the workflow's activities.
+                        traces.add(headers["traceparent"].decode().split("-")[1])
             return len(types) >= 3
 
         await eventually(three_events, timeout=30, interval=0)
@@ -74,6 +79,7 @@ async def test_milestone_lifecycle_on_the_dev_server(
         "org.un.uncops.summit.milestone_overdue.v1",
         "org.un.uncops.summit.milestone_completed.v1",
     ]
+    assert trace_id in traces
 
 
 async def test_milestone_bad_input(platform: LocalStack, settings: Settings, http: httpx.AsyncClient) -> None:
