@@ -137,7 +137,7 @@ async def authenticate(
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         if verifier.fetches_keys:
-            # The JWKS client fetches keys with blocking I/O (once, then from its cache): keep it off the loop.
+            # The JWKS client fetches keys with blocking I/O (then caches them): keep it off the loop.
             return await asyncio.to_thread(verifier.verify, credentials.credentials)
         return verifier.verify(credentials.credentials)
     except TokenError as exc:
