@@ -146,3 +146,71 @@ def machine() -> dict[str, Any]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, indent=2, default=str)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_cpu_seconds(pid: int, with_children: bool = False) -> float:
+    """CPU time (user + system) of ``pid``; with its live and reaped children when ``with_children``."""
+    fields = _stat(pid)
+    if fields is None:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if with_children:
+        ticks += int(fields[13]) + int(fields[14])  # children already reaped
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                child = _stat(int(entry.name))
+                if child is not None and int(child[1]) == pid:
+                    ticks += int(child[11]) + int(child[12])
+    return ticks / _TICK
+
+
+_MACHINE = "machine (/proc/stat)"
+
+
+def _machine_ticks() -> dict[str, int]:
+    """The machine's CPU time so far, by state (first line of /proc/stat)."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError, IndexError):
+        return {}
+    user, nice, system, idle, iowait, irq, softirq, steal = values
+    return {"busy": user + nice + system + irq + softirq, "idle": idle + iowait, "steal": steal}
+
+
+def cpu_snapshot(pids: dict[str, tuple[int, bool]]) -> dict[str, Any]:
+    """CPU seconds so far of each named process (pid, with_children), of this process and of the machine."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    snapshot: dict[str, Any] = {name: process_cpu_seconds(pid, kids) for name, (pid, kids) in pids.items()}
+    snapshot["this process (bench.run: load generator, producer, relay)"] = usage.ru_utime + usage.ru_stime
+    snapshot[_MACHINE] = _machine_ticks()
+    return snapshot
+
+
+def cpu_usage(before: dict[str, Any], after: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Cores used by each process over ``seconds``, and how the whole machine's CPU time was spent
+    (busy, idle, and stolen by the hypervisor: a virtual machine's cores may not be all its own)."""
+    used = {
+        name: round((after[name] - before[name]) / seconds, 2)
+        for name in after
+        if name in before and name != _MACHINE
+    }
+    ticks = {k: after[_MACHINE].get(k, 0) - before[_MACHINE].get(k, 0) for k in after[_MACHINE]}
+    total_ticks = sum(ticks.values()) or 1
+    return {
+        "cores_used": used,
+        "total_cores_used": round(sum(used.values()), 2),
+        "machine_cores": os.cpu_count(),
+        "machine_share": {k: round(v / total_ticks, 3) for k, v in ticks.items()},
+    }

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from bench.common import PLEDGES_TOPIC, encoded, make_events, summary_ms
+from bench.common import PLEDGES_TOPIC, cpu_snapshot, cpu_usage, encoded, make_events, summary_ms
 from services.common.database import asyncpg_dsn, create_engine
 from services.common.kafka import idempotent_producer
 from services.common.relay import OutboxRelay
@@ -55,6 +55,7 @@ async def _raw_run(
     messages: list[tuple[bytes, list[tuple[str, bytes]], bytes]],
     batch_size: int,
     time_limit: float,
+    pids: dict[str, tuple[int, bool]],
 ) -> dict[str, Any]:
     producer = await _started_producer(settings, "bench-raw-producer")
     try:
@@ -70,12 +71,18 @@ async def _raw_run(
                 sent += len(deliveries)
             return sent
 
-        started = time.perf_counter()
+        cpu_before, started = cpu_snapshot(pids), time.perf_counter()
         sent = await asyncio.wait_for(send_all(), time_limit)
         elapsed = time.perf_counter() - started
+        cpu = cpu_usage(cpu_before, cpu_snapshot(pids), elapsed)
     finally:
         await asyncio.wait_for(producer.stop(), 30)
-    return {"events": sent, "seconds": round(elapsed, 3), "events_per_s": round(sent / elapsed, 1)}
+    return {
+        "events": sent,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(sent / elapsed, 1),
+        "cpu": cpu,
+    }
 
 
 async def _fill_outbox(dsn: str, records: list[tuple[Any, ...]]) -> dict[str, Any]:
@@ -98,7 +105,12 @@ async def _fill_outbox(dsn: str, records: list[tuple[Any, ...]]) -> dict[str, An
 
 
 async def _relay_run(
-    settings: Settings, database_url: str, records: list[tuple[Any, ...]], batch_size: int, time_limit: float
+    settings: Settings,
+    database_url: str,
+    records: list[tuple[Any, ...]],
+    batch_size: int,
+    time_limit: float,
+    pids: dict[str, tuple[int, bool]],
 ) -> dict[str, Any]:
     dsn = asyncpg_dsn(database_url)
     filled = await _fill_outbox(dsn, records)
@@ -131,9 +143,10 @@ async def _relay_run(
                 published += count
             return published
 
-        started = time.perf_counter()
+        cpu_before, started = cpu_snapshot(pids), time.perf_counter()
         published = await asyncio.wait_for(drain(), time_limit)
         elapsed = time.perf_counter() - started
+        cpu = cpu_usage(cpu_before, cpu_snapshot(pids), elapsed)
     finally:
         await asyncio.wait_for(producer.stop(), 30)
         await engine.dispose()
@@ -146,6 +159,7 @@ async def _relay_run(
         raise RuntimeError(f"relay published {published} of {len(records)}; {left} rows left unpublished")
     return {
         "events": published,
+        "cpu": cpu,
         "seconds": round(elapsed, 3),
         "events_per_s": round(published / elapsed, 1),
         "batches": len(batches),
@@ -166,6 +180,7 @@ async def relay_throughput(
     rounds: int = 2,
     time_limit: float = 300,
     echo: Any = print,
+    pids: dict[str, tuple[int, bool]] | None = None,
 ) -> dict[str, Any]:
     settings = Settings(kafka_bootstrap_servers=kafka_bootstrap)
     cloud_events = make_events(events, distinct_keys)
@@ -192,10 +207,10 @@ async def relay_throughput(
     header_sizes = [sum(len(k) + len(v) for k, v in m[1]) for m in messages]
     runs: list[dict[str, Any]] = []
     for round_no in range(1, rounds + 1):
-        raw = await _raw_run(settings, messages, batch_size, time_limit)
+        raw = await _raw_run(settings, messages, batch_size, time_limit, pids or {})
         runs.append({"kind": "raw", "round": round_no, **raw})
         echo(f"  round {round_no} raw producer: {raw['events_per_s']:,.0f} events/s")
-        relay = await _relay_run(settings, database_url, records, batch_size, time_limit)
+        relay = await _relay_run(settings, database_url, records, batch_size, time_limit, pids or {})
         runs.append({"kind": "relay", "round": round_no, **relay})
         echo(f"  round {round_no} relay:        {relay['events_per_s']:,.0f} events/s")
     best_raw = max(r["events_per_s"] for r in runs if r["kind"] == "raw")

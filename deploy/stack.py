@@ -382,7 +382,10 @@ class LocalStack:
             classpath,
         ]
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            # Kafka's base64url cluster id; one starting with "-" would be read as a command-line option.
+            cluster_id = "-"
+            while cluster_id.startswith("-"):
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             result = subprocess.run(
                 [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
                 capture_output=True,

@@ -76,6 +76,12 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     if role is Role.STATE_FOCAL_POINT and not member_state:
         print("a state_focal_point token needs --member-state (ISO 3166 alpha-3)", file=sys.stderr)
         return 2
+    if member_state is not None:
+        from uncops_contracts.reference import is_member_state
+
+        if not is_member_state(member_state):
+            print(f"{member_state} is not the ISO 3166 alpha-3 code of a UN Member State", file=sys.stderr)
+            return 2
     print(issue_token(settings, role, member_state, subject=args.subject, ttl_seconds=args.ttl))
     return 0
 

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -47,6 +48,13 @@ class PoisonMessage(Exception):
 
 def _is_transient(exc: BaseException) -> bool:
     return not isinstance(exc, PoisonMessage | ValidationError | ValueError | KeyError | TypeError)
+
+
+def _is_infrastructure(exc: BaseException) -> bool:
+    """The database (or network) is away: the message is fine and must wait, never be dead-lettered."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError | ConnectionError | TimeoutError | OperationalError | InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,9 @@ class InboxConsumer:
                         applied = await self._apply(record, event, handler)
                 CONSUMED.labels(self.name, "applied" if applied else "duplicate").inc()
             except Exception as exc:
+                if _is_infrastructure(exc):
+                    # Out of the loop without committing: the consumer restarts and gets this message again.
+                    raise
                 await self._to_dlq(record, exc, attempts=attempts)
 
     async def _apply(self, record: ConsumerRecord[bytes, bytes], event: CloudEvent, handler: Handler) -> bool:

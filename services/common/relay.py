@@ -59,6 +59,8 @@ _BACKLOG = text(
     "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL"
 )
 _PRUNE = text("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => :hours)")
+# Redeliveries come within minutes or days, not weeks: inbox rows older than the retention can go.
+_PRUNE_INBOX = text("DELETE FROM inbox WHERE received_at < now() - make_interval(hours => :hours)")
 
 
 class OutboxRelay:
@@ -85,7 +87,7 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.1
-        last_prune = 0.0
+        last_prune = last_metrics = 0.0
         while not stop.is_set():
             try:
                 await self._ensure_listener()
@@ -95,8 +97,10 @@ class OutboxRelay:
                 if time.monotonic() - last_prune > 3600:
                     await self._prune()
                     last_prune = time.monotonic()
-                if published < self.batch_size:
+                if published < self.batch_size or time.monotonic() - last_metrics > 5:
                     await self._refresh_metrics()
+                    last_metrics = time.monotonic()
+                if published < self.batch_size:
                     await self._sleep_until_woken(stop)
             except Exception as exc:  # any failure: keep the rows, back off, try again
                 OUTBOX_FAILURES.labels(self.service).inc()
@@ -201,3 +205,4 @@ class OutboxRelay:
     async def _prune(self) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(_PRUNE, {"hours": self.retention_hours})
+            await conn.execute(_PRUNE_INBOX, {"hours": self.retention_hours})

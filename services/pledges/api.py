@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from services.common.app import SessionDep
 from services.common.auth import Principal, Role, require_roles
-from services.common.errors import Conflict, NotFound
+from services.common.errors import Conflict, InvalidField, NotFound
 from services.common.outbox import record_event
 from services.pledges.domain import PledgeSubmission, submitted_event
 from services.pledges.models import Pledge
@@ -154,16 +154,20 @@ async def list_pledges(
         if member_state:
             query = query.where(Pledge.member_state == member_state)
     else:
-        query = query.where(Pledge.member_state == principal.member_state)
+        state = principal.member_state or ""
+        query = query.where((col(Pledge.member_state) == state) | col(Pledge.co_sponsors).contains([state]))
     if kind:
         query = query.where(Pledge.kind == kind)
     if summit:
         query = query.where(Pledge.summit == summit)
     if cursor:
-        at, _, last_id = cursor.partition("|")
+        at_text, _, last_id = cursor.partition("|")
+        try:
+            at = datetime.fromisoformat(at_text)
+        except ValueError as exc:
+            raise InvalidField("cursor", "not a next_cursor this endpoint returned") from exc
         query = query.where(
-            (col(Pledge.submitted_at) < datetime.fromisoformat(at))
-            | ((col(Pledge.submitted_at) == datetime.fromisoformat(at)) & (col(Pledge.id) < last_id))
+            (col(Pledge.submitted_at) < at) | ((col(Pledge.submitted_at) == at) & (col(Pledge.id) < last_id))
         )
     query = query.order_by(col(Pledge.submitted_at).desc(), col(Pledge.id).desc()).limit(limit + 1)
     rows = list((await session.execute(query)).scalars())

@@ -75,7 +75,7 @@ def test_schema_file_is_a_valid_draft_2020_12_schema(path: Path) -> None:
 # ---------------------------------------------------------------- example events against their schemas
 
 # Constrained strings the factory cannot guess: one sample per pattern, checked against the pattern.
-PATTERN_SAMPLES = ["KEN", "USD", "FRA", "example", "2026", "ABC-123", "a1"]
+PATTERN_SAMPLES = ["KEN", "USD", "FRA", "example", "2026-05", "2026", "ABC-123", "a1"]
 
 
 def _sample(tp: Any, metadata: list[Any], where: str) -> Any:

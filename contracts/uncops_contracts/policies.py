@@ -1,0 +1,37 @@
+"""Policy defaults shared by every service: values the software reads from configuration, never hard-codes.
+
+The figures are the best public ones found (see the domain brief); some are unconfirmed, so each one can be
+overridden per deployment, e.g. ``CASE_POLICY__PCC_REPLY_WORKING_DAYS=12``.
+"""
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CasePolicy(BaseModel):
+    """Deadlines of misconduct cases and the thresholds of the resolution 2272 review flags."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The Member State's reply to a notification (will it investigate, who is its NIO). Unconfirmed figure.
+    pcc_reply_working_days: int = Field(10, ge=1, le=120)
+    # Investigation: SEA 90 days; other Category 1 six months; urgent three months (SG, 2016).
+    sea_investigation_days: int = Field(90, ge=1, le=730)
+    category_1_investigation_days: int = Field(180, ge=1, le=730)
+    urgent_investigation_days: int = Field(90, ge=1, le=730)
+    category_2_investigation_days: int = Field(180, ge=1, le=730)
+    # Follow-up with the Member State on action and prosecution, until an outcome is reported.
+    follow_up_days: int = Field(90, ge=1, le=365)
+    # A deadline warns when this share of its time has passed.
+    warn_at_fraction: float = Field(0.8, gt=0, lt=1)
+    # Whether the investigation clock stops while the case waits on something outside the officer's hands.
+    investigation_pauses_allowed: bool = True
+    # Working days: weekdays (Monday = 0) that are not worked, and public holidays.
+    weekend_days: tuple[int, ...] = (5, 6)
+    holidays: tuple[date, ...] = ()
+    # Resolution 2272: credible SEA allegations against one unit within the window...
+    unit_sea_threshold: int = Field(3, ge=1)
+    unit_sea_window_days: int = Field(365, ge=1)
+    # ...and a contributing country missing its reply or investigation deadlines on this many open cases.
+    pcc_missed_deadlines_threshold: int = Field(2, ge=1)
