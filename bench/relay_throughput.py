@@ -13,7 +13,6 @@ Runs alternate raw, relay, raw, relay; the best of each gives the ratio relay/ra
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from typing import Any
@@ -22,10 +21,11 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from bench.common import PLEDGES_TOPIC, cpu_snapshot, cpu_usage, encoded, make_events, summary_ms
-from services.common.database import asyncpg_dsn, create_engine
+from services.common.database import asyncpg_dsn
 from services.common.kafka import idempotent_producer
 from services.common.relay import OutboxRelay
 from services.common.settings import Settings
+from uncops_contracts.envelope import encode_data
 
 GOAL_RATIO = 0.8
 COLUMNS = (
@@ -37,7 +37,7 @@ COLUMNS = (
     "subject",
     "dataschema",
     "time",
-    "data",
+    "value",
     "traceparent",
 )
 
@@ -94,7 +94,7 @@ async def _fill_outbox(dsn: str, records: list[tuple[Any, ...]]) -> dict[str, An
         await conn.copy_records_to_table("outbox", records=records, columns=list(COLUMNS))
         insert_seconds = time.perf_counter() - started
         await conn.execute("VACUUM ANALYZE outbox")
-        backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        backlog = await conn.fetchval("SELECT count(*) FROM outbox")
     finally:
         await conn.close()
     return {
@@ -116,10 +116,8 @@ async def _relay_run(
     filled = await _fill_outbox(dsn, records)
     if filled["backlog"] != len(records):
         raise RuntimeError(f"outbox holds {filled['backlog']} unpublished rows, expected {len(records)}")
-    engine = create_engine(database_url)
     relay = OutboxRelay(
         "pledges",
-        engine,
         database_url,
         lambda: idempotent_producer(settings, "bench-relay"),
         batch_size=batch_size,
@@ -128,8 +126,7 @@ async def _relay_run(
     batches: list[int] = []
     batch_seconds: list[float] = []
     try:
-        async with engine.connect() as conn:  # the pool's first connection opened before the clock starts
-            await conn.exec_driver_sql("SELECT 1")
+        await relay._ensure_connections()  # connections opened before the clock starts
 
         async def drain() -> int:
             published = 0
@@ -149,10 +146,10 @@ async def _relay_run(
         cpu = cpu_usage(cpu_before, cpu_snapshot(pids), elapsed)
     finally:
         await asyncio.wait_for(producer.stop(), 30)
-        await engine.dispose()
+        await relay.close()
     conn = await asyncpg.connect(dsn)
     try:
-        left = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        left = await conn.fetchval("SELECT count(*) FROM outbox")
     finally:
         await conn.close()
     if published != len(records) or left:
@@ -199,7 +196,7 @@ async def relay_throughput(
                 event.subject,
                 event.dataschema,
                 event.time,
-                json.dumps(event.data),
+                encode_data(event.data),
                 event.traceparent,
             )
         )

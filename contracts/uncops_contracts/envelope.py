@@ -76,21 +76,40 @@ class CloudEvent(BaseModel):
         )
 
 
-_HEADER_ATTRIBUTES = ("id", "source", "type", "specversion", "subject", "time", "dataschema")
+_CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
+_SPEC_VERSION_HEADER = ("ce_specversion", SPEC_VERSION.encode())
+
+
+def kafka_headers(
+    id: str, source: str, type: str, subject: str, time: datetime, dataschema: str, traceparent: str | None
+) -> list[tuple[str, bytes]]:
+    """The ``ce_*`` headers of binary content mode, from the event's attributes."""
+    headers = [
+        _CONTENT_TYPE_HEADER,
+        ("ce_id", id.encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", type.encode()),
+        _SPEC_VERSION_HEADER,
+        ("ce_subject", subject.encode()),
+        ("ce_time", time.isoformat().replace("+00:00", "Z").encode()),
+        ("ce_dataschema", dataschema.encode()),
+    ]
+    if traceparent:
+        headers.append(("ce_traceparent", traceparent.encode()))
+        headers.append((TRACEPARENT_HEADER, traceparent.encode()))
+    return headers
+
+
+def encode_data(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def encode_kafka(event: CloudEvent) -> tuple[list[tuple[str, bytes]], bytes]:
     """Headers and value of the Kafka message for ``event`` (binary content mode)."""
-    headers = [("content-type", CONTENT_TYPE.encode())]
-    for attribute in _HEADER_ATTRIBUTES:
-        value = getattr(event, attribute)
-        text = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else str(value)
-        headers.append((f"ce_{attribute}", text.encode()))
-    if event.traceparent:
-        headers.append(("ce_traceparent", event.traceparent.encode()))
-        headers.append((TRACEPARENT_HEADER, event.traceparent.encode()))
-    value = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False).encode()
-    return headers, value
+    headers = kafka_headers(
+        event.id, event.source, event.type, event.subject, event.time, event.dataschema, event.traceparent
+    )
+    return headers, encode_data(event.data)
 
 
 def decode_kafka(headers: Iterable[tuple[str, bytes]], value: bytes | None) -> CloudEvent:

@@ -58,13 +58,16 @@ class Deadline(BaseModel):
     paused_at: datetime | None = None
     remaining: timedelta | None = None
     extensions: list[str] = []
+    # A recurring follow-up that was missed stays overdue through its next reminder periods.
+    overdue_since: datetime | None = None
+    reminders: int = 0
 
     @property
     def paused(self) -> bool:
         return self.paused_at is not None
 
     def overdue(self, now: datetime) -> bool:
-        return not self.paused and now >= self.due_at
+        return self.overdue_since is not None or (not self.paused and now >= self.due_at)
 
 
 def open_deadline(

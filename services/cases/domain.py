@@ -528,7 +528,7 @@ def refuse(case: Case, actor: Actor, detail: str) -> Conflict:
 
 
 def apply(case: Case, command: Any, actor: Actor, now: datetime, policy: CasePolicy) -> Outcome:
-    """The case after ``command``; raises Conflict (409) or InvalidField (422) and changes nothing if refused."""
+    """The case after ``command``; Conflict (409) or InvalidField (422), changing nothing, if refused."""
     action: str = command.action
     if action not in allowed_actions(case, actor):
         raise refuse(case, actor, f"{action} is not allowed on a {case.status.value} case for {actor.role}")
@@ -804,8 +804,23 @@ def fire_alarm(
     else:
         if now < deadline.due_at:
             return None
-        missed = deadline.model_copy(update={"missed": True, "warned": True})
-        _replace_deadline(updated, missed)
+        if kind is DeadlineKind.FOLLOW_UP:
+            # Escalate, and remind again a period later, until the State reports an outcome.
+            next_period = open_deadline(
+                kind,
+                deadline.owner,
+                deadline.due_at,
+                deadline.due_at + timedelta(days=policy.follow_up_days),
+                policy,
+            ).model_copy(
+                update={
+                    "overdue_since": deadline.overdue_since or deadline.due_at,
+                    "reminders": deadline.reminders + 1,
+                }
+            )
+            _replace_deadline(updated, next_period)
+        else:
+            _replace_deadline(updated, deadline.model_copy(update={"missed": True, "warned": True}))
         event = CaseDeadlineMissed(**_alarm_fields(case, deadline))
     updated.version = case.version + 1
     before, after = _diff(case, updated)
@@ -813,11 +828,6 @@ def fire_alarm(
     return Outcome(
         case=updated, action=action, events=[_event(event)], audit_before=before, audit_after=after
     )
-
-
-def remind(case: Case, now: datetime, policy: CasePolicy) -> Case:
-    """After a missed follow-up, the next reminder falls ``follow_up_days`` later; it stays overdue until then."""
-    return case
 
 
 def _alarm_fields(case: Case, deadline: Deadline) -> dict[str, Any]:

@@ -57,12 +57,26 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        self._cache: dict[str, tuple[Principal, float, float]] = {}
 
     @property
     def fetches_keys(self) -> bool:
         return self._jwks is not None
 
     def verify(self, token: str) -> Principal:
+        # A client sends the same token with every request: verifying it once per minute is enough
+        # (expiry is still checked on every use).
+        cached = self._cache.get(token)
+        now = time.time()
+        if cached is not None and cached[1] > now and now - cached[2] < 60:
+            return cached[0]
+        principal, expires = self._verify(token)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[token] = (principal, expires, now)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             if self._jwks is not None:
                 key: Any = self._jwks.get_signing_key_from_jwt(token).key
@@ -82,7 +96,7 @@ class TokenVerifier:
             raise TokenError("token expired") from exc
         except (jwt.PyJWTError, ValueError) as exc:
             raise TokenError(f"invalid token: {exc}") from exc
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

@@ -9,18 +9,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.database import OutboxEvent
 from services.common.observability import current_traceparent
 from uncops_contracts import CloudEvent, EventPayload
+from uncops_contracts.envelope import encode_data
 
 # Fired by a trigger on insert (see the outbox migration), so the relay wakes at commit, not on a poll.
 NOTIFY_CHANNEL = "uncops_outbox"
 
 
-def record_event(session: AsyncSession, payload: EventPayload, key: str) -> CloudEvent:
+def record_event(
+    session: AsyncSession, payload: EventPayload, key: str, traceparent: str | None = None
+) -> CloudEvent:
     """Add ``payload`` to the outbox; it is published only if the caller's transaction commits.
 
     ``key`` is the aggregate id: the Kafka key and the CloudEvents subject, so one aggregate's events stay
     in order.
     """
-    event = CloudEvent.of(payload, subject=key, traceparent=current_traceparent())
+    # An activity passes the trace of the request that caused it; elsewhere the current span is that trace.
+    event = CloudEvent.of(payload, subject=key, traceparent=traceparent or current_traceparent())
     session.add(
         OutboxEvent(
             event_id=uuid.UUID(event.id),
@@ -31,7 +35,7 @@ def record_event(session: AsyncSession, payload: EventPayload, key: str) -> Clou
             subject=event.subject,
             dataschema=event.dataschema,
             time=event.time,
-            data=event.data,
+            value=encode_data(event.data),
             traceparent=event.traceparent,
         )
     )

@@ -1,8 +1,11 @@
 """The outbox relay: publishes committed outbox rows to Kafka, in order per key, at least once.
 
 It wakes on PostgreSQL NOTIFY (a trigger fires at each commit of an outbox insert), claims rows with
-``FOR UPDATE SKIP LOCKED`` so replicas share the work, and only marks rows published after Kafka has
-acknowledged them (acks=all). While Kafka is down, rows wait in the outbox and writes go on.
+``FOR UPDATE SKIP LOCKED`` so replicas share the work, and deletes rows only after Kafka has acknowledged
+them (acks=all). While Kafka is down, rows wait in the outbox and writes go on.
+
+It talks to PostgreSQL through its own asyncpg connections rather than the ORM: this loop is the
+throughput-critical path, and rows come back as-is (the event data is stored already serialised).
 """
 
 from __future__ import annotations
@@ -17,13 +20,11 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.database import asyncpg_dsn
 from services.common.observability import get_logger
 from services.common.outbox import NOTIFY_CHANNEL
-from uncops_contracts import CloudEvent, encode_kafka
+from uncops_contracts.envelope import CONTENT_TYPE, SPEC_VERSION, TRACEPARENT_HEADER
 
 log = get_logger(__name__)
 
@@ -40,34 +41,37 @@ OUTBOX_BATCH_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
-_CLAIM = text(
-    """
-    SELECT seq, event_id, topic, key, type, source, subject, dataschema, time, data, traceparent
-    FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT :limit FOR UPDATE SKIP LOCKED
-    """
+# A row is taken only if no earlier row of its key is still in the outbox outside this batch: such a row is
+# held by another replica (locked, skipped here), and publishing ours first would break the order per key.
+# PostgreSQL renders the per-row header bytes (in C, as bytea) so the loop below does no encoding.
+_CLAIM = """
+WITH claimed AS (
+    SELECT seq, key FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
 )
-# Rows of the same key that another replica holds (locked, still unpublished) and that come before ours:
-# publishing ours first would break the order per key, so those keys wait for the next round.
-_HELD_ELSEWHERE = text(
-    """
-    SELECT DISTINCT key FROM outbox
-    WHERE published_at IS NULL AND key = ANY(:keys) AND seq < :max_seq AND NOT (seq = ANY(:seqs))
-    """
+SELECT o.seq, o.topic, o.type, o.source, o.dataschema, o.value, o.traceparent,
+       convert_to(o.event_id::text, 'UTF8') AS id,
+       convert_to(o.key, 'UTF8') AS key,
+       convert_to(o.subject, 'UTF8') AS subject,
+       convert_to(to_char(o.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'UTF8') AS time
+FROM outbox o JOIN claimed c ON o.seq = c.seq
+WHERE NOT EXISTS (
+    SELECT 1 FROM outbox e
+    WHERE e.key = c.key AND e.seq < c.seq AND e.seq NOT IN (SELECT seq FROM claimed)
 )
-_MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE seq = ANY(:seqs)")
-_BACKLOG = text(
-    "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at)) FROM outbox WHERE published_at IS NULL"
-)
-_PRUNE = text("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => :hours)")
+ORDER BY o.seq
+"""
+_CONTENT_TYPE = ("content-type", CONTENT_TYPE.encode())
+_SPEC_VERSION = ("ce_specversion", SPEC_VERSION.encode())
+_DELETE = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])"
+_BACKLOG = "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at)) FROM outbox"
 # Redeliveries come within minutes or days, not weeks: inbox rows older than the retention can go.
-_PRUNE_INBOX = text("DELETE FROM inbox WHERE received_at < now() - make_interval(hours => :hours)")
+_PRUNE_INBOX = "DELETE FROM inbox WHERE received_at < now() - make_interval(hours => $1)"
 
 
 class OutboxRelay:
     def __init__(
         self,
         service: str,
-        engine: AsyncEngine,
         database_url: str,
         producer_factory: Callable[[], AIOKafkaProducer],
         batch_size: int = 500,
@@ -75,7 +79,6 @@ class OutboxRelay:
         idle_poll_seconds: float = 2.0,
     ) -> None:
         self.service = service
-        self.engine = engine
         self.dsn = asyncpg_dsn(database_url)
         self.producer_factory = producer_factory
         self.batch_size = batch_size
@@ -84,13 +87,15 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._encodings: dict[str, bytes] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.1
         last_prune = last_metrics = 0.0
         while not stop.is_set():
             try:
-                await self._ensure_listener()
+                await self._ensure_connections()
                 producer = await self._ensure_producer()
                 published = await self.publish_batch(producer)
                 backoff = 0.1
@@ -106,8 +111,7 @@ class OutboxRelay:
                 OUTBOX_FAILURES.labels(self.service).inc()
                 log.warning("outbox relay retrying", error=repr(exc), backoff_seconds=round(backoff, 2))
                 await self._reset_producer()
-                with contextlib.suppress(Exception):
-                    await self._refresh_metrics()
+                await self._reset_connection()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff * (1 + random.random() / 2))
                 backoff = min(backoff * 2, 5.0)
@@ -115,48 +119,49 @@ class OutboxRelay:
 
     async def publish_batch(self, producer: AIOKafkaProducer) -> int:
         """Publish one claimed batch; returns how many rows were published."""
+        await self._ensure_connections()
+        assert self._conn is not None
         started = time.perf_counter()
-        async with self.engine.begin() as conn:
-            rows = (await conn.execute(_CLAIM, {"limit": self.batch_size})).mappings().all()
+        async with self._conn.transaction():
+            rows = await self._conn.fetch(_CLAIM, self.batch_size)
             if not rows:
                 return 0
-            seqs = [r["seq"] for r in rows]
-            held = set(
-                (
-                    await conn.execute(
-                        _HELD_ELSEWHERE,
-                        {"keys": list({r["key"] for r in rows}), "max_seq": max(seqs), "seqs": seqs},
-                    )
-                ).scalars()
-            )
-            rows = [r for r in rows if r["key"] not in held]
             # Sends are queued in seq order; awaiting them all afterwards keeps throughput high while the
             # idempotent producer keeps that order within each partition.
             deliveries: list[asyncio.Future[Any]] = []
             for row in rows:
-                headers, value = encode_kafka(
-                    CloudEvent(
-                        id=str(row["event_id"]),
-                        source=row["source"],
-                        type=row["type"],
-                        subject=row["subject"],
-                        time=row["time"],
-                        dataschema=row["dataschema"],
-                        data=row["data"],
-                        traceparent=row["traceparent"],
-                    )
-                )
+                headers = [
+                    _CONTENT_TYPE,
+                    ("ce_id", row["id"]),
+                    ("ce_source", self._encoded(row["source"])),
+                    ("ce_type", self._encoded(row["type"])),
+                    _SPEC_VERSION,
+                    ("ce_subject", row["subject"]),
+                    ("ce_time", row["time"]),
+                    ("ce_dataschema", self._encoded(row["dataschema"])),
+                ]
+                if row["traceparent"]:
+                    traceparent = row["traceparent"].encode()
+                    headers += [("ce_traceparent", traceparent), (TRACEPARENT_HEADER, traceparent)]
                 deliveries.append(
-                    await producer.send(row["topic"], value=value, key=row["key"].encode(), headers=headers)
+                    await producer.send(row["topic"], value=row["value"], key=row["key"], headers=headers)
                 )
             await asyncio.gather(*deliveries)
-            await conn.execute(_MARK_PUBLISHED, {"seqs": [r["seq"] for r in rows]})
+            await self._conn.execute(_DELETE, [row["seq"] for row in rows])
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         OUTBOX_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
         return len(rows)
 
+    def _encoded(self, text: str) -> bytes:
+        # Sources, types and schemas repeat from row to row: encode each once.
+        encoded = self._encodings.get(text)
+        if encoded is None:
+            encoded = self._encodings[text] = text.encode()
+        return encoded
+
     async def close(self) -> None:
         await self._reset_producer()
+        await self._reset_connection()
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._listener.close(), 5)
@@ -180,11 +185,18 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 5)
 
-    async def _ensure_listener(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        self._listener = await asyncpg.connect(self.dsn)
-        await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+    async def _reset_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 5)
+
+    async def _ensure_connections(self) -> None:
+        if self._listener is None or self._listener.is_closed():
+            self._listener = await asyncpg.connect(self.dsn)
+            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.dsn)
 
     async def _sleep_until_woken(self, stop: asyncio.Event) -> None:
         # The poll is a safety net for a lost notification (e.g. a listener reconnect); NOTIFY is the path.
@@ -197,12 +209,11 @@ class OutboxRelay:
         self._wake.clear()
 
     async def _refresh_metrics(self) -> None:
-        async with self.engine.connect() as conn:
-            count, age = (await conn.execute(_BACKLOG)).one()
+        assert self._conn is not None
+        count, age = await self._conn.fetchrow(_BACKLOG)
         OUTBOX_BACKLOG.labels(self.service).set(count)
         OUTBOX_OLDEST_AGE.labels(self.service).set(float(age or 0))
 
     async def _prune(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(_PRUNE, {"hours": self.retention_hours})
-            await conn.execute(_PRUNE_INBOX, {"hours": self.retention_hours})
+        assert self._conn is not None
+        await self._conn.execute(_PRUNE_INBOX, self.retention_hours)

@@ -70,7 +70,6 @@ class ServiceRuntime:
     def relay(self) -> OutboxRelay:
         return OutboxRelay(
             self.name,
-            self.engine,
             self.database_url,
             lambda: idempotent_producer(self.settings, f"uncops-{self.name}-relay"),
             batch_size=self.settings.outbox_batch_size,

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     pledges_database_url: str | None = None
     cases_database_url: str | None = None
     summit_database_url: str | None = None
-    database_pool_size: int = 10
+    database_pool_size: int = 20
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: str = "PLAINTEXT"

@@ -51,7 +51,7 @@ async def write_outbox(engine: AsyncEngine, events: list[tuple[str, PledgeSubmit
 
 async def unpublished(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
-        return int(await conn.scalar(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")) or 0)
+        return int(await conn.scalar(text("SELECT count(*) FROM outbox")) or 0)
 
 
 async def applied(engine: AsyncEngine, pledge_ids: list[str]) -> int:

@@ -13,7 +13,16 @@ from services.common.migrations import current_revision, downgrade, head_revisio
 
 TABLES = {
     "pledges": {"outbox", "inbox", "pledge", "alembic_version"},
-    "cases": {"outbox", "inbox", "alembic_version"},
+    "cases": {
+        "outbox",
+        "inbox",
+        "alembic_version",
+        "case_file",
+        "victim_identity",
+        "case_audit",
+        "case_reference_counter",
+        "review_flag",
+    },
     "summit": {"outbox", "inbox", "summit", "milestone", "summit_pledge", "alembic_version"},
 }
 

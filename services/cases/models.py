@@ -1,0 +1,97 @@
+"""Tables of the cases service. The workflow owns a case's state; these rows are what it stored, for
+queries, plus the parts that never enter a workflow: victims' encrypted identity and the audit chain."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "case_file"
+    __table_args__ = (
+        Index("case_file_keyset", "reported_on", "id"),
+        Index("case_file_filters", "mission", "police_contributing_country", "status"),
+    )
+
+    id: str = Field(primary_key=True)
+    reference: str = Field(unique=True)
+    version: int
+    status: str = Field(index=True)
+    mission: str
+    personnel_category: str
+    police_contributing_country: str = Field(max_length=3, index=True)
+    unit: str | None = None
+    category: str
+    allegation_type: str
+    urgent: bool = False
+    incident_date: date | None = None
+    reported_on: date
+    assigned_officer: str | None = Field(default=None, index=True)
+    investigating_entity: str | None = None
+    finding: str | None = None
+    credible: bool = True
+    overdue: bool = Field(default=False, index=True)
+    next_due_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    state: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+
+
+class VictimIdentity(SQLModel, table=True):
+    """Identity and contact data of a victim: encrypted at rest, read only through an audited reveal."""
+
+    __tablename__ = "victim_identity"
+
+    victim_id: str = Field(primary_key=True)
+    case_id: str = Field(foreign_key="case_file.id", index=True)
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only, chained: each entry's hash covers its content and the previous entry's hash."""
+
+    __tablename__ = "case_audit"
+    __table_args__ = (UniqueConstraint("case_id", "position", name="case_audit_position"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    case_id: str = Field(index=True)
+    position: int
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor: str
+    actor_role: str
+    action: str
+    before: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    after: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    previous_hash: str = Field(sa_column=Column(Text, nullable=False))
+    hash: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """Next number of a mission's cases in a year, for references like MINUSCA-2026-0042."""
+
+    __tablename__ = "case_reference_counter"
+
+    mission: str = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class ReviewFlag(SQLModel, table=True):
+    __tablename__ = "review_flag"
+    __table_args__ = (Index("review_flag_subject", "kind", "police_contributing_country", "unit"),)
+
+    id: str = Field(primary_key=True)
+    kind: str
+    police_contributing_country: str
+    unit: str | None = None
+    case_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    count: int
+    threshold: int
+    raised_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

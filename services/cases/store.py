@@ -1,0 +1,230 @@
+"""Storing a case change: the case row, its audit entry, its events and any review flag it raises, all in
+the caller's one transaction (the API's for a new case, the workflow activity's for every change after)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.cases.audit import GENESIS, ChainLink, entry_hash
+from services.cases.domain import Actor, Case
+from services.cases.models import AuditEntry, CaseRow, ReviewFlag
+from services.common.outbox import record_event
+from uncops_contracts.cases import (
+    SEA_TYPES,
+    AllegationRecorded,
+    ClosureReason,
+    PersonnelCategory,
+    ReviewFlagKind,
+    ReviewFlagRaised,
+)
+from uncops_contracts.policies import CasePolicy
+from uncops_contracts.registry import event_class
+
+
+def row_values(case: Case, now: datetime) -> dict[str, Any]:
+    open_deadlines = [d for d in case.deadlines if not d.paused and not d.missed]
+    return {
+        "reference": case.reference,
+        "version": case.version,
+        "status": case.status.value,
+        "mission": case.mission,
+        "personnel_category": case.personnel_category.value,
+        "police_contributing_country": case.police_contributing_country,
+        "unit": case.unit,
+        "category": case.category.value,
+        "allegation_type": case.allegation_type.value,
+        "urgent": case.urgent,
+        "incident_date": case.incident_date,
+        "reported_on": case.reported_on,
+        "assigned_officer": case.assigned_officer,
+        "investigating_entity": case.investigating_entity.value if case.investigating_entity else None,
+        "finding": case.finding.value if case.finding else None,
+        "credible": case.closure_reason is not ClosureReason.NOT_CREDIBLE,
+        "overdue": bool(case.overdue(now)),
+        "next_due_at": min((d.due_at for d in open_deadlines), default=None),
+        "updated_at": now,
+        "state": case.model_dump(mode="json"),
+    }
+
+
+async def append_audit(
+    session: AsyncSession,
+    case_id: str,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    now: datetime,
+) -> AuditEntry:
+    """The next link of the case's chain. The caller holds the case row's lock, so positions never race."""
+    last = (
+        await session.execute(
+            select(col(AuditEntry.position), col(AuditEntry.hash))
+            .where(col(AuditEntry.case_id) == case_id)
+            .order_by(col(AuditEntry.position).desc())
+            .limit(1)
+        )
+    ).first()
+    link = ChainLink(
+        case_id=case_id,
+        position=(last.position + 1) if last else 1,
+        at=now,
+        actor=actor.subject,
+        actor_role=actor.role,
+        action=action,
+        before=before,
+        after=after,
+        previous_hash=last.hash if last else GENESIS,
+    )
+    entry = AuditEntry(
+        case_id=case_id,
+        position=link.position,
+        at=now,
+        actor=link.actor,
+        actor_role=link.actor_role,
+        action=action,
+        before=before,
+        after=after,
+        previous_hash=link.previous_hash,
+        hash=entry_hash(link),
+    )
+    session.add(entry)
+    return entry
+
+
+def record_case_events(
+    session: AsyncSession, case: Case, events: list[dict[str, Any]], traceparent: str | None
+) -> None:
+    for event in events:
+        payload = event_class(event["type"]).model_validate(event["payload"])
+        # Public data is keyed by its opaque allegation id: the case id stays inside the UN.
+        key = payload.allegation_id if isinstance(payload, AllegationRecorded) else case.case_id
+        record_event(session, payload, key=key, traceparent=traceparent)
+
+
+async def raise_review_flags(
+    session: AsyncSession, case: Case, policy: CasePolicy, now: datetime, traceparent: str | None
+) -> list[ReviewFlagRaised]:
+    """Security Council resolution 2272: a unit with credible SEA allegations at or above the threshold in
+    the window; a contributing country missing reply or investigation deadlines on enough open cases."""
+    raised: list[ReviewFlagRaised] = []
+    window_start = (now - timedelta(days=policy.unit_sea_window_days)).date()
+    if (
+        case.personnel_category is PersonnelCategory.FORMED_POLICE_UNIT
+        and case.unit
+        and case.allegation_type in SEA_TYPES
+    ):
+        ids = list(
+            (
+                await session.execute(
+                    select(col(CaseRow.id)).where(
+                        col(CaseRow.police_contributing_country) == case.police_contributing_country,
+                        col(CaseRow.unit) == case.unit,
+                        col(CaseRow.allegation_type).in_([t.value for t in SEA_TYPES]),
+                        col(CaseRow.credible).is_(True),
+                        col(CaseRow.reported_on) >= window_start,
+                    )
+                )
+            ).scalars()
+        )
+        if len(ids) >= policy.unit_sea_threshold:
+            flag = await _raise(
+                session,
+                ReviewFlagKind.UNIT_SEA_ALLEGATIONS,
+                case.police_contributing_country,
+                case.unit,
+                ids,
+                policy.unit_sea_threshold,
+                now,
+                window_start,
+                traceparent,
+            )
+            if flag:
+                raised.append(flag)
+    failing = list(
+        (
+            await session.execute(
+                select(col(CaseRow.id)).where(
+                    col(CaseRow.police_contributing_country) == case.police_contributing_country,
+                    col(CaseRow.status) != "closed",
+                    text(
+                        "jsonb_path_exists(state, '$.deadlines[*] ? (@.missed == true && "
+                        '(@.kind == "pcc_reply" || @.kind == "investigation") && '
+                        '@.owner == "police_contributing_country")\')'
+                    ),
+                )
+            )
+        ).scalars()
+    )
+    if len(failing) >= policy.pcc_missed_deadlines_threshold:
+        flag = await _raise(
+            session,
+            ReviewFlagKind.PCC_FAILING_TO_ACT,
+            case.police_contributing_country,
+            None,
+            failing,
+            policy.pcc_missed_deadlines_threshold,
+            now,
+            window_start,
+            traceparent,
+        )
+        if flag:
+            raised.append(flag)
+    return raised
+
+
+async def _raise(
+    session: AsyncSession,
+    kind: ReviewFlagKind,
+    country: str,
+    unit: str | None,
+    case_ids: list[str],
+    threshold: int,
+    now: datetime,
+    since: Any,
+    traceparent: str | None,
+) -> ReviewFlagRaised | None:
+    # One flag per unit or country per window: a review, not an alarm that rings at every change.
+    same_unit = col(ReviewFlag.unit) == unit if unit is not None else col(ReviewFlag.unit).is_(None)
+    existing = (
+        await session.execute(
+            select(col(ReviewFlag.id)).where(
+                col(ReviewFlag.kind) == kind.value,
+                col(ReviewFlag.police_contributing_country) == country,
+                same_unit,
+                func.date(ReviewFlag.raised_at) >= since,
+            )
+        )
+    ).first()
+    if existing:
+        return None
+    flag = ReviewFlagRaised(
+        flag_id=str(uuid.uuid4()),
+        kind=kind,
+        police_contributing_country=country,
+        unit=unit,
+        case_ids=sorted(case_ids),
+        count=len(case_ids),
+        threshold=threshold,
+        raised_at=now,
+    )
+    session.add(
+        ReviewFlag(
+            id=flag.flag_id,
+            kind=kind.value,
+            police_contributing_country=country,
+            unit=unit,
+            case_ids=flag.case_ids,
+            count=flag.count,
+            threshold=threshold,
+            raised_at=now,
+        )
+    )
+    record_event(session, flag, key=country, traceparent=traceparent)
+    return flag

@@ -1,0 +1,146 @@
+"""The case workflow: one per case, from referral to closure.
+
+Every change is a workflow Update whose validator runs the domain rules first, so a refused change is
+answered (409 or 422) and leaves no trace; an accepted change runs one activity that stores the new state,
+its audit entry and its events in one database transaction. Deadlines are durable timers: the workflow
+sleeps until the next warning point or due date, across restarts, for days or months.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from services.cases.deadlines import next_alarm
+    from services.cases.domain import Actor, Case, Command, Outcome, allowed_actions, apply, fire_alarm
+    from services.common.errors import Conflict, InvalidField
+    from uncops_contracts.policies import CasePolicy
+
+SYSTEM = Actor(subject="uncops-deadlines", role="system")
+
+
+class CaseStart(BaseModel):
+    case: Case
+    policy: CasePolicy
+
+
+class CaseCommandRequest(BaseModel):
+    command: Command
+    actor: Actor
+    policy: CasePolicy
+    expected_version: int | None = None
+    traceparent: str | None = None
+    # Encrypted by the API; stored by the activity, never kept in the workflow's state.
+    victim_identity_ciphertext: str | None = None
+
+
+class CaseView(BaseModel):
+    case: Case
+    allowed_actions: list[str]
+
+
+class StoreChange(BaseModel):
+    outcome: Outcome
+    actor: Actor
+    policy: CasePolicy
+    traceparent: str | None = None
+    victim_identity_ciphertext: str | None = None
+
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+def _refusal(exc: Exception) -> ApplicationError:
+    if isinstance(exc, Conflict):
+        return ApplicationError(
+            exc.detail, {"state": exc.state, "allowed_actions": exc.allowed_actions}, type="TransitionRefused"
+        )
+    if isinstance(exc, InvalidField):
+        return ApplicationError(exc.detail, {"field": exc.field, "reason": exc.reason}, type="InvalidField")
+    raise exc
+
+
+@workflow.defn(name="CaseWorkflow")
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, start: CaseStart) -> None:
+        self.case = start.case
+        self.policy = start.policy
+        self.lock = asyncio.Lock()
+        self.changed = False
+
+    @workflow.run
+    async def run(self, start: CaseStart) -> Case:
+        while not self._closed():
+            alarm = next_alarm(self.case.deadlines)
+            self.changed = False
+            timeout = None if alarm is None else max((alarm[0] - workflow.now()).total_seconds(), 0.001)
+            try:
+                await workflow.wait_condition(lambda: self.changed or self._closed(), timeout=timeout)
+            except TimeoutError:
+                assert alarm is not None
+                async with self.lock:
+                    _, deadline, phase = alarm
+                    outcome = fire_alarm(self.case, deadline.kind, phase, workflow.now(), self.policy)
+                    if outcome is not None:
+                        await self._store(StoreChange(outcome=outcome, actor=SYSTEM, policy=self.policy))
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(CaseStart(case=self.case, policy=self.policy))
+        # A closed case's workflow ends; reopening starts a new run from the stored case.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.case
+
+    @workflow.update
+    async def act(self, request: CaseCommandRequest) -> CaseView:
+        async with self.lock:
+            try:
+                outcome = apply(self.case, request.command, request.actor, workflow.now(), request.policy)
+            except (Conflict, InvalidField) as exc:
+                # The state moved between validation and now (a concurrent change): refuse the same way.
+                raise _refusal(exc) from None
+            await self._store(
+                StoreChange(
+                    outcome=outcome,
+                    actor=request.actor,
+                    policy=request.policy,
+                    traceparent=request.traceparent,
+                    victim_identity_ciphertext=request.victim_identity_ciphertext,
+                )
+            )
+            self.policy = request.policy  # the policy in force now governs the deadlines opened from here on
+            return CaseView(case=self.case, allowed_actions=allowed_actions(self.case, request.actor))
+
+    @act.validator
+    def validate_act(self, request: CaseCommandRequest) -> None:
+        if request.expected_version is not None and request.expected_version != self.case.version:
+            raise ApplicationError(
+                f"the case is at version {self.case.version}, not {request.expected_version}",
+                {"state": self.case.status.value, "version": self.case.version},
+                type="VersionConflict",
+            )
+        try:
+            apply(self.case, request.command, request.actor, workflow.now(), request.policy)
+        except (Conflict, InvalidField) as exc:
+            raise _refusal(exc) from None
+
+    @workflow.query
+    def view(self) -> Case:
+        return self.case
+
+    def _closed(self) -> bool:
+        return self.case.status.value == "closed"
+
+    async def _store(self, change: StoreChange) -> None:
+        await workflow.execute_activity(
+            "store_case_change", change, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+        )
+        self.case = change.outcome.case
+        self.changed = True
