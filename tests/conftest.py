@@ -62,7 +62,8 @@ def platform(stack: LocalStack) -> LocalStack:
     for service in ("pledges", "cases", "summit"):
         stack.start_service(service, "serve", UNCOPS_BACKGROUND="false")
     stack.start_service("summit", "worker")
-    for service in ("pledges", "summit"):
+    stack.start_service("cases", "worker")
+    for service in ("pledges", "cases", "summit"):
         stack.start_service(service, "relay")
     stack.start_service("summit", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15")
     return stack

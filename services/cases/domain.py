@@ -369,8 +369,9 @@ class AddVictim(_Model):
     victim_id: str
     pseudonym: Pseudonym
     minor: bool
-    # The API encrypts identity and contact data before this command exists: only ciphertext goes further.
-    identity_ciphertext: str | None = None
+    # Identity and contact data travel apart, encrypted (see CaseCommandRequest); the case only knows
+    # whether there are some.
+    has_identity: bool = False
 
 
 class AddSubject(_Model):
@@ -683,11 +684,11 @@ def _transition(case: Case, command: Any, actor: Actor, now: datetime, policy: C
                     kind=f"note_verbale_{direction}", on=on, value=reference, note=subject, by_role=actor.role
                 )
             )
-        case AddVictim(victim_id=victim_id, pseudonym=pseudonym, minor=minor, identity_ciphertext=ciphertext):
+        case AddVictim(victim_id=victim_id, pseudonym=pseudonym, minor=minor, has_identity=has_identity):
             if any(v.pseudonym == pseudonym for v in case.victims):
                 raise InvalidField("pseudonym", f"{pseudonym} is already used in this case")
             case.victims.append(
-                Victim(victim_id=victim_id, pseudonym=pseudonym, minor=minor, has_identity=bool(ciphertext))
+                Victim(victim_id=victim_id, pseudonym=pseudonym, minor=minor, has_identity=has_identity)
             )
             # Counts follow the named victims when these outnumber what intake recorded.
             minors = sum(v.minor for v in case.victims)

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from uncops_contracts.policies import CasePolicy
+
 # Accepted only in development and test: production must bring its own secret or a JWKS URL.
 DEVELOPMENT_JWT_SECRET = "uncops-development-secret-do-not-use-in-production"
 DEVELOPMENT_VICTIM_DATA_KEY = "uncops-development-victim-data-key"
@@ -20,7 +22,8 @@ def _env(*names: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # Nested policies from the environment, e.g. CASE_POLICY__PCC_REPLY_WORKING_DAYS=12.
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_nested_delimiter="__")
 
     environment: Literal["development", "test", "production"] = Field(
         "development", validation_alias=_env("UNCOPS_ENV")
@@ -71,6 +74,9 @@ class Settings(BaseSettings):
     consumer_stall_seconds: float = Field(60.0, validation_alias=_env("UNCOPS_CONSUMER_STALL_SECONDS"))
     # Standalone relay, consumer and worker processes serve /metrics here when set (the API serves its own).
     metrics_port: int | None = Field(None, validation_alias=_env("UNCOPS_METRICS_PORT"))
+    # Policy defaults of misconduct cases (deadlines, 2272 thresholds), each overridable.
+    case_policy: CasePolicy = CasePolicy()
+    attachment_max_bytes: int = Field(20 * 1024 * 1024, validation_alias=_env("UNCOPS_ATTACHMENT_MAX_BYTES"))
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "Settings":

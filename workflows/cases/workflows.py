@@ -9,6 +9,7 @@ sleeps until the next warning point or due date, across restarts, for days or mo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from pydantic import BaseModel
@@ -54,6 +55,7 @@ class StoreChange(BaseModel):
 
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+REOPEN_WINDOW = timedelta(minutes=5)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -78,6 +80,12 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, start: CaseStart) -> Case:
+        if self._closed():
+            # Started to take a reopening (or another step allowed on a closed case): wait for it briefly.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: not self._closed() or self.changed, timeout=REOPEN_WINDOW
+                )
         while not self._closed():
             alarm = next_alarm(self.case.deadlines)
             self.changed = False
