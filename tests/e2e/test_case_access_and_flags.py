@@ -1,0 +1,257 @@
+"""Who may do what on cases (every role against every endpoint), attachments, statistics, and the Security
+Council resolution 2272 review flags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from deploy.stack import LocalStack
+from services.cases.deadlines import open_deadline
+from services.cases.domain import CaseIntake, open_case
+from services.cases.models import CaseRow
+from services.cases.store import raise_review_flags, row_values
+from services.common.auth import Role
+from services.common.database import create_engine, session_factory
+from services.common.settings import Settings
+from tests.conftest import bearer, eventually, topic_reader, url
+from tests.e2e.test_case_lifecycle import intake
+from uncops_contracts.cases import CaseStatus
+from uncops_contracts.policies import CasePolicy
+
+PDF = b"%PDF-1.4 synthetic note verbale\n" * 50
+
+
+@pytest.fixture(scope="module")
+def roles(settings: Settings) -> dict[str, dict[str, str]]:
+    return {
+        "officer": bearer(settings, Role.CONDUCT_OFFICER),
+        "admin": bearer(settings, Role.ADMIN),
+        "own_state": bearer(settings, Role.STATE_FOCAL_POINT, "SEN"),
+        "other_state": bearer(settings, Role.STATE_FOCAL_POINT, "NPL"),
+        "planner": bearer(settings, Role.PLANNER),
+        "partner": bearer(settings, Role.PARTNER),
+        "nobody": {},
+    }
+
+
+async def test_access_matrix(
+    platform: LocalStack, roles: dict[str, dict[str, str]], http: httpx.AsyncClient
+) -> None:
+    officer = roles["officer"]
+    case_id = (await http.post(url("cases", "/cases"), headers=officer, json=intake())).json()["case_id"]
+    victim = (
+        await http.post(
+            url("cases", f"/cases/{case_id}/victims"),
+            headers=officer,
+            json={"pseudonym": "V-09", "minor": False, "identity": {"name": "Synthetic Person"}},
+        )
+    ).json()["victims"][0]["victim_id"]
+    attached = await http.post(
+        url("cases", f"/cases/{case_id}/attachments"),
+        headers={**officer, "content-type": "application/pdf"},
+        params={"filename": "nv-2026-001.pdf"},
+        content=PDF,
+    )
+    assert attached.status_code == 200, attached.text
+    attachment = attached.json()["attachments"][0]
+    assert attachment["sha256"] == hashlib.sha256(PDF).hexdigest() and attachment["size"] == len(PDF)
+
+    endpoints: dict[str, tuple[str, str, dict[str, Any]]] = {
+        "open": ("POST", "/cases", {"json": intake()}),
+        "list": ("GET", "/cases", {}),
+        "read": ("GET", f"/cases/{case_id}", {}),
+        "note": (
+            "POST",
+            f"/cases/{case_id}/actions",
+            {
+                "json": {
+                    "action": "record_note_verbale",
+                    "direction": "sent",
+                    "reference": "NV/1",
+                    "on": "2026-01-05",
+                }
+            },
+        ),
+        "progress": (
+            "POST",
+            f"/cases/{case_id}/actions",
+            {"json": {"action": "report_progress", "note": "status?"}},
+        ),
+        "victim": ("POST", f"/cases/{case_id}/victims", {"json": {"pseudonym": "V-10", "minor": False}}),
+        "reveal": (
+            "POST",
+            f"/cases/{case_id}/victims/{victim}/reveal",
+            {"json": {"purpose": "checking the access matrix of the service"}},
+        ),
+        "attach": (
+            "POST",
+            f"/cases/{case_id}/attachments",
+            {"params": {"filename": "x.txt"}, "content": b"x"},
+        ),
+        "download": ("GET", f"/cases/{case_id}/attachments/{attachment['attachment_id']}", {}),
+        "audit": ("GET", f"/cases/{case_id}/audit", {}),
+        "verify": ("GET", f"/cases/{case_id}/audit/verify", {}),
+        "statistics": ("GET", "/cases/statistics", {}),
+        "flags": ("GET", "/cases/review-flags", {}),
+    }
+    # 409: the State may not record a note verbale, and progress is not due in this status.
+    expected = {
+        "officer": {"open": 201, "progress": 409},
+        "admin": {"open": 201, "progress": 409},
+        "own_state": {"list": 200, "read": 200, "note": 409, "progress": 409},
+        "other_state": {"list": 200, "read": 404, "note": 404, "progress": 404},
+        "planner": {},
+        "partner": {},
+        "nobody": {},
+    }
+    failures = []
+    for role, headers in roles.items():
+        for name, (method, path, kwargs) in endpoints.items():
+            want = expected[role].get(
+                name, 200 if role in ("officer", "admin") else 401 if role == "nobody" else 403
+            )
+            if name == "victim":  # a pseudonym is unique within a case
+                kwargs = {"json": {"pseudonym": f"V-{role}", "minor": False}}
+            response = await http.request(method, url("cases", path), headers=headers, **kwargs)
+            if response.status_code != want:
+                failures.append(
+                    f"{role} {name}: {response.status_code} (wanted {want}) {response.text[:120]}"
+                )
+    assert not failures, "\n".join(failures)
+
+    download = await http.get(
+        url("cases", f"/cases/{case_id}/attachments/{attachment['attachment_id']}"), headers=officer
+    )
+    assert download.content == PDF and download.headers["content-type"] == "application/pdf"
+
+
+async def test_statistics_have_the_shape_of_the_public_tables(
+    platform: LocalStack, roles: dict[str, dict[str, str]], http: httpx.AsyncClient
+) -> None:
+    officer = roles["officer"]
+    await http.post(
+        url("cases", "/cases"), headers=officer, json=intake(mission="MONUSCO", victims=3, victims_minor=2)
+    )
+    rows = (
+        await http.get(
+            url("cases", "/cases/statistics"), headers=officer, params=[("by", "year"), ("by", "mission")]
+        )
+    ).json()
+    monusco = [r for r in rows if r["mission"] == "MONUSCO" and r["year"] == datetime.now(UTC).year]
+    assert monusco and monusco[0]["allegations"] >= 1 and monusco[0]["victims_minor"] >= 2
+    assert set(monusco[0]) == {
+        "year",
+        "mission",
+        "allegations",
+        "victims_adult",
+        "victims_minor",
+        "substantiated",
+    }
+    bad = await http.get(url("cases", "/cases/statistics"), headers=officer, params={"by": "name"})
+    assert bad.status_code == 422
+
+
+async def test_unit_with_repeated_sea_allegations_is_flagged(
+    platform: LocalStack, settings: Settings, roles: dict[str, dict[str, str]], http: httpx.AsyncClient
+) -> None:
+    officer = roles["officer"]
+    unit = f"FPU-{uuid.uuid4().hex[:6]}"
+    reader = await topic_reader(settings, "uncops.cases.v1")
+    try:
+        ids = []
+        for n in range(settings.case_policy.unit_sea_threshold + 1):
+            body = intake(
+                personnel_category="formed_police_unit",
+                unit=unit,
+                police_contributing_country="JOR",
+                allegation_type="sexual_abuse" if n % 2 else "sexual_exploitation",
+            )
+            ids.append(
+                (await http.post(url("cases", "/cases"), headers=officer, json=body)).json()["case_id"]
+            )
+        flags = [
+            f
+            for f in (await http.get(url("cases", "/cases/review-flags"), headers=officer)).json()
+            if f["unit"] == unit
+        ]
+        # Raised once, when the threshold was reached, naming the cases behind it.
+        assert len(flags) == 1
+        assert flags[0]["kind"] == "unit_sea_allegations" and flags[0]["police_contributing_country"] == "JOR"
+        assert sorted(flags[0]["case_ids"]) == sorted(ids[: settings.case_policy.unit_sea_threshold])
+
+        async def flag_event() -> Any:
+            for records in (await reader.getmany(timeout_ms=500)).values():
+                for record in records:
+                    if dict(record.headers)["ce_type"].endswith(b"review_flag_raised.v1"):
+                        data = json.loads(record.value)
+                        if data["unit"] == unit:
+                            return data
+            return None
+
+        event = await eventually(flag_event, timeout=30, interval=0)
+        assert (
+            event["flag_id"] == flags[0]["id"] and event["count"] == settings.case_policy.unit_sea_threshold
+        )
+    finally:
+        await reader.stop()
+
+
+async def test_country_missing_deadlines_on_open_cases_is_flagged(
+    platform: LocalStack, settings: Settings
+) -> None:
+    """The SQL of the second flag against the real database: cases whose reply or investigation deadline the
+    contributing country missed."""
+    policy = CasePolicy()
+    engine = create_engine(platform.database_url("cases"), pool_size=2)
+    sessions = session_factory(engine)
+    now = datetime.now(UTC)
+    country = "ZMB"
+    try:
+        async with sessions() as session, session.begin():
+            await session.execute(
+                text("DELETE FROM review_flag WHERE police_contributing_country = :c"), {"c": country}
+            )
+            cases = []
+            for n in range(policy.pcc_missed_deadlines_threshold):
+                case = open_case(
+                    str(uuid.uuid4()),
+                    f"UNMISS-2026-9{n:03d}",
+                    CaseIntake(
+                        mission="UNMISS",
+                        personnel_category="formed_police_unit",
+                        unit="ZMB-FPU-1",
+                        police_contributing_country=country,
+                        allegation_type="assault",
+                        reported_on=now.date() - timedelta(days=40),
+                        how_reported="hotline",
+                    ),
+                    now - timedelta(days=40),
+                )
+                missed = open_deadline(
+                    "pcc_reply",
+                    "police_contributing_country",
+                    now - timedelta(days=40),
+                    now - timedelta(days=26),
+                    policy,
+                ).model_copy(update={"missed": True})
+                case = case.model_copy(
+                    update={"status": CaseStatus.AWAITING_PCC_REPLY, "deadlines": [missed]}
+                )
+                session.add(CaseRow(id=case.case_id, opened_at=case.opened_at, **row_values(case, now)))
+                cases.append(case)
+            await session.flush()
+            first = await raise_review_flags(session, cases[-1], policy, now, None)
+            again = await raise_review_flags(session, cases[-1], policy, now, None)
+        assert [f.kind.value for f in first] == ["pcc_failing_to_act"]
+        assert sorted(first[0].case_ids) == sorted(c.case_id for c in cases)
+        assert again == []  # one review per country and window
+    finally:
+        await engine.dispose()
