@@ -50,7 +50,11 @@ kafka-jars: install ## resolve the Kafka broker's jars (cached in ~/.m2)
 bench: install ## run the benchmarks and rewrite BENCHMARKS.md
 	$(PY) -m bench.run
 
-clean: ## remove the run folder (all local data) and caches
+clean: ## remove the run folder (all local data) and caches; refused while a stack runs from it
+	@for lock in .run/*/stack.pid; do \
+	  [ -f "$$lock" ] && kill -0 "$$(cat "$$lock")" 2>/dev/null && \
+	  { echo "error: a stack is running from $$(dirname $$lock) (pid $$(cat $$lock)); stop it first"; exit 1; }; \
+	done; true
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
 lock: ## re-pin requirements from a fresh environment (review the diff)

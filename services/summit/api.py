@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from services.common.app import SessionDep, TemporalDep
 from services.common.auth import Principal, Role, require_roles
 from services.common.errors import Conflict, NotFound
+from services.common.observability import current_traceparent
 from services.summit.domain import (
     MilestoneCompletion,
     MilestoneCreate,
@@ -168,7 +169,8 @@ async def complete_milestone(
     handle = temporal.get_workflow_handle(milestone_workflow_id(milestone_id))
     try:
         await handle.execute_update(
-            MilestoneWorkflow.complete, CompleteMilestone(completed_by=principal.subject)
+            MilestoneWorkflow.complete,
+            CompleteMilestone(completed_by=principal.subject, traceparent=current_traceparent()),
         )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause

@@ -48,4 +48,4 @@ class SummitActivities:
                 event = MilestoneDue(**common)
             else:
                 event = MilestoneOverdue(**common)
-            record_event(session, event, key=milestone.id)
+            record_event(session, event, key=milestone.id, traceparent=transition.traceparent)

@@ -30,10 +30,13 @@ class MilestoneTransition(BaseModel):
     milestone_id: str
     status: MilestoneStatus
     completed_by: str | None = None
+    # The trace of the request that caused it (a timer's transition carries the planning request's).
+    traceparent: str | None = None
 
 
 class CompleteMilestone(BaseModel):
     completed_by: str
+    traceparent: str | None = None
 
 
 class MilestoneState(BaseModel):
@@ -70,7 +73,9 @@ class MilestoneWorkflow:
     async def complete(self, request: CompleteMilestone) -> MilestoneState:
         self.completing = True
         try:
-            await self._record(MilestoneStatus.COMPLETED, completed_by=request.completed_by)
+            await self._record(
+                MilestoneStatus.COMPLETED, completed_by=request.completed_by, traceparent=request.traceparent
+            )
         finally:
             self.completing = False
         return self.state()
@@ -102,11 +107,16 @@ class MilestoneWorkflow:
         await workflow.wait_condition(lambda: not self.completing)
         return self.status is MilestoneStatus.COMPLETED
 
-    async def _record(self, status: MilestoneStatus, completed_by: str | None = None) -> None:
+    async def _record(
+        self, status: MilestoneStatus, completed_by: str | None = None, traceparent: str | None = None
+    ) -> None:
         await workflow.execute_activity(
             "record_milestone_transition",
             MilestoneTransition(
-                milestone_id=self.plan.milestone_id, status=status, completed_by=completed_by
+                milestone_id=self.plan.milestone_id,
+                status=status,
+                completed_by=completed_by,
+                traceparent=traceparent,
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
