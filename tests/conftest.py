@@ -63,9 +63,11 @@ def platform(stack: LocalStack) -> LocalStack:
         stack.start_service(service, "serve", UNCOPS_BACKGROUND="false")
     stack.start_service("summit", "worker")
     stack.start_service("cases", "worker")
+    stack.start_service("pledges", "worker")
     for service in ("pledges", "cases", "summit"):
         stack.start_service(service, "relay")
     stack.start_service("summit", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15")
+    stack.start_service("pledges", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15")
     return stack
 
 

@@ -35,3 +35,23 @@ class CasePolicy(BaseModel):
     unit_sea_window_days: int = Field(365, ge=1)
     # ...and a contributing country missing its reply or investigation deadlines on this many open cases.
     pcc_missed_deadlines_threshold: int = Field(2, ge=1)
+
+
+class PledgePolicy(BaseModel):
+    """Follow-up of accepted pledges (the Peacekeeping Capability Readiness System's practice by default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # First progress report a year after acceptance, then every six months.
+    first_report_after_days: int = Field(365, ge=1, le=1095)
+    report_every_days: int = Field(182, ge=1, le=730)
+    # The State is reminded this long before a report is due (the light turns amber).
+    remind_before_days: int = Field(30, ge=0, le=365)
+    # After this many missed reports in a row the pledge shows as inactive.
+    inactive_after_missed: int = Field(2, ge=1, le=10)
+    # An unfulfilled pledge lapses this long after its target date, unless extended.
+    lapse_grace_days: int = Field(90, ge=0, le=730)
+    # Possible duplicates: same State and kind, titles at least this similar (0..1).
+    duplicate_title_similarity: float = Field(0.9, gt=0, le=1)
+    # Bulk imports larger than this are refused whole.
+    import_max_rows: int = Field(20000, ge=1)

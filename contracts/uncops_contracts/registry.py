@@ -8,16 +8,39 @@ from uncops_contracts.cases import (
     ReviewFlagRaised,
 )
 from uncops_contracts.envelope import EventPayload
-from uncops_contracts.pledges import PledgeSubmitted
-from uncops_contracts.summit import MilestoneCompleted, MilestoneDue, MilestoneOverdue
+from uncops_contracts.pledges import (
+    PledgeAccepted,
+    PledgeAcknowledged,
+    PledgeClarificationRequested,
+    PledgeFulfilled,
+    PledgeLapsed,
+    PledgeProgressReported,
+    PledgeRejected,
+    PledgeReportDue,
+    PledgeReportOverdue,
+    PledgeSubmitted,
+    PledgeWithdrawn,
+)
+from uncops_contracts.summit import FundingReceived, MilestoneCompleted, MilestoneDue, MilestoneOverdue
 
 EVENT_TYPES: dict[str, type[EventPayload]] = {
     cls.event_type(): cls
     for cls in (
         PledgeSubmitted,
+        PledgeAcknowledged,
+        PledgeAccepted,
+        PledgeRejected,
+        PledgeClarificationRequested,
+        PledgeProgressReported,
+        PledgeReportDue,
+        PledgeReportOverdue,
+        PledgeFulfilled,
+        PledgeLapsed,
+        PledgeWithdrawn,
         MilestoneDue,
         MilestoneCompleted,
         MilestoneOverdue,
+        FundingReceived,
         CaseChanged,
         CaseDeadlineApproaching,
         CaseDeadlineMissed,

@@ -1,6 +1,7 @@
 """Events of summit planning, published on ``uncops.summit.v1`` by the summit service."""
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import ClassVar
 
 from uncops_contracts.envelope import EventPayload
@@ -36,3 +37,18 @@ class MilestoneCompleted(_MilestoneEvent):
 class MilestoneOverdue(_MilestoneEvent):
     name: ClassVar[str] = "milestone_overdue"
     description: ClassVar[str] = "A summit milestone passed its due date without being completed."
+
+
+class FundingReceived(_SummitEvent):
+    name: ClassVar[str] = "funding_received"
+    description: ClassVar[str] = (
+        "Money for a summit arrived; it counts towards the financial pledge it names."
+    )
+
+    receipt_id: str
+    summit_id: str
+    member_state: str
+    pledge_id: str | None
+    amount: Decimal
+    currency: str
+    received_on: date

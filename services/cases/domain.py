@@ -732,6 +732,10 @@ def _start_investigation(case: Case, entity: InvestigatingEntity, now: datetime,
     case.status = CaseStatus.UNDER_INVESTIGATION
     case.investigating_entity = entity
     case.investigation_started_at = now
+    # A reopened case is investigated afresh: the earlier finding and its dates no longer describe it.
+    case.investigation_completed_at = None
+    case.finding = None
+    case.finding_summary = None
     days = investigation_days(case.allegation_type, case.category, case.urgent, policy)
     owner = (
         "police_contributing_country"

@@ -34,7 +34,8 @@ class ServiceDefinition:
     title: str
     description: str
     router: APIRouter
-    subscriptions: Sequence[Subscription] = ()
+    # Static, or built from the runtime when a handler needs it (a bridge into Temporal, say).
+    subscriptions: Sequence[Subscription] | Callable[[ServiceRuntime], Sequence[Subscription]] = ()
     workflows: Sequence[type] = ()
     # Built per worker from the runtime, so activities reach the database through it.
     activities: Callable[[ServiceRuntime], Sequence[Callable[..., Any]]] | None = None
@@ -87,8 +88,12 @@ class ServiceRuntime:
                 max_attempts=self.settings.consumer_max_attempts,
                 stall_seconds=self.settings.consumer_stall_seconds,
             )
-            for subscription in self.definition.subscriptions
+            for subscription in self.subscriptions()
         ]
+
+    def subscriptions(self) -> Sequence[Subscription]:
+        declared = self.definition.subscriptions
+        return declared(self) if callable(declared) else declared
 
     def start_background(self, relay: bool = True, consumers: bool = True) -> None:
         if relay:

@@ -5,19 +5,25 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from services.common.app import SessionDep
+from services.common.app import RuntimeDep, SessionDep, TemporalDep
 from services.common.auth import Principal, Role, require_roles
 from services.common.errors import Conflict, InvalidField, NotFound
+from services.common.observability import current_traceparent
 from services.common.outbox import record_event
-from services.pledges.domain import PledgeSubmission, submitted_event
+from services.pledges.domain import PledgeSubmission, initial_state, similar_titles, submitted_event
+from services.pledges.follow_up import act_on_pledge
+from services.pledges.lifecycle import Actor, Command, allowed_actions
+from services.pledges.lifecycle import Pledge as Lifecycle
 from services.pledges.models import Pledge
+from uncops_contracts.policies import PledgePolicy
+from workflows.pledges.workflows import PledgeCommandRequest
 
 router = APIRouter(prefix="/pledges", tags=["pledges"])
 
@@ -45,6 +51,14 @@ class PledgePublic(BaseModel):
     status: str
     submitted_at: datetime
     version: int
+    next_report_due: datetime | None = None
+    missed_reports: int = 0
+    traffic_light: str | None = None
+    delivered: dict[str, Decimal] = {}
+    possible_duplicate_of: list[str] = []
+    reports: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    allowed_actions: list[str] = []
 
 
 class PledgePage(BaseModel):
@@ -52,8 +66,25 @@ class PledgePage(BaseModel):
     next_cursor: str | None
 
 
-def _public(pledge: Pledge) -> PledgePublic:
-    return PledgePublic.model_validate(pledge, from_attributes=True)
+def _public(pledge: Pledge, principal: Principal | None = None) -> PledgePublic:
+    view = PledgePublic.model_validate(pledge, from_attributes=True)
+    if pledge.state:
+        state = Lifecycle.model_validate(pledge.state)
+        view.reports = [r.model_dump(mode="json") for r in state.reports]
+        view.history = [h.model_dump(mode="json") for h in state.history]
+        if principal is not None:
+            view.allowed_actions = allowed_actions(state, actor_of(principal))
+    return view
+
+
+def actor_of(principal: Principal) -> Actor:
+    if Role.ADMIN in principal.roles:
+        role = Role.ADMIN.value
+    elif Role.PLANNER in principal.roles:
+        role = Role.PLANNER.value
+    else:
+        role = sorted(r.value for r in principal.roles)[0]
+    return Actor(subject=principal.subject, role=role, member_state=principal.member_state)
 
 
 def _visible(pledge: Pledge, principal: Principal) -> bool:
@@ -70,6 +101,7 @@ def _visible(pledge: Pledge, principal: Principal) -> bool:
 async def submit_pledge(
     submission: PledgeSubmission,
     session: SessionDep,
+    runtime: RuntimeDep,
     response: Response,
     principal: Annotated[Principal, SUBMITTERS],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -81,8 +113,11 @@ async def submit_pledge(
         if existing is not None:
             return _replay(existing, submission, response)
     now = datetime.now(UTC)
+    pledge_id = str(uuid.uuid4())
+    duplicates = await possible_duplicates(session, submission, runtime.settings.pledge_policy)
+    state = initial_state(pledge_id, submission, now, duplicates)
     pledge = Pledge(
-        id=str(uuid.uuid4()),
+        id=pledge_id,
         member_state=submission.member_state,
         co_sponsors=submission.co_sponsors,
         summit=submission.summit,
@@ -94,6 +129,8 @@ async def submit_pledge(
         submitted_at=now,
         idempotency_key=idempotency_key,
         request_fingerprint=submission.fingerprint() if idempotency_key else None,
+        possible_duplicate_of=duplicates,
+        state=state.model_dump(mode="json"),
         **submission.terms.model_dump(),
     )
     session.add(pledge)
@@ -110,6 +147,18 @@ async def submit_pledge(
         return _replay(existing, submission, response)
     response.headers["Location"] = f"/pledges/{pledge.id}"
     return _public(pledge)
+
+
+async def possible_duplicates(
+    session: SessionDep, submission: PledgeSubmission, policy: PledgePolicy
+) -> list[str]:
+    """Same State, same kind, near-identical title: flagged for the secretariat, never dropped."""
+    rows = await session.execute(
+        select(col(Pledge.id), col(Pledge.title))
+        .where(col(Pledge.member_state) == submission.member_state, col(Pledge.kind) == submission.kind.value)
+        .limit(1000)
+    )
+    return similar_titles(submission.title, [(r[0], r[1]) for r in rows], policy.duplicate_title_similarity)
 
 
 async def _by_idempotency_key(session: SessionDep, member_state: str, key: str) -> Pledge | None:
@@ -136,7 +185,53 @@ async def get_pledge(
     # Another State's pledge is not even acknowledged to exist.
     if pledge is None or not _visible(pledge, principal):
         raise NotFound(f"no pledge {pledge_id}")
-    return _public(pledge)
+    return _public(pledge, principal)
+
+
+IfMatch = Annotated[str | None, Header(description="The pledge's version as you last read it")]
+
+
+@router.post("/{pledge_id}/actions", summary="Review, accept, report progress, confirm fulfilment...")
+async def take_action(
+    pledge_id: str,
+    command: Command,
+    session: SessionDep,
+    temporal: TemporalDep,
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, READERS],
+    if_match: IfMatch = None,
+) -> PledgePublic:
+    row = await session.get(Pledge, pledge_id)
+    if row is None or not _visible(row, principal):
+        raise NotFound(f"no pledge {pledge_id}")
+    # Only the lead State acts for a joint pledge; co-sponsors read it.
+    if Role.STATE_FOCAL_POINT in principal.roles and not principal.may_act_for(row.member_state):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"{row.member_state} leads this pledge and reports on it"
+        )
+    stored = Lifecycle.model_validate(row.state)
+    await session.rollback()  # no transaction held while the workflow works
+    request = PledgeCommandRequest(
+        command=command,
+        actor=actor_of(principal),
+        policy=runtime.settings.pledge_policy,
+        expected_version=_expected_version(if_match),
+        traceparent=current_traceparent(),
+    )
+    view = await act_on_pledge(temporal, stored, runtime.settings.pledge_policy, request)
+    await session.refresh(row)
+    result = _public(row, principal)
+    result.allowed_actions = view.allowed_actions
+    return result
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError as exc:
+        raise InvalidField("If-Match", 'the version of the pledge, e.g. "3"') from exc
 
 
 @router.get("", summary="Pledges, newest first, with keyset pagination")

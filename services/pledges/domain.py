@@ -6,12 +6,15 @@ import hashlib
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from difflib import SequenceMatcher
 from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from services.common.errors import InvalidField
+from services.pledges.lifecycle import Pledge
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
+from uncops_contracts.reference import is_member_state
 
 # Upper-cased before the pattern is checked (pydantic checks a pattern before its own to_upper).
 MemberStateCode = Annotated[
@@ -67,6 +70,11 @@ class PledgeSubmission(BaseModel):
 
 def check_submission(submission: PledgeSubmission, today: date) -> None:
     terms = submission.terms
+    if not is_member_state(submission.member_state):
+        raise InvalidField("member_state", f"{submission.member_state} is not a UN Member State")
+    for code in submission.co_sponsors:
+        if not is_member_state(code):
+            raise InvalidField("co_sponsors", f"{code} is not a UN Member State")
     if submission.member_state in submission.co_sponsors:
         raise InvalidField("co_sponsors", "the lead State cannot also be a co-sponsor")
     if len(set(submission.co_sponsors)) != len(submission.co_sponsors):
@@ -79,6 +87,35 @@ def check_submission(submission: PledgeSubmission, today: date) -> None:
         raise InvalidField("terms.currency", "amount and currency go together")
     if submission.supports_summit is not None and submission.kind not in SUPPORT_KINDS:
         raise InvalidField("supports_summit", "only financial or political support pledges support a summit")
+
+
+def similar_titles(title: str, others: list[tuple[str, str]], threshold: float) -> list[str]:
+    """Ids of pledges whose title is near-identical to ``title`` (case and spacing ignored)."""
+    wanted = " ".join(title.lower().split())
+    return [
+        pledge_id
+        for pledge_id, other in others
+        if SequenceMatcher(None, wanted, " ".join(other.lower().split())).ratio() >= threshold
+    ]
+
+
+def initial_state(
+    pledge_id: str, submission: PledgeSubmission, submitted_at: datetime, duplicates: list[str]
+) -> Pledge:
+    return Pledge(
+        pledge_id=pledge_id,
+        member_state=submission.member_state,
+        co_sponsors=submission.co_sponsors,
+        kind=submission.kind,
+        title=submission.title,
+        summit=submission.summit,
+        supports_summit=submission.supports_summit,
+        target_date=submission.terms.target_date,
+        amount=submission.terms.amount,
+        currency=submission.terms.currency,
+        submitted_at=submitted_at,
+        possible_duplicate_of=duplicates,
+    )
 
 
 def submitted_event(pledge_id: str, submission: PledgeSubmission, submitted_at: datetime) -> PledgeSubmitted:

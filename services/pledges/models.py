@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, Numeric, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -35,6 +36,14 @@ class Pledge(SQLModel, table=True):
     currency: str | None = Field(default=None, max_length=3)
     supports_summit: str | None = None
     status: str = "submitted"
+    next_report_due: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    missed_reports: int = 0
+    traffic_light: str | None = None
+    delivered: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    possible_duplicate_of: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(Text), nullable=False)
+    )
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     submitted_by: str
     submitted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     idempotency_key: str | None = None

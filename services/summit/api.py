@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio.client import WorkflowUpdateFailedError
@@ -18,8 +18,9 @@ from temporalio.exceptions import ApplicationError
 
 from services.common.app import SessionDep, TemporalDep
 from services.common.auth import Principal, Role, require_roles
-from services.common.errors import Conflict, NotFound
+from services.common.errors import Conflict, InvalidField, NotFound
 from services.common.observability import current_traceparent
+from services.common.outbox import record_event
 from services.summit.domain import (
     MilestoneCompletion,
     MilestoneCreate,
@@ -28,7 +29,9 @@ from services.summit.domain import (
     ensure_can_complete,
     warning_time,
 )
-from services.summit.models import Milestone, Summit, SummitPledge
+from services.summit.models import FundingReceipt, Milestone, Summit, SummitPledge
+from uncops_contracts.reference import is_member_state
+from uncops_contracts.summit import FundingReceived
 from workflows.summit.workflows import CompleteMilestone, MilestonePlan, MilestoneState, MilestoneWorkflow
 
 router = APIRouter(prefix="/summits", tags=["summits"])
@@ -66,6 +69,17 @@ class Funding(BaseModel):
     summit_id: str
     pledged: dict[str, Decimal]
     pledges: int
+    received: dict[str, Decimal] = {}
+
+
+class ReceiptCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_state: str = Field(pattern=r"^[A-Z]{3}$")
+    pledge_id: str | None = Field(None, description="The financial-support pledge this money fulfils")
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    received_on: date
 
 
 def milestone_workflow_id(milestone_id: str) -> str:
@@ -208,4 +222,31 @@ async def summit_funding(summit_id: str, session: SessionDep, _: Annotated[Princ
         assert pledge.amount is not None and pledge.currency is not None
         pledged[pledge.currency] += pledge.amount
         count += 1
-    return Funding(summit_id=summit_id, pledged=dict(pledged), pledges=count)
+    received: dict[str, Decimal] = defaultdict(Decimal)
+    for receipt in (
+        await session.execute(select(FundingReceipt).where(col(FundingReceipt.summit_id) == summit_id))
+    ).scalars():
+        received[receipt.currency] += receipt.amount
+    return Funding(summit_id=summit_id, pledged=dict(pledged), pledges=count, received=dict(received))
+
+
+@router.post(
+    "/{summit_id}/funding/receipts", status_code=status.HTTP_201_CREATED, summary="Record money received"
+)
+async def record_receipt(
+    summit_id: str, body: ReceiptCreate, session: SessionDep, principal: Annotated[Principal, PLANNERS]
+) -> FundingReceipt:
+    await _summit(session, summit_id)
+    if not is_member_state(body.member_state):
+        raise InvalidField("member_state", f"{body.member_state} is not a UN Member State")
+    receipt = FundingReceipt(
+        id=str(uuid.uuid4()), summit_id=summit_id, recorded_by=principal.subject, **body.model_dump()
+    )
+    session.add(receipt)
+    record_event(
+        session,
+        FundingReceived(receipt_id=receipt.id, summit_id=summit_id, **body.model_dump()),
+        key=body.pledge_id or summit_id,
+    )
+    await session.commit()
+    return receipt

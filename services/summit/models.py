@@ -49,3 +49,18 @@ class SummitPledge(SQLModel, table=True):
     currency: str | None = None
     submitted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     event_id: str
+
+
+class FundingReceipt(SQLModel, table=True):
+    """Money received for a summit, recorded by the secretariat; it feeds the pledges it names."""
+
+    __tablename__ = "funding_receipt"
+
+    id: str = Field(primary_key=True)
+    summit_id: str = Field(foreign_key="summit.id", index=True)
+    member_state: str
+    pledge_id: str | None = Field(default=None, index=True)
+    amount: Decimal = Field(sa_column=Column(Numeric(20, 2), nullable=False))
+    currency: str
+    received_on: date
+    recorded_by: str

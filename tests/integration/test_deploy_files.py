@@ -23,8 +23,8 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 K8S_DIR = ROOT / "deploy" / "k8s"
 
 SERVICES = ("pledges", "cases", "summit")
-# Services with Temporal workflows, hence a worker (pledges gets its follow-up workflows with issue 4).
-WORKER_SERVICES = ("cases", "summit")
+# Services with Temporal workflows, hence a worker.
+WORKER_SERVICES = ("pledges", "cases", "summit")
 SERVICE_PORTS = {"pledges": 8001, "cases": 8002, "summit": 8003}
 INFRA = ("kafka", "postgres", "temporal")
 ONE_SHOT_JOBS = ("migrate-pledges", "migrate-cases", "migrate-summit", "topics")

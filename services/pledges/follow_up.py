@@ -1,0 +1,74 @@
+"""The bridge between pledges and their workflows: start a pledge's follow-up, and apply a step to it.
+
+The workflow is started from the ``pledge submitted`` event (so intake never waits on Temporal), and, should
+a step arrive first, by the step itself from the stored pledge; starting twice is harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+
+from fastapi import HTTPException, status
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from services.common.errors import Conflict, InvalidField
+from services.pledges.lifecycle import Pledge, apply
+from uncops_contracts.pledges import PledgeStatus
+from uncops_contracts.policies import PledgePolicy
+from workflows.pledges.workflows import PledgeCommandRequest, PledgeStart, PledgeView, PledgeWorkflow
+
+TASK_QUEUE = "uncops-pledges"
+ENDED = frozenset({PledgeStatus.REJECTED, PledgeStatus.LAPSED, PledgeStatus.WITHDRAWN})
+
+
+def workflow_id(pledge_id: str) -> str:
+    return f"pledge-{pledge_id}"
+
+
+async def start_follow_up(temporal: Client, pledge: Pledge, policy: PledgePolicy) -> None:
+    with contextlib.suppress(WorkflowAlreadyStartedError):  # the event and a step may both start it
+        await temporal.start_workflow(
+            PledgeWorkflow.run,
+            PledgeStart(pledge=pledge, policy=policy),
+            id=workflow_id(pledge.pledge_id),
+            task_queue=TASK_QUEUE,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+
+
+async def act_on_pledge(
+    temporal: Client, stored: Pledge, policy: PledgePolicy, request: PledgeCommandRequest
+) -> PledgeView:
+    if stored.status in ENDED:
+        # Its workflow has ended: the rules answer here (nothing is allowed on an ended pledge).
+        apply(stored, request.command, request.actor, datetime.now(UTC), policy)
+        raise Conflict(f"the pledge is {stored.status.value}", stored.status.value, [])
+    handle = temporal.get_workflow_handle(workflow_id(stored.pledge_id))
+    for attempt in range(2):
+        try:
+            return await handle.execute_update(PledgeWorkflow.act, request)
+        except WorkflowUpdateFailedError as exc:
+            raise _http_error(exc) from exc
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND or attempt:
+                raise
+            # Not started yet (its event is still on its way): start it from the stored pledge.
+            await start_follow_up(temporal, stored, policy)
+    raise AssertionError("unreachable")
+
+
+def _http_error(exc: WorkflowUpdateFailedError) -> Exception:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        details = cause.details[0]
+        if cause.type == "TransitionRefused":
+            return Conflict(str(cause.message), details["state"], details["allowed_actions"])
+        if cause.type == "InvalidField":
+            return InvalidField(details["field"], details["reason"])
+        if cause.type == "VersionConflict":
+            return HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(cause.message))
+    return exc

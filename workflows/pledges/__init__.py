@@ -1,0 +1,1 @@
+"""Temporal workflows of pledge intake and follow-up."""

@@ -1,0 +1,143 @@
+"""The pledge workflow: one per pledge, from submission to fulfilment, lapse or withdrawal.
+
+Each step is a workflow Update whose validator runs the lifecycle rules first (a refused step leaves no
+trace); an accepted step runs one activity that stores the pledge and its events in one transaction. After
+acceptance, durable timers remind the State before a report is due, mark it overdue after, and lapse an
+unfulfilled pledge at its target date plus the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from services.common.errors import Conflict, InvalidField
+    from services.pledges.lifecycle import (
+        Actor,
+        Command,
+        Outcome,
+        Pledge,
+        allowed_actions,
+        apply,
+        fire_alarm,
+        next_alarm,
+    )
+    from uncops_contracts.policies import PledgePolicy
+
+SYSTEM = Actor(subject="uncops-follow-up", role="system")
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+class PledgeStart(BaseModel):
+    pledge: Pledge
+    policy: PledgePolicy
+
+
+class PledgeCommandRequest(BaseModel):
+    command: Command
+    actor: Actor
+    policy: PledgePolicy
+    expected_version: int | None = None
+    traceparent: str | None = None
+
+
+class PledgeView(BaseModel):
+    pledge: Pledge
+    allowed_actions: list[str]
+
+
+class StorePledgeChange(BaseModel):
+    outcome: Outcome
+    policy: PledgePolicy
+    traceparent: str | None = None
+
+
+def _refusal(exc: Exception) -> ApplicationError:
+    if isinstance(exc, Conflict):
+        return ApplicationError(
+            exc.detail, {"state": exc.state, "allowed_actions": exc.allowed_actions}, type="TransitionRefused"
+        )
+    if isinstance(exc, InvalidField):
+        return ApplicationError(exc.detail, {"field": exc.field, "reason": exc.reason}, type="InvalidField")
+    raise exc
+
+
+@workflow.defn(name="PledgeWorkflow")
+class PledgeWorkflow:
+    @workflow.init
+    def __init__(self, start: PledgeStart) -> None:
+        self.pledge = start.pledge
+        self.policy = start.policy
+        self.lock = asyncio.Lock()
+        self.changed = False
+
+    @workflow.run
+    async def run(self, start: PledgeStart) -> Pledge:
+        while not self._finished():
+            alarm = next_alarm(self.pledge, self.policy)
+            self.changed = False
+            timeout = None if alarm is None else max((alarm[0] - workflow.now()).total_seconds(), 0.001)
+            try:
+                await workflow.wait_condition(lambda: self.changed or self._finished(), timeout=timeout)
+            except TimeoutError:
+                assert alarm is not None
+                async with self.lock:
+                    outcome = fire_alarm(self.pledge, alarm[1], workflow.now(), self.policy)
+                    if outcome is not None:
+                        await self._store(StorePledgeChange(outcome=outcome, policy=self.policy))
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(PledgeStart(pledge=self.pledge, policy=self.policy))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.pledge
+
+    @workflow.update
+    async def act(self, request: PledgeCommandRequest) -> PledgeView:
+        async with self.lock:
+            try:
+                outcome = apply(self.pledge, request.command, request.actor, workflow.now(), request.policy)
+            except (Conflict, InvalidField) as exc:
+                raise _refusal(exc) from None
+            await self._store(
+                StorePledgeChange(outcome=outcome, policy=request.policy, traceparent=request.traceparent)
+            )
+            self.policy = request.policy
+            return PledgeView(pledge=self.pledge, allowed_actions=allowed_actions(self.pledge, request.actor))
+
+    @act.validator
+    def validate_act(self, request: PledgeCommandRequest) -> None:
+        if request.expected_version is not None and request.expected_version != self.pledge.version:
+            raise ApplicationError(
+                f"the pledge is at version {self.pledge.version}, not {request.expected_version}",
+                {"state": self.pledge.status.value, "version": self.pledge.version},
+                type="VersionConflict",
+            )
+        try:
+            apply(self.pledge, request.command, request.actor, workflow.now(), request.policy)
+        except (Conflict, InvalidField) as exc:
+            raise _refusal(exc) from None
+
+    @workflow.query
+    def view(self) -> Pledge:
+        return self.pledge
+
+    def _finished(self) -> bool:
+        # A fulfilled pledge's workflow stays: money may still arrive for a financial one.
+        return self.pledge.status.value in ("rejected", "lapsed", "withdrawn")
+
+    async def _store(self, change: StorePledgeChange) -> None:
+        await workflow.execute_activity(
+            "store_pledge_change",
+            change,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self.pledge = change.outcome.pledge
+        self.changed = True
