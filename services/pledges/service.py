@@ -3,11 +3,18 @@
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fastapi import APIRouter
+
 from services.common.runtime import ServiceDefinition, ServiceRuntime
-from services.pledges.api import router
+from services.pledges import api
 from services.pledges.consumers import subscriptions
 from workflows.pledges.activities import PledgeActivities
 from workflows.pledges.workflows import PledgeWorkflow
+
+
+# Fixed paths (/pledges/summary, /pledges/import...) are included before api's /pledges/{pledge_id}.
+router = APIRouter()
+router.include_router(api.router)
 
 
 def _activities(runtime: ServiceRuntime) -> Sequence[Callable[..., Any]]:
