@@ -611,7 +611,9 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the shutdown
+        # A second Ctrl-C (or a TERM/HUP) must not interrupt the shutdown half-way.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         stack.stop_all()
         stack.release()
         print("stopped: no process left running", flush=True)

@@ -8,10 +8,12 @@ the end. Unit tests never start them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,20 +21,26 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from deploy.stack import REPO, TEST_PORTS, LocalStack
+from deploy.stack import REPO, TEST_PORTS, LocalStack, Ports
 from services.common.auth import Role, issue_token
 from services.common.database import create_engine
 from services.common.settings import Settings
 
-TEST_RUN_DIR = REPO / ".run" / "test"
+# Two suites can run side by side (say, two working copies) with their own folder and a port offset.
+TEST_RUN_DIR = Path(os.environ.get("UNCOPS_TEST_RUN_DIR", REPO / ".run" / "test"))
+_OFFSET = int(os.environ.get("UNCOPS_TEST_PORT_OFFSET", "0"))
+PORTS = Ports(*(port + _OFFSET for port in dataclasses.astuple(TEST_PORTS)))
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
+    stack = LocalStack(TEST_RUN_DIR, PORTS, fast_postgres=True, echo=lambda _: None)
+    stack.acquire()  # before wiping: a suite already running from this folder keeps its data
     # A fresh run folder each run: tests start from empty databases and topics.
-    shutil.rmtree(TEST_RUN_DIR, ignore_errors=True)
-    stack = LocalStack(TEST_RUN_DIR, TEST_PORTS, fast_postgres=True, echo=lambda _: None)
-    stack.acquire()
+    for child in TEST_RUN_DIR.iterdir():
+        if child.name != "stack.pid":
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    stack.logs.mkdir(parents=True, exist_ok=True)
     try:
         stack.start_infrastructure()
         yield stack
@@ -49,9 +57,9 @@ def settings(stack: LocalStack) -> Settings:
         postgres_port=int(env["POSTGRES_PORT"]),
         kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
         temporal_address=env["TEMPORAL_ADDRESS"],
-        pledges_port=TEST_PORTS.pledges,
-        cases_port=TEST_PORTS.cases,
-        summit_port=TEST_PORTS.summit,
+        pledges_port=PORTS.pledges,
+        cases_port=PORTS.cases,
+        summit_port=PORTS.summit,
     )
 
 
@@ -72,7 +80,7 @@ def platform(stack: LocalStack) -> LocalStack:
 
 
 def url(service: str, path: str) -> str:
-    return f"http://127.0.0.1:{TEST_PORTS.service(service)}{path}"
+    return f"http://127.0.0.1:{PORTS.service(service)}{path}"
 
 
 def bearer(

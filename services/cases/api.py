@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
 from datetime import UTC, date, datetime
@@ -16,9 +17,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from services.cases.audit import ChainLink, verify_chain
+from services.cases.audit import ChainLink, Verification, verify_chain
 from services.cases.confidential import Vault, VictimIdentity
 from services.cases.domain import (
     Actor,
@@ -321,13 +322,14 @@ async def act(
         if expected is not None and expected != case.version:
             raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, f"the case is at version {case.version}")
         apply(case, command, actor, now, policy)
-        await temporal.start_workflow(
-            CaseWorkflow.run,
-            CaseStart(case=case, policy=policy),
-            id=workflow_id(case_id),
-            task_queue=TASK_QUEUE,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        )
+        with contextlib.suppress(WorkflowAlreadyStartedError):  # a concurrent step started it already
+            await temporal.start_workflow(
+                CaseWorkflow.run,
+                CaseStart(case=case, policy=policy),
+                id=workflow_id(case_id),
+                task_queue=TASK_QUEUE,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            )
     handle = temporal.get_workflow_handle(workflow_id(case_id))
     try:
         view = await handle.execute_update(CaseWorkflow.act, request)
@@ -516,7 +518,11 @@ async def verify_audit(
     case_id: str, session: SessionDep, principal: Annotated[Principal, OFFICERS]
 ) -> dict[str, Any]:
     await load(session, case_id, principal)
-    rows = (await session.execute(select(AuditEntry).where(col(AuditEntry.case_id) == case_id))).scalars()
+    head = await session.get(CaseRow, case_id)
+    assert head is not None
+    rows = list(
+        (await session.execute(select(AuditEntry).where(col(AuditEntry.case_id) == case_id))).scalars()
+    )
     result = verify_chain(
         (
             ChainLink(
@@ -534,6 +540,12 @@ async def verify_audit(
         )
         for e in rows
     )
+    if result.valid and (
+        result.entries != head.audit_length
+        or (rows and max(rows, key=lambda e: e.position).hash != head.audit_head)
+    ):
+        # The chain is whole but shorter than recorded: entries were removed from its end.
+        result = Verification(False, result.entries, result.entries + 1, "entries were removed from the end")
     return {
         "case_id": case_id,
         "valid": result.valid,

@@ -925,7 +925,7 @@ def public_record(case: Case) -> AllegationRecorded:
         national_actions=[NationalAction(e.value) for e in case.entries("national_action") if e.value],
         referred_for_criminal_accountability=case.referred_for_prosecution,
         prosecution_outcome=case.prosecution.outcome if case.prosecution else None,
-        paternity_claims=len(case.entries("paternity_claim")),
+        paternity_claims=sum(1 for e in case.entries("paternity_claim") if e.value == "received"),
     )
 
 

@@ -40,6 +40,8 @@ class CaseRow(SQLModel, table=True):
     opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     state: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    audit_length: int = 0
+    audit_head: str = "0" * 64
 
 
 class VictimIdentity(SQLModel, table=True):

@@ -95,6 +95,10 @@ async def append_audit(
         hash=entry_hash(link),
     )
     session.add(entry)
+    await session.execute(
+        text("UPDATE case_file SET audit_length = :position, audit_head = :hash WHERE id = :case_id"),
+        {"position": entry.position, "hash": entry.hash, "case_id": case_id},
+    )
     return entry
 
 
@@ -190,7 +194,12 @@ async def _raise(
     since: Any,
     traceparent: str | None,
 ) -> ReviewFlagRaised | None:
-    # One flag per unit or country per window: a review, not an alarm that rings at every change.
+    # One flag per unit or country per window: a review, not an alarm that rings at every change. The lock
+    # serialises two transactions that would both find no flag yet.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:subject))"),
+        {"subject": f"{kind.value}|{country}|{unit}"},
+    )
     same_unit = col(ReviewFlag.unit) == unit if unit is not None else col(ReviewFlag.unit).is_(None)
     existing = (
         await session.execute(

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from deploy.stack import LocalStack
 from services.common.auth import Role
@@ -242,16 +244,33 @@ async def test_victims_stay_confidential_and_the_audit_chain_holds(
 
     verified = (await http.get(url("cases", f"/cases/{case_id}/audit/verify"), headers=officer)).json()
     assert verified["valid"] is True and verified["entries"] == len(trail)
-    # Tampering with the table directly is detected.
+    # The table refuses changes; its owner can force one, and the chain shows it.
     engine = create_engine(platform.database_url("cases"), pool_size=1)
+    async with engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="append-only"):
+            await conn.execute(text("DELETE FROM case_audit WHERE case_id = :id"), {"id": case_id})
+        await conn.rollback()
     async with engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE case_audit DISABLE TRIGGER case_audit_append_only"))
         await conn.execute(
             text("UPDATE case_audit SET actor = 'someone-else' WHERE case_id = :id AND position = 2"),
             {"id": case_id},
         )
-    await engine.dispose()
     broken = (await http.get(url("cases", f"/cases/{case_id}/audit/verify"), headers=officer)).json()
     assert broken["valid"] is False and broken["first_broken_position"] == 2
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE case_audit SET actor = :actor WHERE case_id = :id AND position = 2"),
+            {"id": case_id, "actor": trail[1]["actor"]},
+        )
+        await conn.execute(
+            text("DELETE FROM case_audit WHERE case_id = :id AND position = :last"),
+            {"id": case_id, "last": len(trail)},
+        )
+        await conn.execute(text("ALTER TABLE case_audit ENABLE TRIGGER case_audit_append_only"))
+    await engine.dispose()
+    truncated = (await http.get(url("cases", f"/cases/{case_id}/audit/verify"), headers=officer)).json()
+    assert truncated["valid"] is False and truncated["reason"] == "entries were removed from the end"
 
 
 async def test_case_bad_input_names_the_field(

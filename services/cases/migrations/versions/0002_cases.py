@@ -42,6 +42,9 @@ def upgrade() -> None:
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("state", postgresql.JSONB, nullable=False),
+        # The audit chain's head, so that entries removed from its end are detected too.
+        sa.Column("audit_length", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("audit_head", sa.Text, nullable=False, server_default="0" * 64),
     )
     op.create_index("case_file_keyset", "case_file", ["reported_on", "id"])
     op.create_index("case_file_filters", "case_file", ["mission", "police_contributing_country", "status"])
@@ -65,6 +68,22 @@ def upgrade() -> None:
         sa.Column("previous_hash", sa.Text, nullable=False),
         sa.Column("hash", sa.Text, nullable=False),
         sa.UniqueConstraint("case_id", "position", name="case_audit_position"),
+    )
+    # Append-only in the database itself: changing or removing an entry needs its owner to disable this
+    # first, and the hash chain still shows what was done.
+    op.execute(
+        """
+        CREATE OR REPLACE FUNCTION case_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'case_audit is append-only'; END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER case_audit_append_only BEFORE UPDATE OR DELETE ON case_audit "
+        "FOR EACH ROW EXECUTE FUNCTION case_audit_append_only()"
+    )
+    op.execute(
+        "CREATE TRIGGER case_audit_no_truncate BEFORE TRUNCATE ON case_audit "
+        "FOR EACH STATEMENT EXECUTE FUNCTION case_audit_append_only()"
     )
     op.create_table(
         "case_reference_counter",
@@ -90,5 +109,6 @@ def downgrade() -> None:
     op.drop_table("review_flag")
     op.drop_table("case_reference_counter")
     op.drop_table("case_audit")
+    op.execute("DROP FUNCTION IF EXISTS case_audit_append_only()")
     op.drop_table("victim_identity")
     op.drop_table("case_file")
