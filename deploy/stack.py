@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -591,11 +592,10 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
         for service in SERVICES:
             readyz = f"http://127.0.0.1:{ports.service(service)}/readyz"
             stack.wait_for(service, functools.partial(_http_ok, readyz), 60)
-        if demo:
-            from deploy.demo.load import load_demo_data
-
-            print(load_demo_data(ports), flush=True)
         print(_banner(stack, time.monotonic() - started), flush=True)
+        if demo:
+            # In the background: the stack is usable at once, and the demo data shows up as it is loaded.
+            threading.Thread(target=_load_demo, args=(ports,), name="demo-data", daemon=True).start()
         while True:
             for process in list(stack.processes.values()):
                 if not process.alive:
@@ -617,6 +617,16 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
         stack.stop_all()
         stack.release()
         print("stopped: no process left running", flush=True)
+
+
+def _load_demo(ports: Ports) -> None:
+    from deploy.demo.load import load_demo_data
+
+    print("loading demo data in the background…", flush=True)
+    try:
+        print(load_demo_data(ports), flush=True)
+    except Exception as exc:  # the stack stays up; the demo is a convenience
+        print(f"demo data not loaded: {exc!r}", flush=True)
 
 
 def _banner(stack: LocalStack, seconds: float) -> str:

@@ -1,6 +1,7 @@
 """Loads demo data through the public APIs, so a newcomer sees events flow on the first `make run`.
 
-Only an empty stack gets it: if any pledge exists, nothing is loaded.
+Only an empty stack gets it: if any pledge exists, nothing is loaded. The misconduct cases are synthetic
+(deploy/demo/cases.py) and loaded last.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from deploy.demo.cases import load_demo_cases
 from services.common.auth import Role, issue_token
 from services.common.settings import Settings
 
@@ -26,6 +28,7 @@ def load_demo_data(ports: Ports) -> str:
     planner = {"Authorization": f"Bearer {issue_token(settings, Role.PLANNER, subject='demo-planner')}"}
     pledges_url = f"http://127.0.0.1:{ports.pledges}"
     summit_url = f"http://127.0.0.1:{ports.summit}"
+    cases_url = f"http://127.0.0.1:{ports.cases}"
     with httpx.Client(timeout=30) as client:
         existing = client.get(f"{pledges_url}/pledges", params={"limit": 1}, headers=planner)
         existing.raise_for_status()
@@ -70,4 +73,5 @@ def load_demo_data(ports: Ports) -> str:
                 json=pledge,
             ).raise_for_status()
             submitted += 1
-    return f"demo data: summit UNCOPS-III with 2 milestones, {submitted} pledges submitted"
+    cases = load_demo_cases(cases_url, settings)
+    return f"demo data: summit UNCOPS-III with 2 milestones, {submitted} pledges submitted, {cases}"
