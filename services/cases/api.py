@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select, text
@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from services.cases.audit import ChainLink, Verification, verify_chain
 from services.cases.confidential import Vault, VictimIdentity
@@ -45,9 +45,9 @@ from services.cases.models import (
     VictimIdentity as IdentityRow,
 )
 from services.cases.store import append_audit, raise_review_flags, record_case_events, row_values
-from services.common.app import RuntimeDep, SessionDep, TemporalDep
+from services.common.app import IfMatch, RuntimeDep, SessionDep, TemporalDep, expected_version, update_refused
 from services.common.auth import Principal, Role, require_roles
-from services.common.errors import Conflict, InvalidField, NotFound
+from services.common.errors import InvalidField, NotFound
 from services.common.observability import current_traceparent
 from uncops_contracts.cases import AllegationType, CaseStatus, MisconductCategory, PersonnelCategory
 from uncops_contracts.reference import is_member_state, is_mission
@@ -307,7 +307,7 @@ async def act(
     await session.rollback()  # no transaction held while the workflow works
     actor = actor_of(principal)
     policy = runtime.settings.case_policy
-    expected = _expected_version(if_match)
+    expected = expected_version(if_match)
     now = datetime.now(UTC)
     request = CaseCommandRequest(
         command=command,
@@ -334,34 +334,9 @@ async def act(
     try:
         view = await handle.execute_update(CaseWorkflow.act, request)
     except WorkflowUpdateFailedError as exc:
-        raise _http_error(exc) from exc
+        raise update_refused(exc) from exc
     response.headers["ETag"] = f'"{view.case.version}"'
     return present(view.case, principal, now)
-
-
-def _expected_version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    try:
-        return int(if_match.strip().strip("W/").strip('"'))
-    except ValueError as exc:
-        raise InvalidField("If-Match", 'the ETag of the case, e.g. "3"') from exc
-
-
-def _http_error(exc: WorkflowUpdateFailedError) -> Exception:
-    cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        details = cause.details[0]
-        if cause.type == "TransitionRefused":
-            return Conflict(str(cause.message), details["state"], details["allowed_actions"])
-        if cause.type == "InvalidField":
-            return InvalidField(details["field"], details["reason"])
-        if cause.type == "VersionConflict":
-            return HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(cause.message))
-    return exc
-
-
-IfMatch = Annotated[str | None, Header(description="The ETag of the case as you last read it")]
 
 
 @router.post("/{case_id}/actions", summary="Take the next step on a case (or record something on it)")

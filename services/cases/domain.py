@@ -22,6 +22,7 @@ from services.cases.deadlines import (
     pause,
     resume,
 )
+from services.common.commands import Actor as Actor  # part of this module's vocabulary
 from services.common.errors import Conflict, InvalidField
 from uncops_contracts.cases import (
     CATEGORY_2_TYPES,
@@ -62,12 +63,6 @@ class _Model(BaseModel):
 
 
 # ---------------------------------------------------------------- the case
-
-
-class Actor(_Model):
-    subject: str
-    role: str
-    member_state: str | None = None
 
 
 class Victim(_Model):

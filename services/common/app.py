@@ -9,18 +9,19 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from services.common import observability
 from services.common.auth import TokenVerifier
 from services.common.database import ping
-from services.common.errors import DomainError
+from services.common.errors import Conflict, DomainError, InvalidField
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import Settings
 
@@ -50,6 +51,33 @@ async def temporal_client(request: Request) -> Client:
 SessionDep = Annotated[AsyncSession, Depends(db_session)]
 TemporalDep = Annotated[Client, Depends(temporal_client)]
 RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_of)]
+
+
+IfMatch = Annotated[str | None, Header(description="The version (ETag) of the resource as you last read it")]
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an ``If-Match`` header names, so a concurrent change is refused rather than overwritten."""
+    if if_match is None:
+        return None
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError as exc:
+        raise InvalidField("If-Match", 'the ETag of the resource, e.g. "3"') from exc
+
+
+def update_refused(exc: WorkflowUpdateFailedError) -> Exception:
+    """The HTTP answer to a workflow Update that the domain refused (see services.common.commands)."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        details = cause.details[0]
+        if cause.type == "TransitionRefused":
+            return Conflict(str(cause.message), details["state"], details["allowed_actions"])
+        if cause.type == "InvalidField":
+            return InvalidField(details["field"], details["reason"])
+        if cause.type == "VersionConflict":
+            return HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(cause.message))
+    return exc
 
 
 def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:

@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from services.common.app import RuntimeDep, SessionDep, TemporalDep
+from services.common.app import IfMatch, RuntimeDep, SessionDep, TemporalDep, expected_version
 from services.common.auth import Principal, Role, require_roles
-from services.common.errors import Conflict, InvalidField, NotFound
+from services.common.errors import Conflict, NotFound
 from services.common.observability import current_traceparent
 from services.common.outbox import record_event
 from services.pledges.domain import PledgeSubmission, initial_state, similar_titles, submitted_event
@@ -188,9 +188,6 @@ async def get_pledge(
     return _public(pledge, principal)
 
 
-IfMatch = Annotated[str | None, Header(description="The pledge's version as you last read it")]
-
-
 @router.post("/{pledge_id}/actions", summary="Review, accept, report progress, confirm fulfilment...")
 async def take_action(
     pledge_id: str,
@@ -215,7 +212,7 @@ async def take_action(
         command=command,
         actor=actor_of(principal),
         policy=runtime.settings.pledge_policy,
-        expected_version=_expected_version(if_match),
+        expected_version=expected_version(if_match),
         traceparent=current_traceparent(),
     )
     view = await act_on_pledge(temporal, stored, runtime.settings.pledge_policy, request)
@@ -225,47 +222,42 @@ async def take_action(
     return result
 
 
-def _expected_version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError as exc:
-        raise InvalidField("If-Match", 'the version of the pledge, e.g. "3"') from exc
-
-
-@router.get("", summary="Pledges, newest first, with keyset pagination")
+@router.get("", summary="Pledges, newest (or oldest) first, with filters and keyset pagination")
 async def list_pledges(
     session: SessionDep,
     principal: Annotated[Principal, READERS],
     member_state: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-    kind: str | None = None,
-    summit: str | None = None,
+    kind: Annotated[str | None, Query(description="A pledge kind, e.g. financial_support")] = None,
+    summit: Annotated[str | None, Query(description="Made at this summit")] = None,
+    supports_summit: Annotated[str | None, Query(description="Supporting this summit")] = None,
+    status: Annotated[str | None, Query(description="e.g. accepted, in_progress, fulfilled")] = None,
+    traffic_light: Annotated[str | None, Query(description="green, amber, red or inactive")] = None,
+    overdue: Annotated[
+        bool | None, Query(description="true: a live pledge with a report missed or past due")
+    ] = None,
+    sort: Annotated[
+        str, Query(pattern=r"^-?submitted_at$", description="-submitted_at (newest first) or submitted_at")
+    ] = "-submitted_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> PledgePage:
-    query = select(Pledge)
-    if principal.has(Role.PLANNER, Role.CONDUCT_OFFICER):
-        if member_state:
-            query = query.where(Pledge.member_state == member_state)
-    else:
-        state = principal.member_state or ""
-        query = query.where((col(Pledge.member_state) == state) | col(Pledge.co_sponsors).contains([state]))
-    if kind:
-        query = query.where(Pledge.kind == kind)
-    if summit:
-        query = query.where(Pledge.summit == summit)
+    # The filters are reporting's, shared with the summary and the CSV export.
+    from services.pledges import reporting
+
+    filters = reporting.PledgeFilters.parse(
+        member_state=member_state,
+        kind=kind,
+        summit=summit,
+        supports_summit=supports_summit,
+        status=status,
+        traffic_light=traffic_light,
+        overdue=overdue,
+    )
+    query = reporting.filtered(select(Pledge), filters, principal)
     if cursor:
-        at_text, _, last_id = cursor.partition("|")
-        try:
-            at = datetime.fromisoformat(at_text)
-        except ValueError as exc:
-            raise InvalidField("cursor", "not a next_cursor this endpoint returned") from exc
-        query = query.where(
-            (col(Pledge.submitted_at) < at) | ((col(Pledge.submitted_at) == at) & (col(Pledge.id) < last_id))
-        )
-    query = query.order_by(col(Pledge.submitted_at).desc(), col(Pledge.id).desc()).limit(limit + 1)
+        query = query.where(reporting.after_cursor(cursor, sort))
+    query = query.order_by(*reporting.ordering(sort)).limit(limit + 1)
     rows = list((await session.execute(query)).scalars())
     items, more = rows[:limit], len(rows) > limit
-    next_cursor = f"{items[-1].submitted_at.isoformat()}|{items[-1].id}" if more else None
+    next_cursor = reporting.cursor_of(items[-1]) if more else None
     return PledgePage(items=[_public(p) for p in items], next_cursor=next_cursor)

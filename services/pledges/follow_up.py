@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 
-from fastapi import HTTPException, status
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.common.errors import Conflict, InvalidField
+from services.common.app import update_refused
+from services.common.errors import Conflict
 from services.pledges.lifecycle import Pledge, apply
 from uncops_contracts.pledges import PledgeStatus
 from uncops_contracts.policies import PledgePolicy
@@ -52,23 +52,10 @@ async def act_on_pledge(
         try:
             return await handle.execute_update(PledgeWorkflow.act, request)
         except WorkflowUpdateFailedError as exc:
-            raise _http_error(exc) from exc
+            raise update_refused(exc) from exc
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND or attempt:
                 raise
             # Not started yet (its event is still on its way): start it from the stored pledge.
             await start_follow_up(temporal, stored, policy)
     raise AssertionError("unreachable")
-
-
-def _http_error(exc: WorkflowUpdateFailedError) -> Exception:
-    cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        details = cause.details[0]
-        if cause.type == "TransitionRefused":
-            return Conflict(str(cause.message), details["state"], details["allowed_actions"])
-        if cause.type == "InvalidField":
-            return InvalidField(details["field"], details["reason"])
-        if cause.type == "VersionConflict":
-            return HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(cause.message))
-    return exc

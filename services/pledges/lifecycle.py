@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.commands import Actor as Actor  # part of this module's vocabulary
 from services.common.errors import Conflict, InvalidField
 from uncops_contracts.envelope import EventPayload
 from uncops_contracts.pledges import (
@@ -38,12 +39,6 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, m
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Actor(_Model):
-    subject: str
-    role: str
-    member_state: str | None = None
 
 
 class Evidence(_Model):
@@ -273,6 +268,9 @@ def apply(pledge: Pledge, command: Any, actor: Actor, now: datetime, policy: Ple
             state=pledge.status.value,
             allowed_actions=allowed_actions(pledge, actor),
         )
+    if isinstance(command, RecordDelivery) and command.receipt_id in pledge.receipts:
+        # The same receipt again (a redelivered event): nothing happens, not even a new version.
+        return Outcome(pledge=pledge, action=action, events=[])
     new = pledge.model_copy(deep=True)
     events = _transition(new, command, actor, now, policy)
     new.version = pledge.version + 1

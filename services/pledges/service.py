@@ -6,14 +6,15 @@ from typing import Any
 from fastapi import APIRouter
 
 from services.common.runtime import ServiceDefinition, ServiceRuntime
-from services.pledges import api
+from services.pledges import api, importing, reporting
 from services.pledges.consumers import subscriptions
 from workflows.pledges.activities import PledgeActivities
 from workflows.pledges.workflows import PledgeWorkflow
 
-
 # Fixed paths (/pledges/summary, /pledges/import...) are included before api's /pledges/{pledge_id}.
 router = APIRouter()
+router.include_router(importing.router)
+router.include_router(reporting.router)
 router.include_router(api.router)
 
 

@@ -12,7 +12,7 @@ from deploy.stack import LocalStack
 from services.common.migrations import current_revision, downgrade, head_revision, upgrade
 
 TABLES = {
-    "pledges": {"outbox", "inbox", "pledge", "alembic_version"},
+    "pledges": {"outbox", "inbox", "pledge", "pledge_import", "alembic_version"},
     "cases": {
         "outbox",
         "inbox",

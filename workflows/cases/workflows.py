@@ -15,11 +15,11 @@ from datetime import timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.cases.deadlines import next_alarm
     from services.cases.domain import Actor, Case, Command, Outcome, allowed_actions, apply, fire_alarm
+    from services.common.commands import refusal, version_conflict
     from services.common.errors import Conflict, InvalidField
     from uncops_contracts.policies import CasePolicy
 
@@ -57,16 +57,6 @@ class StoreChange(BaseModel):
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 REOPEN_WINDOW = timedelta(minutes=5)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-
-
-def _refusal(exc: Exception) -> ApplicationError:
-    if isinstance(exc, Conflict):
-        return ApplicationError(
-            exc.detail, {"state": exc.state, "allowed_actions": exc.allowed_actions}, type="TransitionRefused"
-        )
-    if isinstance(exc, InvalidField):
-        return ApplicationError(exc.detail, {"field": exc.field, "reason": exc.reason}, type="InvalidField")
-    raise exc
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -113,7 +103,7 @@ class CaseWorkflow:
                 outcome = apply(self.case, request.command, request.actor, workflow.now(), request.policy)
             except (Conflict, InvalidField) as exc:
                 # The state moved between validation and now (a concurrent change): refuse the same way.
-                raise _refusal(exc) from None
+                raise refusal(exc) from None
             await self._store(
                 StoreChange(
                     outcome=outcome,
@@ -129,15 +119,11 @@ class CaseWorkflow:
     @act.validator
     def validate_act(self, request: CaseCommandRequest) -> None:
         if request.expected_version is not None and request.expected_version != self.case.version:
-            raise ApplicationError(
-                f"the case is at version {self.case.version}, not {request.expected_version}",
-                {"state": self.case.status.value, "version": self.case.version},
-                type="VersionConflict",
-            )
+            raise version_conflict(self.case.version, request.expected_version, self.case.status.value)
         try:
             apply(self.case, request.command, request.actor, workflow.now(), request.policy)
         except (Conflict, InvalidField) as exc:
-            raise _refusal(exc) from None
+            raise refusal(exc) from None
 
     @workflow.query
     def view(self) -> Case:

@@ -14,9 +14,9 @@ from datetime import timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.common.commands import refusal, version_conflict
     from services.common.errors import Conflict, InvalidField
     from services.pledges.lifecycle import (
         Actor,
@@ -59,16 +59,6 @@ class StorePledgeChange(BaseModel):
     traceparent: str | None = None
 
 
-def _refusal(exc: Exception) -> ApplicationError:
-    if isinstance(exc, Conflict):
-        return ApplicationError(
-            exc.detail, {"state": exc.state, "allowed_actions": exc.allowed_actions}, type="TransitionRefused"
-        )
-    if isinstance(exc, InvalidField):
-        return ApplicationError(exc.detail, {"field": exc.field, "reason": exc.reason}, type="InvalidField")
-    raise exc
-
-
 @workflow.defn(name="PledgeWorkflow")
 class PledgeWorkflow:
     @workflow.init
@@ -104,7 +94,7 @@ class PledgeWorkflow:
             try:
                 outcome = apply(self.pledge, request.command, request.actor, workflow.now(), request.policy)
             except (Conflict, InvalidField) as exc:
-                raise _refusal(exc) from None
+                raise refusal(exc) from None
             await self._store(
                 StorePledgeChange(outcome=outcome, policy=request.policy, traceparent=request.traceparent)
             )
@@ -114,15 +104,11 @@ class PledgeWorkflow:
     @act.validator
     def validate_act(self, request: PledgeCommandRequest) -> None:
         if request.expected_version is not None and request.expected_version != self.pledge.version:
-            raise ApplicationError(
-                f"the pledge is at version {self.pledge.version}, not {request.expected_version}",
-                {"state": self.pledge.status.value, "version": self.pledge.version},
-                type="VersionConflict",
-            )
+            raise version_conflict(self.pledge.version, request.expected_version, self.pledge.status.value)
         try:
             apply(self.pledge, request.command, request.actor, workflow.now(), request.policy)
         except (Conflict, InvalidField) as exc:
-            raise _refusal(exc) from None
+            raise refusal(exc) from None
 
     @workflow.query
     def view(self) -> Pledge:

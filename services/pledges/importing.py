@@ -1,0 +1,721 @@
+"""Bulk import of a summit's pledges from CSV or JSON: every row validated, a report of each rejected row
+with its line and reason, all-or-nothing or accept-the-valid, duplicates flagged (never dropped).
+
+The parsing, validation and duplicate flagging are plain functions (unit-tested without servers); the route
+reads the body with a byte limit, stores the accepted pledges and their ``pledge submitted`` events with one
+bulk INSERT each in one transaction, and keeps the report under the ``Idempotency-Key`` so a retry replays
+it instead of importing twice.
+
+Line numbers: in CSV the header is line 1 and a row's line is the physical line it starts on (a quoted cell
+may span lines; blank lines count as lines but are not rows); in JSON the line is the pledge's index from 1.
+In CSV the field of a rejection is the column's name (``target_date``, not ``terms.target_date``); in JSON it
+is the path in the object, as the single-pledge endpoint names it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import math
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Column, DateTime, Integer, Text, func, insert, tuple_
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel, col
+
+from services.common.app import RuntimeDep, SessionDep
+from services.common.auth import Principal, Role, require_roles
+from services.common.database import OutboxEvent
+from services.common.errors import Conflict, InvalidField
+from services.common.observability import current_traceparent
+from services.pledges.domain import (
+    PledgeSubmission,
+    PledgeTermsIn,
+    initial_state,
+    similar_titles,
+    submitted_event,
+)
+from services.pledges.models import Pledge
+from services.pledges.store import lifecycle_values
+from uncops_contracts import CloudEvent, EventPayload
+from uncops_contracts.envelope import encode_data
+from uncops_contracts.policies import PledgePolicy
+
+router = APIRouter(prefix="/pledges", tags=["pledges"])
+
+IMPORTERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER)
+
+CSV_COLUMNS = (
+    "member_state",
+    "co_sponsors",
+    "summit",
+    "kind",
+    "title",
+    "text",
+    "indicator",
+    "baseline",
+    "target",
+    "unit",
+    "target_date",
+    "resources",
+    "amount",
+    "currency",
+    "supports_summit",
+)
+REQUIRED_COLUMNS = ("member_state", "kind", "title")
+TERMS_COLUMNS = frozenset(PledgeTermsIn.model_fields)
+CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv"})
+JSON_MEDIA_TYPES = frozenset({"application/json"})
+# Each new pledge is compared with at most this many pledges of its State and kind (the newest first: the
+# file's earlier rows, then the stored ones; the single-pledge endpoint reads 1000 too), so even a file of
+# thousands of near-identical titles costs bounded time; a flag lists the DUPLICATES_LISTED newest at most.
+DUPLICATE_CANDIDATES = 1000
+DUPLICATES_LISTED = 10
+
+
+class ImportMode(StrEnum):
+    ALL_OR_NOTHING = "all_or_nothing"
+    ACCEPT_VALID = "accept_valid"
+
+
+class ImportLimits(BaseSettings):
+    """The byte limit of one import request (the row limit is ``PledgePolicy.import_max_rows``)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    max_bytes: int = Field(32 * 1024 * 1024, ge=1, validation_alias="UNCOPS_PLEDGE_IMPORT_MAX_BYTES")
+
+
+@lru_cache
+def import_limits() -> ImportLimits:
+    return ImportLimits()
+
+
+# ---------------------------------------------------------------- the report
+
+
+class Rejection(BaseModel):
+    line: int
+    field: str
+    reason: str
+
+
+class DuplicateFlag(BaseModel):
+    line: int
+    pledge_id: str
+    duplicate_of: list[str]
+
+
+class ImportReport(BaseModel):
+    mode: ImportMode
+    received: int
+    accepted: int
+    rejected: list[Rejection] = []
+    pledge_ids: list[str] = Field([], description="The pledges created, in the order of their lines")
+    possible_duplicates: list[DuplicateFlag] = []
+    detail: str | None = None
+
+
+# ---------------------------------------------------------------- reading the body
+
+
+class TooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the import is larger than {limit} bytes: split it (uncops import-pledges --chunk)")
+
+
+def check_declared_size(content_length: str | None, limit: int) -> None:
+    """Refuse before reading when the client declares a body over the limit."""
+    if content_length is None:
+        return
+    try:
+        declared = int(content_length)
+    except ValueError:
+        return  # the server rejects a malformed Content-Length itself; the stream limit still applies
+    if declared > limit:
+        raise TooLarge(limit)
+
+
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The whole body, read as it streams in; stops as soon as it passes ``limit`` bytes."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(limit)
+    return bytes(body)
+
+
+def body_format(content_type: str | None) -> str:
+    """ "csv" or "json" from the Content-Type header."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in CSV_MEDIA_TYPES:
+        return "csv"
+    if media in JSON_MEDIA_TYPES or media.endswith("+json"):
+        return "json"
+    raise HTTPException(
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        f"send the pledges as text/csv or application/json, not {media or 'no Content-Type'}",
+    )
+
+
+# ---------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One pledge of the file: its line and the object to validate, or why it cannot even be read."""
+
+    line: int
+    data: Any = None
+    problem: str | None = None
+    csv: bool = False
+
+
+def parse_body(body: bytes, fmt: str) -> list[ImportRow]:
+    if fmt == "csv":
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidField("body", f"the CSV is not UTF-8 text ({exc})") from exc
+        return parse_csv(text)
+    return parse_json(body)
+
+
+def csv_records(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and every non-blank record with the line it starts on (the header is line 1)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None or not any(cell.strip() for cell in header):
+            raise InvalidField("body", "the CSV is empty: its first line must be the header row")
+        records: list[tuple[int, list[str]]] = []
+        previous = reader.line_num
+        for values in reader:
+            start, previous = previous + 1, reader.line_num
+            if any(cell.strip() for cell in values):  # blank lines and rows of empty cells are no pledge
+                records.append((start, values))
+    except csv.Error as exc:
+        raise InvalidField("body", f"line {reader.line_num}: {exc}") from exc
+    return header, records
+
+
+def csv_columns(header: Sequence[str]) -> list[str]:
+    names = [name.strip().lower() for name in header]
+    unknown = [name for name in names if name not in CSV_COLUMNS]
+    if unknown:
+        raise InvalidField(
+            "columns",
+            f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(repr(u) for u in unknown)}; "
+            f"the columns are {', '.join(CSV_COLUMNS)}",
+        )
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InvalidField("columns", f"column{'s' if len(twice) > 1 else ''} {', '.join(twice)} twice")
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise InvalidField("columns", f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    return names
+
+
+def csv_submission(columns: Sequence[str], values: Sequence[str]) -> dict[str, Any]:
+    """A CSV row as an object shaped like PledgeSubmission: empty cells left out, co_sponsors split on ";"."""
+    data: dict[str, Any] = {}
+    terms: dict[str, str] = {}
+    for name, raw in zip(columns, values, strict=True):
+        value = raw.strip()
+        if not value:
+            continue
+        if name == "co_sponsors":
+            data[name] = [code.strip() for code in value.split(";") if code.strip()]
+        elif name in TERMS_COLUMNS:
+            terms[name] = value
+        else:
+            data[name] = value
+    if terms:
+        data["terms"] = terms
+    return data
+
+
+def parse_csv(text: str) -> list[ImportRow]:
+    header, records = csv_records(text)
+    columns = csv_columns(header)
+    rows = []
+    for line, values in records:
+        if len(values) != len(columns):
+            problem = f"{len(values)} values for the {len(columns)} columns of the header"
+            rows.append(ImportRow(line, problem=problem, csv=True))
+        else:
+            rows.append(ImportRow(line, csv_submission(columns, values), csv=True))
+    return rows
+
+
+def parse_json(body: bytes) -> list[ImportRow]:
+    try:
+        # Decimals, not floats: 0.1 stays 0.1 (an amount has at most two decimal places).
+        document = json.loads(body, parse_float=Decimal)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidField("body", f"not valid JSON: {exc}") from exc
+    if isinstance(document, dict) and set(document) == {"pledges"}:
+        document = document["pledges"]
+    if not isinstance(document, list):
+        raise InvalidField("body", 'a JSON list of pledges, or {"pledges": [...]}')
+    return [ImportRow(index, item) for index, item in enumerate(document, start=1)]
+
+
+# ---------------------------------------------------------------- validation
+
+
+def field_name(path: Sequence[str | int], csv_row: bool) -> str:
+    """Where an error is: the CSV column, or the path in the JSON object ("row" for the whole row)."""
+    if not csv_row:
+        return ".".join(str(part) for part in path) or "row"
+    names = [str(part) for part in path if not isinstance(part, int)]
+    if names[:1] == ["terms"] and len(names) > 1:
+        names = names[1:]
+    return ".".join(names) or "row"
+
+
+def validate_row(row: ImportRow) -> PledgeSubmission | list[Rejection]:
+    if row.problem is not None:
+        return [Rejection(line=row.line, field="row", reason=row.problem)]
+    try:
+        return PledgeSubmission.model_validate(row.data)
+    except ValidationError as exc:
+        return [
+            Rejection(line=row.line, field=field_name(error["loc"], row.csv), reason=error["msg"])
+            for error in exc.errors(include_url=False)
+        ]
+    except InvalidField as exc:  # a rule of check_submission, raised as-is from the model validator
+        return [Rejection(line=row.line, field=field_name(exc.field.split("."), row.csv), reason=exc.reason)]
+
+
+def validate_rows(
+    rows: Sequence[ImportRow],
+    may_act_for: Callable[[str], bool] = lambda _: True,
+    acting_for: str | None = None,
+) -> tuple[list[tuple[int, PledgeSubmission]], list[Rejection]]:
+    """The valid submissions with their lines, and every rejection (a State's focal point imports its own
+    State's pledges only)."""
+    valid: list[tuple[int, PledgeSubmission]] = []
+    rejected: list[Rejection] = []
+    for row in rows:
+        result = validate_row(row)
+        if isinstance(result, list):
+            rejected.extend(result)
+        elif not may_act_for(result.member_state):
+            reason = f"you import pledges of {acting_for} only" if acting_for else "not your State's pledge"
+            rejected.append(Rejection(line=row.line, field="member_state", reason=reason))
+        else:
+            valid.append((row.line, result))
+    return valid, rejected
+
+
+# ---------------------------------------------------------------- duplicates
+
+
+@dataclass(frozen=True)
+class _Title:
+    pledge_id: str
+    title: str
+    normal: str  # as similar_titles compares it: lower case, single spaces
+
+    @classmethod
+    def of(cls, pledge_id: str, title: str) -> _Title:
+        return cls(pledge_id, title, " ".join(title.lower().split()))
+
+
+def _bigrams(text: str) -> list[tuple[str, int]]:
+    """The bigrams of ``text`` as distinct tokens (the 2nd "po" is ("po", 2)): a multiset as a set."""
+    seen: Counter[str] = Counter()
+    tokens = []
+    for i in range(len(text) - 1):
+        gram = text[i : i + 2]
+        seen[gram] += 1
+        tokens.append((gram, seen[gram]))
+    return tokens
+
+
+def min_shared_bigrams(length: int, threshold: float) -> int:
+    """How many bigrams a title of ``length`` characters shares, at least, with any title similar to it.
+
+    SequenceMatcher's ratio is 2M/T (M matched characters in K blocks, T both lengths): a block of n
+    characters holds n-1 shared bigrams, and blocks are separated by unmatched characters, so K-1 <= T-2M and
+    shared >= M-K >= 3M-T-1 >= (1.5 t - 1) T - 1 for ratio >= t. That grows with T, and T is at least
+    ``length`` plus the shortest length the ratio allows (2 min/T >= t). 0 when it proves nothing (t <= 2/3).
+    """
+    if threshold <= 2 / 3:
+        return 0
+    shortest = max(1, math.floor(threshold * length / (2 - threshold)))
+    total = length + shortest
+    return max(0, 3 * math.floor(threshold * total / 2) - total - 1)
+
+
+def _length_allows(a: int, b: int, threshold: float) -> bool:
+    """SequenceMatcher's ratio is at most 2 min / (a + b)."""
+    return a + b > 0 and 2.0 * min(a, b) / (a + b) >= threshold
+
+
+def _similar_in_order(older: Sequence[_Title], mine: Sequence[_Title], threshold: float) -> list[list[str]]:
+    """For each title of ``mine`` in order, the ids of the similar ones among ``older`` and its predecessors.
+
+    Prefix filtering (as in set-similarity joins): with tokens in one global order, rarest first, two titles
+    sharing at least o bigrams share one in the first len-o+1 tokens of each, so each title indexes only that
+    prefix and meets only the titles it may be similar to; similar_titles then decides. Without it a file of
+    thousands of one State's pledges of one kind would cost millions of SequenceMatcher comparisons.
+    """
+    titles = [*older, *mine]
+    tokens = [_bigrams(t.normal) for t in titles]
+    frequency = Counter(token for own in tokens for token in own)
+    prefixes: list[list[tuple[str, int]] | None] = []
+    for title, own in zip(titles, tokens, strict=True):
+        shared = min_shared_bigrams(len(title.normal), threshold)
+        prefixes.append(
+            sorted(own, key=lambda t: (frequency[t], t))[: len(title.normal) - shared] if shared else None
+        )
+    index: dict[tuple[str, int], list[int]] = defaultdict(list)
+    unfiltered: list[int] = []  # titles the filter proves nothing for: compared with every title
+
+    def add(position: int) -> None:
+        prefix = prefixes[position]
+        if prefix is None:
+            unfiltered.append(position)
+        for token in prefix or ():
+            index[token].append(position)
+
+    for position in range(len(older)):
+        add(position)
+    found: list[list[str]] = []
+    for position in range(len(older), len(titles)):
+        title, prefix = titles[position], prefixes[position]
+        if prefix is None:
+            candidates = set(range(max(0, position - DUPLICATE_CANDIDATES), position))
+        else:
+            candidates = set(unfiltered[-DUPLICATE_CANDIDATES:])
+            for token in prefix:
+                candidates.update(index.get(token, [])[-DUPLICATE_CANDIDATES:])
+        plausible = [
+            (titles[c].pledge_id, titles[c].title)
+            for c in sorted(candidates, reverse=True)[:DUPLICATE_CANDIDATES]  # newest first
+            if _length_allows(len(title.normal), len(titles[c].normal), threshold)
+        ]
+        similar: list[str] = []
+        for start in range(0, len(plausible), DUPLICATES_LISTED):
+            similar += similar_titles(title.title, plausible[start : start + DUPLICATES_LISTED], threshold)
+            if len(similar) >= DUPLICATES_LISTED:
+                break
+        found.append(similar[:DUPLICATES_LISTED])
+        add(position)
+    return found
+
+
+def flag_duplicates(
+    new: Sequence[tuple[str, PledgeSubmission]],
+    stored: dict[tuple[str, str], list[tuple[str, str]]],
+    threshold: float,
+) -> list[list[str]]:
+    """For each new pledge (in order), the ids of possible duplicates: same State and kind, near-identical
+    title (domain.similar_titles), among the file's earlier pledges and the stored ones (``stored``: id and
+    title by (State, kind), newest first); newest first, DUPLICATES_LISTED at most."""
+    positions: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for position, (_, submission) in enumerate(new):
+        positions[(submission.member_state, submission.kind.value)].append(position)
+    flags: list[list[str]] = [[] for _ in new]
+    for group, members in positions.items():
+        older = [_Title.of(pledge_id, title) for pledge_id, title in reversed(stored.get(group, []))]
+        mine = [_Title.of(new[p][0], new[p][1].title) for p in members]
+        for position, similar in zip(members, _similar_in_order(older, mine, threshold), strict=True):
+            flags[position] = similar
+    return flags
+
+
+async def stored_titles(
+    session: AsyncSession, groups: set[tuple[str, str]]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """Id and title of the stored pledges of each (State, kind): the newest DUPLICATE_CANDIDATES first."""
+    if not groups:
+        return {}
+    ranked = (
+        sa_select(
+            col(Pledge.id),
+            col(Pledge.title),
+            col(Pledge.member_state),
+            col(Pledge.kind),
+            func.row_number()
+            .over(
+                partition_by=(col(Pledge.member_state), col(Pledge.kind)),
+                order_by=(col(Pledge.submitted_at).desc(), col(Pledge.id).desc()),
+            )
+            .label("rank"),
+        )
+        .where(tuple_(col(Pledge.member_state), col(Pledge.kind)).in_(sorted(groups)))
+        .subquery()
+    )
+    rows = await session.execute(
+        sa_select(ranked.c.id, ranked.c.title, ranked.c.member_state, ranked.c.kind)
+        .where(ranked.c.rank <= DUPLICATE_CANDIDATES)
+        .order_by(ranked.c.rank)
+    )
+    found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for pledge_id, title, member_state, kind in rows:
+        found[(member_state, kind)].append((pledge_id, title))
+    return found
+
+
+# ---------------------------------------------------------------- storing
+
+
+class PledgeImport(SQLModel, table=True):
+    """An import made with an Idempotency-Key: its report, replayed when the same key and body come again."""
+
+    __tablename__ = "pledge_import"
+
+    idempotency_key: str = SQLField(sa_column=Column(Text, primary_key=True))
+    scope: str = SQLField(sa_column=Column(Text, nullable=False))
+    fingerprint: str = SQLField(sa_column=Column(Text, nullable=False))
+    status_code: int = SQLField(sa_column=Column(Integer, nullable=False))
+    report: dict[str, Any] = SQLField(sa_column=Column(JSONB, nullable=False))
+    imported_by: str = SQLField(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = SQLField(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+
+
+def outbox_values(payload: EventPayload, key: str, traceparent: str | None) -> dict[str, Any]:
+    """The outbox row record_event would add, as values for a bulk INSERT."""
+    event = CloudEvent.of(payload, subject=key, traceparent=traceparent)
+    return {
+        "event_id": uuid.UUID(event.id),
+        "topic": payload.topic,
+        "key": key,
+        "type": event.type,
+        "source": event.source,
+        "subject": event.subject,
+        "dataschema": event.dataschema,
+        "time": event.time,
+        "value": encode_data(event.data),
+        "traceparent": event.traceparent,
+    }
+
+
+def pledge_rows(
+    new: Sequence[tuple[str, PledgeSubmission]],
+    duplicates: Sequence[list[str]],
+    submitted_by: str,
+    now: datetime,
+    policy: PledgePolicy,
+    traceparent: str | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Values of the pledge rows and of their ``pledge submitted`` outbox rows, as submit_pledge has them."""
+    pledges: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for (pledge_id, submission), duplicate_of in zip(new, duplicates, strict=True):
+        state = initial_state(pledge_id, submission, now, duplicate_of)
+        pledges.append(
+            {
+                "id": pledge_id,
+                "member_state": submission.member_state,
+                "co_sponsors": submission.co_sponsors,
+                "summit": submission.summit,
+                "kind": submission.kind.value,
+                "text": submission.text,
+                "supports_summit": submission.supports_summit,
+                "submitted_by": submitted_by,
+                "submitted_at": now,
+                "idempotency_key": None,
+                "request_fingerprint": None,
+                "possible_duplicate_of": duplicate_of,
+                **submission.terms.model_dump(),
+                **lifecycle_values(state, policy, now),
+            }
+        )
+        events.append(outbox_values(submitted_event(pledge_id, submission, now), pledge_id, traceparent))
+    return pledges, events
+
+
+def fingerprint(mode: ImportMode, fmt: str, body: bytes) -> str:
+    digest = hashlib.sha256(f"{mode.value}\0{fmt}\0".encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _scope(principal: Principal) -> str:
+    """Whose imports a key belongs to. As Principal.may_act_for: a focal point acts for its own State only."""
+    if Role.STATE_FOCAL_POINT in principal.roles and Role.ADMIN not in principal.roles:
+        return f"state:{principal.member_state}"
+    return "any"
+
+
+def _replay(existing: PledgeImport, scope: str, print_: str) -> JSONResponse:
+    if existing.scope != scope or existing.fingerprint != print_:
+        raise Conflict("Idempotency-Key was already used for a different import")
+    return JSONResponse(
+        existing.report, status_code=existing.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+# ---------------------------------------------------------------- the route
+
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "member_state,kind,title,target_date\nGHA,gender_parity,Women in FPUs,2030-12-31",
+            },
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "array", "items": {"$ref": "#/components/schemas/PledgeSubmission"}},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "pledges": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/PledgeSubmission"},
+                                }
+                            },
+                        },
+                    ]
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/import",
+    summary="Import a summit's pledges from CSV or JSON",
+    description=(
+        "CSV: a header row naming columns among " + ", ".join(CSV_COLUMNS) + " (co_sponsors separated by "
+        '";"; an unknown column is an error). JSON: a list of pledges shaped like a single submission, or '
+        '{"pledges": [...]}. Every row is validated; `all_or_nothing` stores nothing if any row is rejected '
+        "(422 with the report), `accept_valid` stores the valid rows. A State's focal point imports its own "
+        "State's pledges only. Possible duplicates are flagged, never dropped. With an Idempotency-Key, the "
+        "same key and body replay the first report."
+    ),
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImportReport,
+    responses={
+        200: {"model": ImportReport, "description": "Nothing to create (every row rejected), or a replay"},
+        413: {"description": "The body is larger than the configured limit"},
+        415: {"description": "Neither text/csv nor application/json"},
+        422: {"model": ImportReport, "description": "all_or_nothing with rejected rows: nothing was stored"},
+    },
+    openapi_extra=_BODY_DOC,
+)
+async def import_pledges(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, IMPORTERS],
+    mode: Annotated[ImportMode, Query()] = ImportMode.ALL_OR_NOTHING,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    fmt = body_format(request.headers.get("content-type"))
+    limit = import_limits().max_bytes
+    try:
+        check_declared_size(request.headers.get("content-length"), limit)
+        body = await read_limited(request.stream(), limit)
+    except TooLarge as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+    scope, print_ = _scope(principal), fingerprint(mode, fmt, body)
+    if idempotency_key:
+        existing = await session.get(PledgeImport, idempotency_key)
+        if existing is not None:
+            return _replay(existing, scope, print_)
+
+    policy = runtime.settings.pledge_policy
+    acting_for = None if scope == "any" else principal.member_state
+    # Parsing and validating thousands of rows is CPU work: off the event loop.
+    rows, (valid, rejected) = await asyncio.to_thread(
+        _read_and_validate, body, fmt, policy.import_max_rows, principal.may_act_for, acting_for
+    )
+    rejected.sort(key=lambda r: r.line)
+    report = ImportReport(mode=mode, received=len(rows), accepted=0, rejected=rejected)
+    if mode is ImportMode.ALL_OR_NOTHING and rejected:
+        lines = len({r.line for r in rejected})
+        report.detail = f"{lines} of {len(rows)} rows rejected: nothing was imported"
+        return JSONResponse(report.model_dump(mode="json"), status_code=422)
+
+    now = datetime.now(UTC)
+    new = [(str(uuid.uuid4()), submission) for _, submission in valid]
+    stored = await stored_titles(session, {(s.member_state, s.kind.value) for _, s in new})
+    duplicates = await asyncio.to_thread(flag_duplicates, new, stored, policy.duplicate_title_similarity)
+    pledges, events = await asyncio.to_thread(
+        pledge_rows, new, duplicates, principal.subject, now, policy, current_traceparent()
+    )
+    report.accepted = len(new)
+    report.pledge_ids = [pledge_id for pledge_id, _ in new]
+    report.possible_duplicates = [
+        DuplicateFlag(line=line, pledge_id=pledge_id, duplicate_of=found)
+        for (line, _), (pledge_id, _), found in zip(valid, new, duplicates, strict=True)
+        if found
+    ]
+    code = status.HTTP_201_CREATED if new else status.HTTP_200_OK
+    body_out = report.model_dump(mode="json")
+    try:
+        if idempotency_key:
+            # First in the transaction: a concurrent import with the same key waits here, then fails.
+            session.add(
+                PledgeImport(
+                    idempotency_key=idempotency_key,
+                    scope=scope,
+                    fingerprint=print_,
+                    status_code=code,
+                    report=body_out,
+                    imported_by=principal.subject,
+                )
+            )
+            await session.flush()
+        if pledges:
+            await session.execute(insert(Pledge), pledges)
+            await session.execute(insert(OutboxEvent), events)
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        if not idempotency_key:
+            raise
+        existing = await session.get(PledgeImport, idempotency_key)
+        if existing is None:
+            raise
+        return _replay(existing, scope, print_)
+    return JSONResponse(body_out, status_code=code)
+
+
+def _read_and_validate(
+    body: bytes,
+    fmt: str,
+    max_rows: int,
+    may_act_for: Callable[[str], bool],
+    acting_for: str | None,
+) -> tuple[list[ImportRow], tuple[list[tuple[int, PledgeSubmission]], list[Rejection]]]:
+    rows = parse_body(body, fmt)
+    if not rows:
+        raise InvalidField("body", "no pledges to import")
+    if len(rows) > max_rows:
+        raise InvalidField(
+            "body", f"{len(rows)} pledges: an import holds at most {max_rows}; split it into smaller imports"
+        )
+    return rows, validate_rows(rows, may_act_for, acting_for)
