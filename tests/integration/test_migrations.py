@@ -23,7 +23,15 @@ TABLES = {
         "case_reference_counter",
         "review_flag",
     },
-    "summit": {"outbox", "inbox", "summit", "milestone", "summit_pledge", "alembic_version"},
+    "summit": {
+        "outbox",
+        "inbox",
+        "summit",
+        "milestone",
+        "summit_pledge",
+        "funding_receipt",
+        "alembic_version",
+    },
 }
 
 
