@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select, text
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -141,7 +141,7 @@ async def open_new_case(
     record_case_events(session, case, change_events(None, case, "open", actor, now), traceparent)
     await session.flush()
     policy = runtime.settings.case_policy
-    await raise_review_flags(session, case, policy, now, traceparent)
+    await raise_review_flags(session, case, policy, now, traceparent, unit=True, country=False)
     # The workflow starts before the commit, so a stored case always has its workflow; if the commit fails
     # the workflow is terminated (its activities would find no case anyway).
     handle = await temporal.start_workflow(
@@ -220,16 +220,9 @@ async def list_cases(
             at = date.fromisoformat(at_text)
         except ValueError as exc:
             raise InvalidField("cursor", "not a next_cursor this endpoint returned") from exc
-        if descending:
-            filters.append(
-                (col(CaseRow.reported_on) < at)
-                | ((col(CaseRow.reported_on) == at) & (col(CaseRow.id) < last_id))
-            )
-        else:
-            filters.append(
-                (col(CaseRow.reported_on) > at)
-                | ((col(CaseRow.reported_on) == at) & (col(CaseRow.id) > last_id))
-            )
+        # A row comparison lets PostgreSQL enter the index at the cursor instead of reading from the start.
+        position = tuple_(col(CaseRow.reported_on), col(CaseRow.id))
+        filters.append(position < (at, last_id) if descending else position > (at, last_id))
     order = (
         (col(CaseRow.reported_on).desc(), col(CaseRow.id).desc())
         if descending
@@ -265,8 +258,7 @@ async def statistics(
     # Dimension names come from the fixed table above, never from the caller's text.
     sql = text(
         f"SELECT {columns}, count(*) AS allegations, "  # noqa: S608
-        "sum((state->>'victims_adult')::int) AS victims_adult, "
-        "sum((state->>'victims_minor')::int) AS victims_minor, "
+        "sum(victims_adult) AS victims_adult, sum(victims_minor) AS victims_minor, "
         "sum(CASE WHEN finding = 'substantiated' THEN 1 ELSE 0 END) AS substantiated "
         f"FROM case_file GROUP BY {groups} ORDER BY {groups}"
     )

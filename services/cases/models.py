@@ -15,7 +15,8 @@ class CaseRow(SQLModel, table=True):
     __tablename__ = "case_file"
     __table_args__ = (
         Index("case_file_keyset", "reported_on", "id"),
-        Index("case_file_filters", "mission", "police_contributing_country", "status"),
+        Index("case_file_mission_status", "mission", "status", "reported_on", "id"),
+        Index("case_file_country", "police_contributing_country", "reported_on", "id"),
     )
 
     id: str = Field(primary_key=True)
@@ -35,6 +36,8 @@ class CaseRow(SQLModel, table=True):
     investigating_entity: str | None = None
     finding: str | None = None
     credible: bool = True
+    victims_adult: int = 0
+    victims_minor: int = 0
     overdue: bool = Field(default=False, index=True)
     next_due_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -46,6 +46,8 @@ def row_values(case: Case, now: datetime) -> dict[str, Any]:
         "investigating_entity": case.investigating_entity.value if case.investigating_entity else None,
         "finding": case.finding.value if case.finding else None,
         "credible": case.closure_reason is not ClosureReason.NOT_CREDIBLE,
+        "victims_adult": case.victims_adult,
+        "victims_minor": case.victims_minor,
         "overdue": bool(case.overdue(now)),
         "next_due_at": min((d.due_at for d in open_deadlines), default=None),
         "updated_at": now,
@@ -113,14 +115,21 @@ def record_case_events(
 
 
 async def raise_review_flags(
-    session: AsyncSession, case: Case, policy: CasePolicy, now: datetime, traceparent: str | None
+    session: AsyncSession,
+    case: Case,
+    policy: CasePolicy,
+    now: datetime,
+    traceparent: str | None,
+    unit: bool = True,
+    country: bool = True,
 ) -> list[ReviewFlagRaised]:
     """Security Council resolution 2272: a unit with credible SEA allegations at or above the threshold in
     the window; a contributing country missing reply or investigation deadlines on enough open cases."""
     raised: list[ReviewFlagRaised] = []
     window_start = (now - timedelta(days=policy.unit_sea_window_days)).date()
     if (
-        case.personnel_category is PersonnelCategory.FORMED_POLICE_UNIT
+        unit
+        and case.personnel_category is PersonnelCategory.FORMED_POLICE_UNIT
         and case.unit
         and case.allegation_type in SEA_TYPES
     ):
@@ -151,6 +160,8 @@ async def raise_review_flags(
             )
             if flag:
                 raised.append(flag)
+    if not country:
+        return raised
     failing = list(
         (
             await session.execute(

@@ -85,11 +85,15 @@ REQUIRED_COLUMNS = ("member_state", "kind", "title")
 TERMS_COLUMNS = frozenset(PledgeTermsIn.model_fields)
 CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv"})
 JSON_MEDIA_TYPES = frozenset({"application/json"})
-# Each new pledge is compared with at most this many pledges of its State and kind (the newest first: the
-# file's earlier rows, then the stored ones; the single-pledge endpoint reads 1000 too), so even a file of
-# thousands of near-identical titles costs bounded time; a flag lists the DUPLICATES_LISTED newest at most.
-DUPLICATE_CANDIDATES = 1000
+# Possible duplicates: the stored pledges of each State and kind read (the newest, as the single-pledge
+# endpoint reads 1000 too); the pledges a new one is checked against after the cheap filters (the newest
+# first: the file's earlier rows, then the stored ones), so even a file of thousands of look-alike titles of
+# one State and kind costs bounded time; the ids a flag lists (the newest). Up to SMALL_GROUP titles of one
+# State and kind are compared pairwise, above that an index finds the candidates.
+STORED_CANDIDATES = 1000
+CANDIDATES_PER_PLEDGE = 200
 DUPLICATES_LISTED = 10
+SMALL_GROUP = 64
 
 
 class ImportMode(StrEnum):
@@ -338,64 +342,77 @@ class _Title:
     pledge_id: str
     title: str
     normal: str  # as similar_titles compares it: lower case, single spaces
+    # Its bigrams as a set of numbers: the 2nd "po" is another token than the 1st (a multiset as a set).
+    bigrams: frozenset[int]
 
     @classmethod
-    def of(cls, pledge_id: str, title: str) -> _Title:
-        return cls(pledge_id, title, " ".join(title.lower().split()))
+    def of(cls, pledge_id: str, title: str, vocabulary: dict[tuple[str, int], int]) -> _Title:
+        normal = " ".join(title.lower().split())
+        seen: dict[str, int] = {}
+        tokens = []
+        for gram in map(str.__add__, normal, normal[1:]):
+            seen[gram] = count = seen.get(gram, 0) + 1
+            tokens.append(vocabulary.setdefault((gram, count), len(vocabulary)))
+        return cls(pledge_id, title, normal, frozenset(tokens))
 
 
-def _bigrams(text: str) -> list[tuple[str, int]]:
-    """The bigrams of ``text`` as distinct tokens (the 2nd "po" is ("po", 2)): a multiset as a set."""
-    seen: Counter[str] = Counter()
-    tokens = []
-    for i in range(len(text) - 1):
-        gram = text[i : i + 2]
-        seen[gram] += 1
-        tokens.append((gram, seen[gram]))
-    return tokens
+@lru_cache(maxsize=4096)
+def min_shared_bigrams(a: int, b: int, threshold: float) -> int:
+    """How many bigrams titles of ``a`` and ``b`` characters share, at least, if similar_titles finds them
+    similar (their SequenceMatcher ratio 2M/T reaches ``threshold``, T = a + b); -1 if it cannot, because
+    the ratio is at most 2 min(a, b)/T.
 
-
-def min_shared_bigrams(length: int, threshold: float) -> int:
-    """How many bigrams a title of ``length`` characters shares, at least, with any title similar to it.
-
-    SequenceMatcher's ratio is 2M/T (M matched characters in K blocks, T both lengths): a block of n
-    characters holds n-1 shared bigrams, and blocks are separated by unmatched characters, so K-1 <= T-2M and
-    shared >= M-K >= 3M-T-1 >= (1.5 t - 1) T - 1 for ratio >= t. That grows with T, and T is at least
-    ``length`` plus the shortest length the ratio allows (2 min/T >= t). 0 when it proves nothing (t <= 2/3).
+    M characters match in K blocks; a block of n characters holds n-1 shared bigrams and blocks are separated
+    by unmatched characters, so K-1 <= T-2M and shared >= M-K >= 3M-T-1, with M >= threshold*T/2.
     """
+    total = a + b
+    if total == 0 or 2.0 * min(a, b) / total < threshold:
+        return -1
+    return max(0, 3 * math.ceil(threshold * total / 2 - 1e-9) - total - 1)
+
+
+def _fewest_shared(length: int, threshold: float) -> int:
+    """A lower bound of min_shared_bigrams for a title of ``length`` and any title that may be similar.
+
+    shared >= (1.5 threshold - 1) T - 1 grows with T when threshold > 2/3 (below, it proves nothing), and T
+    is at least ``length`` plus the shortest length the ratio allows."""
     if threshold <= 2 / 3:
         return 0
-    shortest = max(1, math.floor(threshold * length / (2 - threshold)))
-    total = length + shortest
-    return max(0, 3 * math.floor(threshold * total / 2) - total - 1)
+    total = length + math.floor(threshold * length / (2 - threshold))
+    return max(0, math.floor((1.5 * threshold - 1) * total - 1 - 1e-9))
 
 
-def _length_allows(a: int, b: int, threshold: float) -> bool:
-    """SequenceMatcher's ratio is at most 2 min / (a + b)."""
-    return a + b > 0 and 2.0 * min(a, b) / (a + b) >= threshold
+def _may_be_similar(a: _Title, b: _Title, threshold: float) -> bool:
+    needed = min_shared_bigrams(len(a.normal), len(b.normal), threshold)
+    return needed == 0 or (needed > 0 and len(a.bigrams & b.bigrams) >= needed)
 
 
 def _similar_in_order(older: Sequence[_Title], mine: Sequence[_Title], threshold: float) -> list[list[str]]:
     """For each title of ``mine`` in order, the ids of the similar ones among ``older`` and its predecessors.
 
-    Prefix filtering (as in set-similarity joins): with tokens in one global order, rarest first, two titles
-    sharing at least o bigrams share one in the first len-o+1 tokens of each, so each title indexes only that
-    prefix and meets only the titles it may be similar to; similar_titles then decides. Without it a file of
-    thousands of one State's pledges of one kind would cost millions of SequenceMatcher comparisons.
+    Two cheap bounds (lengths, shared bigrams) spare similar_titles the pairs that cannot reach the
+    threshold. In a large group, prefix filtering (as in set-similarity joins) finds the candidates: with
+    tokens in one global order, rarest first, two titles sharing at least o bigrams share one in the first
+    len-o+1 tokens of each, so each title indexes that prefix only and meets only the titles it may match.
     """
     titles = [*older, *mine]
-    tokens = [_bigrams(t.normal) for t in titles]
-    frequency = Counter(token for own in tokens for token in own)
-    prefixes: list[list[tuple[str, int]] | None] = []
-    for title, own in zip(titles, tokens, strict=True):
-        shared = min_shared_bigrams(len(title.normal), threshold)
-        prefixes.append(
-            sorted(own, key=lambda t: (frequency[t], t))[: len(title.normal) - shared] if shared else None
-        )
-    index: dict[tuple[str, int], list[int]] = defaultdict(list)
-    unfiltered: list[int] = []  # titles the filter proves nothing for: compared with every title
+    large = len(titles) > SMALL_GROUP
+    index: dict[int, list[int]] = defaultdict(list)
+    unfiltered: list[int] = []  # titles whose prefix proves nothing: candidates of every title
+    prefixes: list[list[int] | None] = []
+    if large:
+        frequency = Counter(token for title in titles for token in title.bigrams)
+        for title in titles:
+            shared = _fewest_shared(len(title.normal), threshold)
+            prefixes.append(
+                sorted(title.bigrams, key=lambda t: (frequency[t], t))[: len(title.bigrams) - shared + 1]
+                if shared > 0
+                else None
+            )
 
     def add(position: int) -> None:
+        if not large:
+            return
         prefix = prefixes[position]
         if prefix is None:
             unfiltered.append(position)
@@ -406,17 +423,19 @@ def _similar_in_order(older: Sequence[_Title], mine: Sequence[_Title], threshold
         add(position)
     found: list[list[str]] = []
     for position in range(len(older), len(titles)):
-        title, prefix = titles[position], prefixes[position]
+        title = titles[position]
+        prefix = prefixes[position] if large else None
         if prefix is None:
-            candidates = set(range(max(0, position - DUPLICATE_CANDIDATES), position))
+            candidates: Sequence[int] = range(position - 1, max(-1, position - 1 - CANDIDATES_PER_PLEDGE), -1)
         else:
-            candidates = set(unfiltered[-DUPLICATE_CANDIDATES:])
+            met = set(unfiltered[-CANDIDATES_PER_PLEDGE:])
             for token in prefix:
-                candidates.update(index.get(token, [])[-DUPLICATE_CANDIDATES:])
+                met.update(index.get(token, [])[-CANDIDATES_PER_PLEDGE:])
+            candidates = sorted(met, reverse=True)[:CANDIDATES_PER_PLEDGE]  # newest first
         plausible = [
             (titles[c].pledge_id, titles[c].title)
-            for c in sorted(candidates, reverse=True)[:DUPLICATE_CANDIDATES]  # newest first
-            if _length_allows(len(title.normal), len(titles[c].normal), threshold)
+            for c in candidates
+            if _may_be_similar(title, titles[c], threshold)
         ]
         similar: list[str] = []
         for start in range(0, len(plausible), DUPLICATES_LISTED):
@@ -441,8 +460,9 @@ def flag_duplicates(
         positions[(submission.member_state, submission.kind.value)].append(position)
     flags: list[list[str]] = [[] for _ in new]
     for group, members in positions.items():
-        older = [_Title.of(pledge_id, title) for pledge_id, title in reversed(stored.get(group, []))]
-        mine = [_Title.of(new[p][0], new[p][1].title) for p in members]
+        vocabulary: dict[tuple[str, int], int] = {}
+        older = [_Title.of(*pledge, vocabulary) for pledge in reversed(stored.get(group, []))]
+        mine = [_Title.of(new[p][0], new[p][1].title, vocabulary) for p in members]
         for position, similar in zip(members, _similar_in_order(older, mine, threshold), strict=True):
             flags[position] = similar
     return flags
@@ -451,7 +471,7 @@ def flag_duplicates(
 async def stored_titles(
     session: AsyncSession, groups: set[tuple[str, str]]
 ) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """Id and title of the stored pledges of each (State, kind): the newest DUPLICATE_CANDIDATES first."""
+    """Id and title of the stored pledges of each (State, kind): its newest STORED_CANDIDATES first."""
     if not groups:
         return {}
     ranked = (
@@ -472,7 +492,7 @@ async def stored_titles(
     )
     rows = await session.execute(
         sa_select(ranked.c.id, ranked.c.title, ranked.c.member_state, ranked.c.kind)
-        .where(ranked.c.rank <= DUPLICATE_CANDIDATES)
+        .where(ranked.c.rank <= STORED_CANDIDATES)
         .order_by(ranked.c.rank)
     )
     found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)

@@ -52,4 +52,9 @@ class CaseActivities:
             )
             record_case_events(session, case, outcome.events, change.traceparent)
             await session.flush()
-            await raise_review_flags(session, case, change.policy, now, change.traceparent)
+            # A unit's count changes when a case opens; a country's, when one of its deadlines is missed.
+            missed = outcome.action.startswith("deadline_missed")
+            if missed:
+                await raise_review_flags(
+                    session, case, change.policy, now, change.traceparent, unit=False, country=True
+                )

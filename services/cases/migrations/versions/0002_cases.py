@@ -37,6 +37,8 @@ def upgrade() -> None:
         sa.Column("investigating_entity", sa.Text),
         sa.Column("finding", sa.Text),
         sa.Column("credible", sa.Boolean, nullable=False),
+        sa.Column("victims_adult", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("victims_minor", sa.Integer, nullable=False, server_default="0"),
         sa.Column("overdue", sa.Boolean, nullable=False, index=True),
         sa.Column("next_due_at", sa.DateTime(timezone=True)),
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
@@ -47,7 +49,21 @@ def upgrade() -> None:
         sa.Column("audit_head", sa.Text, nullable=False, server_default="0" * 64),
     )
     op.create_index("case_file_keyset", "case_file", ["reported_on", "id"])
-    op.create_index("case_file_filters", "case_file", ["mission", "police_contributing_country", "status"])
+    op.create_index("case_file_mission_status", "case_file", ["mission", "status", "reported_on", "id"])
+    op.create_index("case_file_country", "case_file", ["police_contributing_country", "reported_on", "id"])
+    # Statistics read only these columns (an index-only scan, never the JSON state).
+    op.create_index(
+        "case_file_statistics",
+        "case_file",
+        ["reported_on", "mission", "police_contributing_country", "finding"],
+        postgresql_include=[
+            "personnel_category",
+            "allegation_type",
+            "category",
+            "victims_adult",
+            "victims_minor",
+        ],
+    )
     op.create_table(
         "victim_identity",
         sa.Column("victim_id", sa.Text, primary_key=True),
