@@ -2,7 +2,8 @@
 results to bench/results/<timestamp>.json and rewrite BENCHMARKS.md.
 
     .venv/bin/python -m bench.run            # the full run (what BENCHMARKS.md should show)
-    .venv/bin/python -m bench.run --quick    # a short trial (latency load of 10 s instead of 60 s)
+    .venv/bin/python -m bench.run --quick    # a short trial (smaller loads: QUICK_NOTE below)
+    .venv/bin/python -m bench.run --only cases_queries   # one benchmark (repeatable)
 
 The stack runs on ports of its own (45432, 49092/49093, 47233/48233, 48001-48003) and in .run/bench, so it
 never collides with ``make run`` or ``make test``. PostgreSQL runs with its production defaults (fsync on).
@@ -33,6 +34,14 @@ RESULTS = REPO / "bench" / "results"
 MARKDOWN = REPO / "BENCHMARKS.md"
 
 T = TypeVar("T")
+BENCHMARKS = ("relay_throughput", "latency", "cases_throughput", "cases_timers", "cases_queries")
+# What --quick shrinks: latency load 10 s (not 60); cases throughput 50 cases in 1 round (not 200 in 2);
+# 1,000 live timers sampled 20 s (not 10,000 over 60 s); queries 50 times each (not 200), still over 100,000.
+QUICK_NOTE = (
+    "the latency load lasts 10 s instead of 60 s; the cases throughput runs 50 cases in one round instead "
+    "of 200 in two; 1,000 cases with live timers sampled for 20 s instead of 10,000 over 60 s; each case "
+    "query runs 50 times instead of 200"
+)
 
 
 def event_loop_name(choice: str) -> str:
@@ -101,7 +110,7 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
         _start_infrastructure(stack, echo)
         echo(f"  up in {time.monotonic() - started:.0f}s")
         results["machine"]["postgres"] = run_async(_postgres_version(BENCH_PORTS.postgres))
-        wanted = args.only or ["relay_throughput", "latency"]
+        wanted = args.only or list(BENCHMARKS)
         if "relay_throughput" in wanted:
             from bench.relay_throughput import relay_throughput
 
@@ -128,6 +137,39 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
             results["benchmarks"]["latency"] = _guarded(
                 lambda: latency(
                     stack, rate=args.latency_rate, duration=duration, echo=echo, loop_runner=run_async
+                ),
+                echo,
+            )
+        if "cases_throughput" in wanted:
+            from bench.cases import cases_throughput
+
+            n, rounds = (50, 1) if args.quick else (200, 2)
+            echo(f"benchmark 3: cases through 5 transitions vs plain workflows ({n} each, {rounds} round(s))")
+            results["benchmarks"]["cases_throughput"] = _guarded(
+                lambda: cases_throughput(
+                    stack, cases=n, concurrency=16, rounds=rounds, echo=echo, loop_runner=run_async
+                ),
+                echo,
+            )
+        if "cases_timers" in wanted:
+            from bench.cases import cases_timers
+
+            count, window = (1_000, 20) if args.quick else (10_000, 60)
+            echo(f"benchmark 4: {count:,} open cases with live timers, sampled {window}s")
+            results["benchmarks"]["cases_timers"] = _guarded(
+                lambda: cases_timers(
+                    stack, count=count, sample_seconds=window, echo=echo, loop_runner=run_async
+                ),
+                echo,
+            )
+        if "cases_queries" in wanted:
+            from bench.cases import cases_queries
+
+            repeats = 50 if args.quick else 200
+            echo(f"benchmark 5: list and statistics queries over 100,000 cases ({repeats} times each)")
+            results["benchmarks"]["cases_queries"] = _guarded(
+                lambda: cases_queries(
+                    stack, total=100_000, repeats=repeats, echo=echo, loop_runner=run_async
                 ),
                 echo,
             )
@@ -211,7 +253,9 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     "PASS" if lat["passed"] else "FAIL",
                 )
             )
-    return table
+    from bench.cases import table_rows
+
+    return table + table_rows(results)
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -247,8 +291,7 @@ def markdown(results: dict[str, Any], results_file: Path) -> str:
     ]
     if results["mode"] == "quick":
         out += [
-            "> **Trial run (`--quick`)**: the latency load lasts 10 s instead of 60 s. Figures "
-            "from a quick run, "
+            f"> **Trial run (`--quick`)**: {QUICK_NOTE}. Figures from a quick run, "
             "or from a machine busy with other work, are indicative only; rerun `make bench` on a "
             "quiet machine.",
             "",
@@ -382,6 +425,9 @@ def markdown(results: dict[str, Any], results_file: Path) -> str:
             + " (busy includes anything else running; steal is time the hypervisor gave to other machines).",
             "",
         ]
+    from bench.cases import markdown_sections
+
+    out += markdown_sections(results)
     for name, result in results["benchmarks"].items():
         if "error" in result:
             out += [f"## {name}: error", "", "```", result["traceback"].rstrip(), "```", ""]
@@ -393,11 +439,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.run",
         description="Run the benchmarks on a local stack of their own and rewrite BENCHMARKS.md.",
     )
-    parser.add_argument("--quick", action="store_true", help="short trial: latency load of 10 s")
+    parser.add_argument("--quick", action="store_true", help=f"short trial: {QUICK_NOTE}")
     parser.add_argument(
         "--only",
         action="append",
-        choices=["relay_throughput", "latency"],
+        choices=BENCHMARKS,
         help="run only this benchmark (repeatable)",
     )
     parser.add_argument(
