@@ -155,6 +155,7 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
             from bench.cases import cases_timers
 
             count, window = (1_000, 20) if args.quick else (10_000, 60)
+            count = args.timer_cases or count
             echo(f"benchmark 4: {count:,} open cases with live timers, sampled {window}s")
             results["benchmarks"]["cases_timers"] = _guarded(
                 lambda: cases_timers(
@@ -461,6 +462,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=200,
         help="submissions per second of the latency load (default 200)",
+    )
+    parser.add_argument(
+        "--timer-cases",
+        type=int,
+        default=None,
+        help="open cases of the live-timers benchmark (default 10,000; 1,000 with --quick)",
     )
     args = parser.parse_args(argv)
     args.command = " ".join([".venv/bin/python -m bench.run", *(sys.argv[1:] if argv is None else argv)])
