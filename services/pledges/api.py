@@ -179,12 +179,13 @@ def _replay(existing: Pledge, submission: PledgeSubmission, response: Response) 
 
 @router.get("/{pledge_id}", summary="One pledge")
 async def get_pledge(
-    pledge_id: str, session: SessionDep, principal: Annotated[Principal, READERS]
+    pledge_id: str, session: SessionDep, response: Response, principal: Annotated[Principal, READERS]
 ) -> PledgePublic:
     pledge = await session.get(Pledge, pledge_id)
     # Another State's pledge is not even acknowledged to exist.
     if pledge is None or not _visible(pledge, principal):
         raise NotFound(f"no pledge {pledge_id}")
+    response.headers["ETag"] = f'"{pledge.version}"'
     return _public(pledge, principal)
 
 
@@ -195,6 +196,7 @@ async def take_action(
     session: SessionDep,
     temporal: TemporalDep,
     runtime: RuntimeDep,
+    response: Response,
     principal: Annotated[Principal, READERS],
     if_match: IfMatch = None,
 ) -> PledgePublic:
@@ -219,6 +221,7 @@ async def take_action(
     await session.refresh(row)
     result = _public(row, principal)
     result.allowed_actions = view.allowed_actions
+    response.headers["ETag"] = f'"{result.version}"'
     return result
 
 

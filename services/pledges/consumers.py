@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.consumer import Subscription
+from services.common.errors import Conflict
+from services.common.observability import get_logger
 from services.pledges.follow_up import act_on_pledge, start_follow_up
 from services.pledges.lifecycle import Actor, Pledge, RecordDelivery
 from services.pledges.models import Pledge as PledgeRow
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from services.common.runtime import ServiceRuntime
 
 SYSTEM = Actor(subject="uncops-summit-funding", role="system")
+log = get_logger(__name__)
 
 
 def subscriptions(runtime: ServiceRuntime) -> Sequence[Subscription]:
@@ -48,7 +51,11 @@ def subscriptions(runtime: ServiceRuntime) -> Sequence[Subscription]:
             command=command, actor=SYSTEM, policy=policy, traceparent=event.traceparent
         )
         # Idempotent: the workflow ignores a receipt it has already counted, so a redelivery is harmless.
-        await act_on_pledge(await runtime.temporal(), Pledge.model_validate(row.state), policy, request)
+        try:
+            await act_on_pledge(await runtime.temporal(), Pledge.model_validate(row.state), policy, request)
+        except Conflict as refused:
+            # The pledge has ended (withdrawn, rejected, lapsed): the summit keeps the money on its books.
+            log.warning("funding for an ended pledge", pledge_id=receipt.pledge_id, reason=refused.detail)
 
     return [
         Subscription(

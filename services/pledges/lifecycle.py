@@ -137,6 +137,18 @@ class Resubmit(_Model):
     answer: Reason
 
 
+class Edit(_Model):
+    """The State corrects its pledge before review starts (after that, through clarification)."""
+
+    action: Literal["edit"] = "edit"
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = (
+        None
+    )
+    target_date: date | None = None
+    amount: Decimal | None = Field(None, gt=0, max_digits=18, decimal_places=2)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+
+
 class Reject(_Model):
     action: Literal["reject"] = "reject"
     reason: Reason
@@ -189,6 +201,7 @@ Command = Annotated[
     | Accept
     | RequestClarification
     | Resubmit
+    | Edit
     | Reject
     | ReportProgress
     | ConfirmFulfilment
@@ -200,10 +213,10 @@ Command = Annotated[
 ]
 
 STATUS_ACTIONS: dict[PledgeStatus, tuple[str, ...]] = {
-    PledgeStatus.SUBMITTED: ("acknowledge", "withdraw"),
-    PledgeStatus.ACKNOWLEDGED: ("start_review", "withdraw"),
-    PledgeStatus.UNDER_REVIEW: ("accept", "request_clarification", "reject", "withdraw"),
-    PledgeStatus.CLARIFICATION_REQUESTED: ("resubmit", "withdraw"),
+    PledgeStatus.SUBMITTED: ("acknowledge", "edit", "withdraw", "record_delivery"),
+    PledgeStatus.ACKNOWLEDGED: ("start_review", "edit", "withdraw", "record_delivery"),
+    PledgeStatus.UNDER_REVIEW: ("accept", "request_clarification", "reject", "withdraw", "record_delivery"),
+    PledgeStatus.CLARIFICATION_REQUESTED: ("resubmit", "withdraw", "record_delivery"),
     PledgeStatus.ACCEPTED: (
         "report_progress",
         "confirm_fulfilment",
@@ -226,7 +239,7 @@ STATUS_ACTIONS: dict[PledgeStatus, tuple[str, ...]] = {
     PledgeStatus.WITHDRAWN: (),
 }
 # The pledging State's part; the secretariat (planner) does the rest; deliveries come from the system.
-STATE_ACTIONS = frozenset({"resubmit", "report_progress", "withdraw"})
+STATE_ACTIONS = frozenset({"edit", "resubmit", "report_progress", "withdraw"})
 SECRETARIAT_ACTIONS = frozenset(
     {
         "acknowledge",
@@ -244,6 +257,8 @@ SYSTEM_ACTIONS = frozenset({"record_delivery"})
 
 def allowed_actions(pledge: Pledge, actor: Actor) -> list[str]:
     actions = STATUS_ACTIONS[pledge.status]
+    if pledge.kind is not PledgeKind.VOLUNTARY_COMPACT:
+        actions = tuple(a for a in actions if a != "record_compact_signature")
     if actor.role == "admin":
         return [a for a in actions if a not in SYSTEM_ACTIONS]
     permitted = {
@@ -315,6 +330,16 @@ def _transition(
             p.status = PledgeStatus.UNDER_REVIEW
             if title:
                 p.title = title
+            return []
+        case Edit(title=title, target_date=target_date, amount=amount, currency=currency):
+            if target_date is not None and target_date < now.date():
+                raise InvalidField("target_date", f"{target_date} is in the past")
+            if p.kind is PledgeKind.FINANCIAL_SUPPORT and (amount is None) != (currency is None):
+                raise InvalidField("currency", "amount and currency change together")
+            p.title = title or p.title
+            p.target_date = target_date or p.target_date
+            p.amount = amount or p.amount
+            p.currency = currency or p.currency
             return []
         case Reject(reason=reason):
             p.status = PledgeStatus.REJECTED
