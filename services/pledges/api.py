@@ -156,6 +156,7 @@ async def possible_duplicates(
     rows = await session.execute(
         select(col(Pledge.id), col(Pledge.title))
         .where(col(Pledge.member_state) == submission.member_state, col(Pledge.kind) == submission.kind.value)
+        .order_by(col(Pledge.submitted_at).desc())  # the most recent thousand, when a State has more
         .limit(1000)
     )
     return similar_titles(submission.title, [(r[0], r[1]) for r in rows], policy.duplicate_title_similarity)

@@ -82,7 +82,8 @@ def check_submission(submission: PledgeSubmission, today: date) -> None:
     if terms.target_date is not None and terms.target_date < today:
         raise InvalidField("terms.target_date", f"{terms.target_date} is before the pledge date {today}")
     if submission.kind is PledgeKind.FINANCIAL_SUPPORT and (terms.amount is None or terms.currency is None):
-        raise InvalidField("terms.amount", "a financial pledge needs an amount and a currency")
+        field = "terms.amount" if terms.amount is None else "terms.currency"
+        raise InvalidField(field, "a financial pledge needs an amount and a currency")
     if (terms.amount is None) != (terms.currency is None):
         raise InvalidField("terms.currency", "amount and currency go together")
     if submission.supports_summit is not None and submission.kind not in SUPPORT_KINDS:

@@ -682,11 +682,11 @@ async def test_access_matrix_of_every_pledges_endpoint(
     assert await refused("own") == {
         "detail": "accept is not allowed on a submitted pledge for state_focal_point",
         "state": "submitted",
-        "allowed_actions": ["withdraw"],
+        "allowed_actions": ["edit", "withdraw"],
     }
     assert (await refused("planner"))["allowed_actions"] == ["acknowledge"]
     assert (await refused("conduct_officer"))["allowed_actions"] == []
-    assert (await refused("admin"))["allowed_actions"] == ["acknowledge", "withdraw"]
+    assert (await refused("admin"))["allowed_actions"] == ["acknowledge", "edit", "withdraw"]
     # The refused steps changed nothing.
     after = await get(http, f"/pledges/{pid}", roles["planner"])
     assert after["status"] == "submitted" and after["version"] == 1 and after["history"] == []

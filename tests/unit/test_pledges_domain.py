@@ -91,15 +91,16 @@ def test_target_date_arithmetic_against_a_fixed_today() -> None:
 
 
 @pytest.mark.parametrize(
-    "terms",
-    [{}, {"amount": "10.00"}, {"currency": "USD"}],
+    ("terms", "missing"),
+    [({}, "terms.amount"), ({"amount": "10.00"}, "terms.currency"), ({"currency": "USD"}, "terms.amount")],
     ids=["nothing", "amount-only", "currency-only"],
 )
-def test_financial_support_needs_amount_and_currency(terms: dict[str, str]) -> None:
+def test_financial_support_needs_amount_and_currency(terms: dict[str, str], missing: str) -> None:
     with pytest.raises(InvalidField) as caught:
         PledgeSubmission.model_validate(body(kind=PledgeKind.FINANCIAL_SUPPORT.value, terms=terms))
 
-    assert caught.value.field == "terms.amount"
+    # The error names the field that is missing.
+    assert caught.value.field == missing
 
 
 @pytest.mark.parametrize("terms", [{"amount": "10.00"}, {"currency": "USD"}], ids=["amount", "currency"])

@@ -339,7 +339,7 @@ async def test_a_refused_update_leaves_no_update_event_in_history(env: WorkflowE
             await act(handle, Acknowledge(), STATE)
         cause = refused.value.cause
         assert isinstance(cause, ApplicationError) and cause.type == "TransitionRefused"
-        assert cause.details[0] == {"state": "submitted", "allowed_actions": ["withdraw"]}
+        assert cause.details[0] == {"state": "submitted", "allowed_actions": ["edit", "withdraw"]}
 
         await act(handle, Acknowledge())
         # A stale version is refused too.
