@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from deploy.stack import REPO, TEST_PORTS, LocalStack
+from deploy.stack import REPO, LocalStack
 from services.common.auth import Role
 from services.common.settings import Settings
 from services.pledges.follow_up import workflow_id
@@ -430,7 +430,7 @@ async def test_the_cli_imports_a_large_file_in_chunks(
         2400: ["GHA", summit, "flying_cars", "Bad kind", "", "", "", ""],
     }
     generated_csv(path, summit, 2500, bad)
-    service = f"http://127.0.0.1:{TEST_PORTS.pledges}"
+    service = url("pledges", "")
 
     done = await asyncio.to_thread(run_cli, str(path), "--url", service, "--chunk", "1000")
 
@@ -465,7 +465,7 @@ async def test_the_cli_exit_codes_for_success_and_error(
             ]
         )
     )
-    service = f"http://127.0.0.1:{TEST_PORTS.pledges}"
+    service = url("pledges", "")
     key = str(uuid.uuid4())
 
     done = await asyncio.to_thread(
