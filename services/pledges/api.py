@@ -17,8 +17,9 @@ from services.common.auth import Principal, Role, require_roles
 from services.common.errors import Conflict, NotFound
 from services.common.observability import current_traceparent
 from services.common.outbox import record_event
-from services.pledges.domain import PledgeSubmission, initial_state, similar_titles, submitted_event
+from services.pledges.domain import PledgeSubmission, initial_state, submitted_event
 from services.pledges.follow_up import act_on_pledge
+from services.pledges.importing import flag_duplicates
 from services.pledges.lifecycle import Actor, Command, allowed_actions
 from services.pledges.lifecycle import Pledge as Lifecycle
 from services.pledges.models import Pledge
@@ -159,7 +160,11 @@ async def possible_duplicates(
         .order_by(col(Pledge.submitted_at).desc())  # the most recent thousand, when a State has more
         .limit(1000)
     )
-    return similar_titles(submission.title, [(r[0], r[1]) for r in rows], policy.duplicate_title_similarity)
+    stored = {(submission.member_state, submission.kind.value): [(r[0], r[1]) for r in rows]}
+    # The import's matcher: it skips, by shared letter pairs, titles that cannot reach the threshold, so a
+    # State with many pledges of a kind is not compared title by title with difflib on every submission.
+    (flags,) = flag_duplicates([("new", submission)], stored, policy.duplicate_title_similarity)
+    return flags
 
 
 async def _by_idempotency_key(session: SessionDep, member_state: str, key: str) -> Pledge | None:
