@@ -55,3 +55,83 @@ class PledgePolicy(BaseModel):
     duplicate_title_similarity: float = Field(0.9, gt=0, le=1)
     # Bulk imports larger than this are refused whole.
     import_max_rows: int = Field(20000, ge=1)
+
+
+class MilestoneTemplate(BaseModel):
+    """A milestone every summit plan starts with, due ``offset_days`` from the summit's first or last day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")
+    title: str
+    anchor: str = Field("starts_on", pattern=r"^(starts_on|ends_on)$")
+    offset_days: int = Field(ge=-730, le=730)
+    owner: str = Field(description="Who must act: the reminder and the escalation name them")
+    warn_before_days: int = Field(14, ge=0, le=365)
+
+
+class SummitPolicy(BaseModel):
+    """The summit plan's template, the delegation limits and the funding-gap alert."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    milestones: tuple[MilestoneTemplate, ...] = (
+        MilestoneTemplate(
+            key="invitations_sent",
+            title="Invitations sent by note verbale",
+            offset_days=-120,
+            owner="Police Division, Office of the Police Adviser",
+        ),
+        MilestoneTemplate(
+            key="registration_opens",
+            title="Registration opens",
+            offset_days=-100,
+            owner="Conference secretariat",
+        ),
+        MilestoneTemplate(
+            key="registration_closes",
+            title="Registration closes",
+            offset_days=-30,
+            owner="Conference secretariat",
+            warn_before_days=10,
+        ),
+        MilestoneTemplate(
+            key="programme_final",
+            title="Programme final",
+            offset_days=-14,
+            owner="Programme committee",
+            warn_before_days=7,
+        ),
+        MilestoneTemplate(
+            key="summit_opens",
+            title="The summit opens",
+            offset_days=0,
+            owner="Police Adviser",
+            warn_before_days=7,
+        ),
+        MilestoneTemplate(
+            key="chairs_note_published",
+            title="Chair's Note published",
+            anchor="ends_on",
+            offset_days=14,
+            owner="Police Adviser",
+            warn_before_days=7,
+        ),
+        MilestoneTemplate(
+            key="pledge_follow_up_report",
+            title="Pledge follow-up report",
+            anchor="ends_on",
+            offset_days=365,
+            owner="Police Division, Strategic Policy and Development Section",
+            warn_before_days=30,
+        ),
+    )
+    # The milestone whose due date closes delegation registration.
+    registration_deadline_milestone: str = "registration_closes"
+    # States are reminded this many days before registration closes (each figure one reminder).
+    registration_reminder_days: tuple[int, ...] = (14, 3)
+    # Persons per delegation, head included; and the summit's default overall capacity (per summit too).
+    delegation_max_members: int = Field(10, ge=1, le=100)
+    default_capacity: int = Field(1200, ge=1)
+    # A milestone's warning raises a funding-gap alert when the unfunded share of the budget is above this.
+    funding_gap_alert_ratio: float = Field(0.1, ge=0, le=1)

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from uncops_contracts.policies import CasePolicy, PledgePolicy
+from uncops_contracts.policies import CasePolicy, PledgePolicy, SummitPolicy
 
 # Accepted only in development and test: production must bring its own secret or a JWKS URL.
 DEVELOPMENT_JWT_SECRET = "uncops-development-secret-do-not-use-in-production"
@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     # Policy defaults of misconduct cases (deadlines, 2272 thresholds), each overridable.
     case_policy: CasePolicy = CasePolicy()
     pledge_policy: PledgePolicy = PledgePolicy()
+    summit_policy: SummitPolicy = SummitPolicy()
     attachment_max_bytes: int = Field(20 * 1024 * 1024, validation_alias=_env("UNCOPS_ATTACHMENT_MAX_BYTES"))
 
     @model_validator(mode="after")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Numeric
+from sqlalchemy import Column, DateTime, Numeric, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -18,6 +20,15 @@ class Summit(SQLModel, table=True):
     starts_on: date
     ends_on: date
     host_support: str | None = None
+    languages: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+    # Overall places for delegates; registrations beyond it wait on the waiting list.
+    capacity: int = 1200
+    # Amounts of the budget and of the funding gap are in this currency.
+    budget_currency: str = "USD"
+    # Rates to the budget currency for pledges and receipts in other currencies (the UN operational rates
+    # the planner enters); money in a currency without a rate is shown apart, never guessed.
+    exchange_rates: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    version: int = 1
 
 
 class Milestone(SQLModel, table=True):
@@ -26,6 +37,9 @@ class Milestone(SQLModel, table=True):
     id: str = Field(primary_key=True)
     summit_id: str = Field(foreign_key="summit.id", index=True)
     title: str
+    # The template's key for the plan's own milestones; None for one a planner added.
+    key: str | None = None
+    owner: str | None = None
     due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     warn_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     status: str = "planned"
@@ -49,6 +63,11 @@ class SummitPledge(SQLModel, table=True):
     currency: str | None = None
     submitted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     event_id: str
+    # Follow-up, from the pledge's lifecycle events: the newest pledge_version wins, whatever the order.
+    status: str = "submitted"
+    traffic_light: str | None = None
+    pledge_version: int = 0
+    status_changed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class FundingReceipt(SQLModel, table=True):
@@ -64,3 +83,99 @@ class FundingReceipt(SQLModel, table=True):
     currency: str
     received_on: date
     recorded_by: str
+
+
+class BudgetLine(SQLModel, table=True):
+    """What the summit will cost, by line (venue, interpretation, travel...), in the budget currency."""
+
+    __tablename__ = "budget_line"
+    __table_args__ = (UniqueConstraint("summit_id", "category", "title"),)
+
+    id: str = Field(primary_key=True)
+    summit_id: str = Field(foreign_key="summit.id", index=True)
+    category: str
+    title: str
+    planned: Decimal = Field(sa_column=Column(Numeric(20, 2), nullable=False))
+    version: int = 1
+
+
+class Expenditure(SQLModel, table=True):
+    """Money spent against a budget line."""
+
+    __tablename__ = "expenditure"
+
+    id: str = Field(primary_key=True)
+    summit_id: str = Field(foreign_key="summit.id", index=True)
+    budget_line_id: str = Field(foreign_key="budget_line.id", index=True)
+    amount: Decimal = Field(sa_column=Column(Numeric(20, 2), nullable=False))
+    spent_on: date
+    description: str
+    recorded_by: str
+
+
+class PublicAllegation(SQLModel, table=True):
+    """An allegation as ``uncops.cases.public.v1`` publishes it: the UN's public data, nothing identifying."""
+
+    __tablename__ = "public_allegation"
+
+    allegation_id: str = Field(primary_key=True)
+    reported_year: int = Field(index=True)
+    mission: str
+    personnel_category: str
+    nationality: str
+    category: str
+    allegation_type: str
+    victims_adult: int
+    victims_minor: int
+    investigation_status: str
+    result: str | None = None
+    referred_for_criminal_accountability: bool = False
+    event_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Delegation(SQLModel, table=True):
+    """A Member State's delegation to a summit (its lifecycle runs in a DelegationWorkflow)."""
+
+    __tablename__ = "delegation"
+    __table_args__ = (UniqueConstraint("summit_id", "member_state"),)
+
+    id: str = Field(primary_key=True)
+    summit_id: str = Field(foreign_key="summit.id", index=True)
+    member_state: str
+    status: str = "invited"
+    note_verbale: str
+    invited_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    registration_deadline: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    head_of_delegation: str | None = None
+    languages: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+    # The proof document (credentials letter) as metadata: name, media type, size, SHA-256.
+    proof_document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    members: int = 0
+    registered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Order on the waiting list: the moment it was put there (first come, first served).
+    waitlisted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    reason: str | None = None
+    version: int = 1
+    # The workflow change last stored (a retried activity recognises its own write) and, for a delegation
+    # moved up from the waiting list, the change that promoted it.
+    last_change: str | None = None
+    promoted_by: str | None = None
+
+
+class Participant(SQLModel, table=True):
+    """A person attending: a delegate, or a guest (UN official, moderator) the secretariat registered."""
+
+    __tablename__ = "participant"
+
+    id: str = Field(primary_key=True)
+    summit_id: str = Field(foreign_key="summit.id", index=True)
+    delegation_id: str | None = Field(default=None, foreign_key="delegation.id", index=True)
+    full_name: str
+    function: str
+    organisation: str | None = None
+    is_head: bool = False
+    languages: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+    # Whether the person agreed to appear on published participant lists.
+    consent_to_list: bool = False
+    badge_number: str | None = None
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

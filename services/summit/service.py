@@ -5,21 +5,26 @@ from typing import Any
 
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.summit.api import router
-from services.summit.consumers import PLEDGE_EVENTS
+from services.summit.consumers import CASE_EVENTS, PLEDGE_EVENTS
 from workflows.summit.activities import SummitActivities
-from workflows.summit.workflows import MilestoneWorkflow
+from workflows.summit.workflows import MilestoneWorkflow, SummitPlanWorkflow
 
 
 def _activities(runtime: ServiceRuntime) -> Sequence[Callable[..., Any]]:
-    return [SummitActivities(runtime.sessions).record_milestone_transition]
+    plan = SummitActivities(runtime.sessions, runtime.settings.summit_policy)
+    return [plan.record_milestone_transition, plan.store_milestone, plan.store_reschedule]
 
 
 SERVICE = ServiceDefinition(
     name="summit",
     title="UNCOPS summit planning",
-    description="Planning the UN Chiefs of Police Summit at UN Headquarters: milestones, funding and more.",
+    description=(
+        "Planning the UN Chiefs of Police Summit at UN Headquarters: the plan of milestones, delegations and "
+        "accreditation, agenda and rooms, budget and funding, and the material the other services feed in."
+    ),
     router=router,
-    subscriptions=[PLEDGE_EVENTS],
-    workflows=[MilestoneWorkflow],
+    subscriptions=[PLEDGE_EVENTS, CASE_EVENTS],
+    # MilestoneWorkflow stays registered so milestones planned before the summit plan existed still run.
+    workflows=[SummitPlanWorkflow, MilestoneWorkflow],
     activities=_activities,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -131,7 +132,8 @@ async def test_financial_pledge_fulfilled_by_money_received_at_the_summit(
     body = await eventually(fulfilled, timeout=60)
     assert body["delivered"] == {"USD": "300000.00"}
     funding = (await http.get(url("summit", f"/summits/{summit_id}/funding"), headers=planner)).json()
-    assert funding["received"] == {"USD": "300000.00"} and funding["pledged"] == {"USD": "300000.00"}
+    assert funding["currency"] == "USD"
+    assert Decimal(funding["received"]) == Decimal(funding["pledged"]) == Decimal("300000")
 
 
 async def test_compact_signature_withdrawal_rejection_and_scope(

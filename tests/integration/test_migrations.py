@@ -30,6 +30,11 @@ TABLES = {
         "milestone",
         "summit_pledge",
         "funding_receipt",
+        "budget_line",
+        "expenditure",
+        "public_allegation",
+        "delegation",
+        "participant",
         "alembic_version",
     },
 }

@@ -7,7 +7,7 @@ write happens in an activity.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -122,3 +122,281 @@ class MilestoneWorkflow:
             retry_policy=ACTIVITY_RETRY,
         )
         self.status = status
+
+
+# --- The summit plan: one workflow per summit, holding every milestone's timers ---------------------------
+
+
+class PlanMilestone(BaseModel):
+    milestone_id: str
+    key: str | None = None
+    title: str
+    owner: str | None = None
+    due_at: datetime
+    warn_at: datetime
+    status: MilestoneStatus = MilestoneStatus.PLANNED
+    # The trace of the request that last planned or moved it: its timers' events carry it.
+    traceparent: str | None = None
+
+
+class SummitPlanStart(BaseModel):
+    summit_id: str
+    milestones: list[PlanMilestone]
+
+
+class CompletePlanMilestone(BaseModel):
+    milestone_id: str
+    completed_by: str
+    traceparent: str | None = None
+
+
+class AddPlanMilestone(BaseModel):
+    milestone: PlanMilestone
+    traceparent: str | None = None
+
+
+class MilestoneMove(BaseModel):
+    milestone_id: str
+    due_at: datetime
+    warn_at: datetime
+
+
+class RescheduleSummit(BaseModel):
+    starts_on: date
+    ends_on: date
+    moves: list[MilestoneMove]
+    requested_by: str
+    traceparent: str | None = None
+
+
+class StoreMilestone(BaseModel):
+    summit_id: str
+    milestone: PlanMilestone
+    traceparent: str | None = None
+
+
+class StoreReschedule(BaseModel):
+    summit_id: str
+    starts_on: date
+    ends_on: date
+    milestones: list[PlanMilestone]  # the moved ones, with their new dates and statuses
+    traceparent: str | None = None
+
+
+class SummitPlanState(BaseModel):
+    summit_id: str
+    milestones: list[PlanMilestone]
+    allowed_actions: dict[str, list[str]]
+
+
+def _status_at(milestone: PlanMilestone, now: datetime) -> MilestoneStatus:
+    """Where a moved milestone stands: its warning and due date are read again from the new dates."""
+    if milestone.status is MilestoneStatus.COMPLETED:
+        return milestone.status
+    if now >= milestone.due_at:
+        return MilestoneStatus.OVERDUE
+    if now >= milestone.warn_at:
+        return MilestoneStatus.DUE
+    return MilestoneStatus.PLANNED
+
+
+@workflow.defn(name="SummitPlanWorkflow")
+class SummitPlanWorkflow:
+    """Warns each milestone's owner before it falls due, marks it overdue after, records completions, and
+    re-plans pending milestones when the summit moves. Ends when every milestone is completed."""
+
+    @workflow.init
+    def __init__(self, start: SummitPlanStart) -> None:
+        self.summit_id = start.summit_id
+        self.milestones = {m.milestone_id: m for m in start.milestones}
+        self.changed = False
+        # The plan itself is changing (a move, an added milestone): other changes wait.
+        self.busy = False
+        # Milestones whose completion is being stored.
+        self.completing: set[str] = set()
+        # A timer's transition is being stored: a move waits for it rather than being overwritten by it.
+        self.firing = False
+
+    @workflow.run
+    async def run(self, start: SummitPlanStart) -> SummitPlanState:
+        while True:
+            waiting = (MilestoneStatus.PLANNED, MilestoneStatus.DUE)
+            pending = [m for m in self.milestones.values() if m.status in waiting]
+            if not pending:
+                if all(m.status is MilestoneStatus.COMPLETED for m in self.milestones.values()):
+                    await workflow.wait_condition(lambda: not self.busy and workflow.all_handlers_finished())
+                    if all(m.status is MilestoneStatus.COMPLETED for m in self.milestones.values()):
+                        return self.state()
+                    continue
+                # Only overdue milestones left: nothing to time until one is completed, added or moved.
+                self.changed = False
+                await workflow.wait_condition(lambda: self.changed)
+                continue
+            first = min(pending, key=self._alarm)
+            moment = self._alarm(first)
+            self.changed = False
+            delay = (moment - workflow.now()).total_seconds()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(lambda: self.changed, timeout=delay)
+            # An update in flight (completion, move) wins over the alarm it raced with.
+            await workflow.wait_condition(lambda: not self.busy and not self.completing)
+            milestone = self.milestones[first.milestone_id]
+            if (
+                self.changed
+                or milestone.status is MilestoneStatus.COMPLETED
+                or self._alarm(milestone) != moment
+                or workflow.now() < moment
+            ):
+                continue
+            status = (
+                MilestoneStatus.OVERDUE if milestone.status is MilestoneStatus.DUE else MilestoneStatus.DUE
+            )
+            self.firing = True
+            try:
+                await self._record(milestone.milestone_id, status, traceparent=milestone.traceparent)
+            finally:
+                self.firing = False
+
+    def _alarm(self, milestone: PlanMilestone) -> datetime:
+        return milestone.warn_at if milestone.status is MilestoneStatus.PLANNED else milestone.due_at
+
+    def _refuse(self, message: str, milestone: PlanMilestone | None = None) -> ApplicationError:
+        details: dict[str, object] = (
+            {"state": milestone.status.value, "allowed_actions": list(MILESTONE_ACTIONS[milestone.status])}
+            if milestone
+            else {"state": None, "allowed_actions": []}
+        )
+        return ApplicationError(message, details, type="TransitionRefused")
+
+    @workflow.update
+    async def complete(self, request: CompletePlanMilestone) -> PlanMilestone:
+        self.completing.add(request.milestone_id)
+        try:
+            await self._record(
+                request.milestone_id,
+                MilestoneStatus.COMPLETED,
+                completed_by=request.completed_by,
+                traceparent=request.traceparent,
+            )
+        finally:
+            self.completing.discard(request.milestone_id)
+            self.changed = True
+        return self.milestones[request.milestone_id]
+
+    @complete.validator
+    def validate_complete(self, request: CompletePlanMilestone) -> None:
+        milestone = self.milestones.get(request.milestone_id)
+        if milestone is None:
+            raise ApplicationError(
+                f"no milestone {request.milestone_id} in this plan", type="UnknownMilestone"
+            )
+        if request.milestone_id in self.completing or "complete" not in MILESTONE_ACTIONS[milestone.status]:
+            raise self._refuse(f"a {milestone.status.value} milestone cannot be completed", milestone)
+        if self.busy:
+            raise self._refuse("the plan is changing; try again", milestone)
+
+    @workflow.update
+    async def add_milestone(self, request: AddPlanMilestone) -> PlanMilestone:
+        self.busy = True
+        try:
+            milestone = request.milestone.model_copy(
+                update={
+                    "status": _status_at(request.milestone, workflow.now()),
+                    "traceparent": request.traceparent,
+                }
+            )
+            await workflow.execute_activity(
+                "store_milestone",
+                StoreMilestone(
+                    summit_id=self.summit_id, milestone=milestone, traceparent=request.traceparent
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+            self.milestones[milestone.milestone_id] = milestone
+            self.changed = True
+        finally:
+            self.busy = False
+        return milestone
+
+    @add_milestone.validator
+    def validate_add_milestone(self, request: AddPlanMilestone) -> None:
+        if self.busy or self.completing or self.firing:
+            raise self._refuse("the plan is changing; try again")
+        if request.milestone.milestone_id in self.milestones:
+            raise self._refuse(f"milestone {request.milestone.milestone_id} is already planned")
+
+    @workflow.update
+    async def reschedule(self, request: RescheduleSummit) -> SummitPlanState:
+        self.busy = True
+        try:
+            now = workflow.now()
+            moved: list[PlanMilestone] = []
+            for move in request.moves:
+                current = self.milestones[move.milestone_id]
+                if current.status is MilestoneStatus.COMPLETED:
+                    continue
+                updated = current.model_copy(
+                    update={
+                        "due_at": move.due_at,
+                        "warn_at": move.warn_at,
+                        "traceparent": request.traceparent,
+                    }
+                )
+                moved.append(updated.model_copy(update={"status": _status_at(updated, now)}))
+            await workflow.execute_activity(
+                "store_reschedule",
+                StoreReschedule(
+                    summit_id=self.summit_id,
+                    starts_on=request.starts_on,
+                    ends_on=request.ends_on,
+                    milestones=moved,
+                    traceparent=request.traceparent,
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+            for milestone in moved:
+                self.milestones[milestone.milestone_id] = milestone
+            self.changed = True
+        finally:
+            self.busy = False
+        return self.state()
+
+    @reschedule.validator
+    def validate_reschedule(self, request: RescheduleSummit) -> None:
+        if self.busy or self.completing or self.firing:
+            raise self._refuse("the plan is changing; try again")
+        unknown = [m.milestone_id for m in request.moves if m.milestone_id not in self.milestones]
+        if unknown:
+            raise self._refuse(f"milestones not in this plan: {', '.join(unknown)}")
+
+    @workflow.query
+    def state(self) -> SummitPlanState:
+        ordered = sorted(self.milestones.values(), key=lambda m: m.due_at)
+        return SummitPlanState(
+            summit_id=self.summit_id,
+            milestones=ordered,
+            allowed_actions={m.milestone_id: list(MILESTONE_ACTIONS[m.status]) for m in ordered},
+        )
+
+    async def _record(
+        self,
+        milestone_id: str,
+        status: MilestoneStatus,
+        completed_by: str | None = None,
+        traceparent: str | None = None,
+    ) -> None:
+        await workflow.execute_activity(
+            "record_milestone_transition",
+            MilestoneTransition(
+                milestone_id=milestone_id, status=status, completed_by=completed_by, traceparent=traceparent
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        current = self.milestones[milestone_id]
+        # A completion stored while a timer's transition was in flight stays the last word.
+        if current.status is not MilestoneStatus.COMPLETED or status is MilestoneStatus.COMPLETED:
+            self.milestones[milestone_id] = current.model_copy(update={"status": status})

@@ -1,0 +1,255 @@
+"""The summit plan workflow over the months before and after a summit, under Temporal's time-skipping test
+server: every template milestone warns then goes overdue, completions stop their timers, a move of the
+summit re-plans what is pending, and a milestone added later is timed like the others."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from temporalio import activity
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from deploy.stack import VENV_BIN
+from services.summit.domain import MilestoneStatus, plan_from_template, warning_time
+from uncops_contracts.policies import SummitPolicy
+from workflows.summit.workflows import (
+    AddPlanMilestone,
+    CompletePlanMilestone,
+    MilestoneMove,
+    MilestoneTransition,
+    PlanMilestone,
+    RescheduleSummit,
+    StoreMilestone,
+    StoreReschedule,
+    SummitPlanStart,
+    SummitPlanState,
+    SummitPlanWorkflow,
+)
+
+Handle = WorkflowHandle[SummitPlanWorkflow, SummitPlanState]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
+    )
+    yield environment
+    await environment.shutdown()
+
+
+class Store:
+    """Stands in for the activities (same names), recording what the workflow asked to write and when."""
+
+    def __init__(self, env: WorkflowEnvironment) -> None:
+        self.env = env
+        self.transitions: list[tuple[str, MilestoneStatus, datetime]] = []
+        self.added: list[str] = []
+        self.moves: list[StoreReschedule] = []
+
+    @activity.defn(name="record_milestone_transition")
+    async def record(self, transition: MilestoneTransition) -> None:
+        now = await self.env.get_current_time()
+        self.transitions.append((transition.milestone_id, transition.status, now))
+
+    @activity.defn(name="store_milestone")
+    async def store_milestone(self, request: StoreMilestone) -> None:
+        self.added.append(request.milestone.milestone_id)
+
+    @activity.defn(name="store_reschedule")
+    async def store_reschedule(self, request: StoreReschedule) -> None:
+        self.moves.append(request)
+
+    def of(self, milestone_id: str) -> list[MilestoneStatus]:
+        return [status for mid, status, _ in self.transitions if mid == milestone_id]
+
+
+def _plan(now: datetime, starts_on: date) -> list[PlanMilestone]:
+    policy = SummitPolicy()
+    return [
+        PlanMilestone(
+            milestone_id=f"m-{planned.key}",
+            key=planned.key,
+            title=planned.title,
+            owner=planned.owner,
+            due_at=planned.due_at,
+            warn_at=warning_time(planned.due_at, planned.warn_before, now),
+        )
+        for planned in plan_from_template(policy.milestones, starts_on, starts_on + timedelta(days=1))
+    ]
+
+
+async def _state(handle: Handle) -> dict[str, MilestoneStatus]:
+    return {m.milestone_id: m.status for m in (await handle.query(SummitPlanWorkflow.state)).milestones}
+
+
+async def _until(handle: Handle, milestone_id: str, status: MilestoneStatus) -> None:
+    for _ in range(400):
+        if (await _state(handle))[milestone_id] is status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{milestone_id} never reached {status}")
+
+
+async def _start(
+    env: WorkflowEnvironment, store: Store, queue: str, starts_in_days: int
+) -> tuple[Handle, list[PlanMilestone]]:
+    now = await env.get_current_time()
+    milestones = _plan(now, (now + timedelta(days=starts_in_days)).date())
+    handle = await env.client.start_workflow(
+        SummitPlanWorkflow.run,
+        SummitPlanStart(summit_id="UNCOPS-III", milestones=milestones),
+        id=f"summit-plan-{uuid.uuid4()}",
+        task_queue=queue,
+    )
+    return handle, milestones
+
+
+def _worker(env: WorkflowEnvironment, store: Store, queue: str) -> Worker:
+    return Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[SummitPlanWorkflow],
+        activities=[store.record, store.store_milestone, store.store_reschedule],
+    )
+
+
+async def test_every_milestone_warns_then_goes_overdue_until_the_plan_ends(env: WorkflowEnvironment) -> None:
+    store = Store(env)
+    queue = f"test-{uuid.uuid4()}"
+    async with _worker(env, store, queue):
+        handle, milestones = await _start(env, store, queue, starts_in_days=150)
+        first, second = milestones[0], milestones[1]
+        assert first.key == "invitations_sent" and second.key == "registration_opens"
+
+        # Skip to the first milestone's warning: only it warns; the rest stay planned.
+        await env.sleep(first.warn_at - await env.get_current_time() + timedelta(minutes=1))
+        await _until(handle, first.milestone_id, MilestoneStatus.DUE)
+        assert [s for _, s, _ in store.transitions] == [MilestoneStatus.DUE]
+        _, _, warned_at = store.transitions[0]
+        assert abs(warned_at - first.warn_at) < timedelta(minutes=2)
+
+        # Completed before it falls due: no overdue for it, ever.
+        done = await handle.execute_update(
+            SummitPlanWorkflow.complete,
+            CompletePlanMilestone(milestone_id=first.milestone_id, completed_by="p"),
+        )
+        assert done.status is MilestoneStatus.COMPLETED
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                SummitPlanWorkflow.complete,
+                CompletePlanMilestone(milestone_id=first.milestone_id, completed_by="p"),
+            )
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert refused.value.cause.details[0] == {"state": "completed", "allowed_actions": []}
+
+        # Let the second go overdue.
+        await env.sleep(second.due_at - await env.get_current_time() + timedelta(minutes=1))
+        await _until(handle, second.milestone_id, MilestoneStatus.OVERDUE)
+        assert store.of(second.milestone_id) == [MilestoneStatus.DUE, MilestoneStatus.OVERDUE]
+        assert store.of(first.milestone_id) == [MilestoneStatus.DUE, MilestoneStatus.COMPLETED]
+
+        # Over the following year every other milestone warns and goes overdue, each once.
+        last = milestones[-1]
+        await env.sleep(last.due_at - await env.get_current_time() + timedelta(days=1))
+        await _until(handle, last.milestone_id, MilestoneStatus.OVERDUE)
+        for milestone in milestones[1:]:
+            assert store.of(milestone.milestone_id) == [MilestoneStatus.DUE, MilestoneStatus.OVERDUE]
+
+        # The plan ends when the last milestone is completed.
+        for milestone in milestones[1:]:
+            await handle.execute_update(
+                SummitPlanWorkflow.complete,
+                CompletePlanMilestone(milestone_id=milestone.milestone_id, completed_by="p"),
+            )
+        final = await handle.result()
+        assert {m.status for m in final.milestones} == {MilestoneStatus.COMPLETED}
+
+
+async def test_moving_the_summit_replans_pending_milestones(env: WorkflowEnvironment) -> None:
+    store = Store(env)
+    queue = f"test-{uuid.uuid4()}"
+    async with _worker(env, store, queue):
+        handle, milestones = await _start(env, store, queue, starts_in_days=125)
+        invitations = milestones[0]  # due 5 days from now, warned already
+        await _until(handle, invitations.milestone_id, MilestoneStatus.DUE)
+        await env.sleep(invitations.due_at - await env.get_current_time() + timedelta(hours=1))
+        await _until(handle, invitations.milestone_id, MilestoneStatus.OVERDUE)
+
+        # The summit moves 60 days later: the overdue milestone is planned again, with a new warning.
+        now = await env.get_current_time()
+        moves = [
+            MilestoneMove(
+                milestone_id=m.milestone_id,
+                due_at=m.due_at + timedelta(days=60),
+                warn_at=warning_time(m.due_at + timedelta(days=60), m.due_at - m.warn_at, now),
+            )
+            for m in milestones
+        ]
+        new_start = (now + timedelta(days=125 + 60)).date()
+        state = await handle.execute_update(
+            SummitPlanWorkflow.reschedule,
+            RescheduleSummit(
+                starts_on=new_start, ends_on=new_start + timedelta(days=1), moves=moves, requested_by="p"
+            ),
+        )
+        statuses = {m.milestone_id: m.status for m in state.milestones}
+        assert statuses[invitations.milestone_id] is MilestoneStatus.PLANNED
+        assert len(store.moves) == 1 and len(store.moves[0].milestones) == len(milestones)
+
+        # Its old due date passes quietly; it warns again at the new time.
+        moved = moves[0]
+        await env.sleep(moved.warn_at - await env.get_current_time() - timedelta(days=1))
+        assert store.of(invitations.milestone_id) == [MilestoneStatus.DUE, MilestoneStatus.OVERDUE]
+        await env.sleep(timedelta(days=2))
+        await _until(handle, invitations.milestone_id, MilestoneStatus.DUE)
+        assert store.of(invitations.milestone_id) == [
+            MilestoneStatus.DUE,
+            MilestoneStatus.OVERDUE,
+            MilestoneStatus.DUE,
+        ]
+        # Left running, its timers would hold the test server's clock once this worker is gone.
+        await handle.terminate("test over")
+
+
+async def test_a_milestone_added_later_is_timed_and_unknown_ones_are_refused(
+    env: WorkflowEnvironment,
+) -> None:
+    store = Store(env)
+    queue = f"test-{uuid.uuid4()}"
+    async with _worker(env, store, queue):
+        handle, _ = await _start(env, store, queue, starts_in_days=400)
+        now = await env.get_current_time()
+        extra = PlanMilestone(
+            milestone_id="m-award",
+            title="Nominations for the UN Policewoman of the Year award close",
+            due_at=now + timedelta(days=20),
+            warn_at=now + timedelta(days=10),
+        )
+        added = await handle.execute_update(
+            SummitPlanWorkflow.add_milestone, AddPlanMilestone(milestone=extra)
+        )
+        assert added.status is MilestoneStatus.PLANNED and store.added == ["m-award"]
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(SummitPlanWorkflow.add_milestone, AddPlanMilestone(milestone=extra))
+        with pytest.raises(WorkflowUpdateFailedError) as unknown:
+            await handle.execute_update(
+                SummitPlanWorkflow.complete, CompletePlanMilestone(milestone_id="m-none", completed_by="p")
+            )
+        assert isinstance(unknown.value.cause, ApplicationError)
+        assert unknown.value.cause.type == "UnknownMilestone"
+
+        await env.sleep(timedelta(days=21))
+        await _until(handle, "m-award", MilestoneStatus.OVERDUE)
+        assert store.of("m-award") == [MilestoneStatus.DUE, MilestoneStatus.OVERDUE]
+        await handle.terminate("test over")
