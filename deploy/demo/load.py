@@ -1,19 +1,20 @@
 """Loads demo data through the public APIs, so a newcomer sees events flow on the first `make run`.
 
-Only an empty stack gets it: if any pledge exists, nothing is loaded. The misconduct cases are synthetic
-(deploy/demo/cases.py) and loaded last.
+Only an empty stack gets it: if any pledge exists, nothing is loaded. The pledges are those the 2018 Chair's
+Note implies (deploy/demo/pledges-2018.json), then UNCOPS III is planned (deploy/demo/summit.py); the
+misconduct cases are synthetic (deploy/demo/cases.py) and loaded last.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
 from deploy.demo.cases import load_demo_cases
+from deploy.demo.summit import load_demo_summit
 from services.common.auth import Role, issue_token
 from services.common.settings import Settings
 
@@ -34,32 +35,8 @@ def load_demo_data(ports: Ports) -> str:
         existing.raise_for_status()
         if existing.json()["items"]:
             return "demo data: already loaded (the database is not empty)"
-        summit = client.post(
-            f"{summit_url}/summits",
-            headers=planner,
-            json={
-                "id": "UNCOPS-III",
-                "name": "Third United Nations Chiefs of Police Summit",
-                "venue": "United Nations Headquarters, New York",
-                "starts_on": "2020-06-24",
-                "ends_on": "2020-06-25",
-                "host_support": "People's Republic of China (financial and political support)",
-            },
-        )
-        if summit.status_code not in (201, 409):
-            summit.raise_for_status()
-        now = datetime.now(UTC)
-        for title, days in (("Invitations sent by note verbale", 30), ("Registration closes", 90)):
-            client.post(
-                f"{summit_url}/summits/UNCOPS-III/milestones",
-                headers=planner,
-                json={
-                    "title": title,
-                    "due_at": (now + timedelta(days=days)).isoformat(),
-                    "warn_before_days": 14,
-                },
-            ).raise_for_status()
         submitted = 0
+        pledge_ids: dict[str, str] = {}
         for pledge in json.loads(DATA.read_text()):
             focal_point = issue_token(
                 settings,
@@ -67,11 +44,14 @@ def load_demo_data(ports: Ports) -> str:
                 pledge["member_state"],
                 subject=f"demo-{pledge['member_state']}",
             )
-            client.post(
+            response = client.post(
                 f"{pledges_url}/pledges",
                 headers={"Authorization": f"Bearer {focal_point}", "Idempotency-Key": f"demo-{submitted}"},
                 json=pledge,
-            ).raise_for_status()
+            )
+            response.raise_for_status()
+            pledge_ids[f"{pledge['member_state']}/{pledge['kind']}"] = response.json()["id"]
             submitted += 1
+        summit = load_demo_summit(client, summit_url, pledges_url, planner, pledge_ids)
     cases = load_demo_cases(cases_url, settings)
-    return f"demo data: summit UNCOPS-III with 2 milestones, {submitted} pledges submitted, {cases}"
+    return f"demo data: {submitted} pledges submitted and accepted, {summit}, {cases}"

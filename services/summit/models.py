@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -179,3 +179,69 @@ class Participant(SQLModel, table=True):
     consent_to_list: bool = False
     badge_number: str | None = None
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Room(SQLModel, table=True):
+    """A meeting room: UN Headquarters' own (no summit: loaded from data/un_hq_rooms.csv by migration 0004,
+    offered to every summit) or one a planner added for a summit."""
+
+    __tablename__ = "room"
+
+    id: str = Field(primary_key=True)
+    summit_id: str | None = Field(default=None, foreign_key="summit.id", index=True)
+    name: str
+    building: str | None = None
+    capacity: int
+    # "confirmed" by the venue, or "illustrative" until it is: planners see which figures to trust.
+    capacity_basis: str = "illustrative"
+    # Opening hours every day, in the venue's local time.
+    opens_at: time
+    closes_at: time
+    source: str | None = None
+
+
+class AgendaSession(SQLModel, table=True):
+    """A session of a summit's draft programme; releases publish snapshots of it."""
+
+    __tablename__ = "agenda_session"
+
+    id: str = Field(primary_key=True)
+    summit_id: str = Field(foreign_key="summit.id", index=True)
+    title: str
+    theme: str | None = None
+    kind: str
+    starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    room_id: str = Field(foreign_key="room.id", index=True)
+    languages: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+    expected_attendance: int | None = None
+    description: str | None = None
+    updated_by: str
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    version: int = 1
+
+
+class SessionPerson(SQLModel, table=True):
+    """A speaker or moderator of a session (a registered participant), in the programme's order."""
+
+    __tablename__ = "agenda_session_person"
+
+    session_id: str = Field(foreign_key="agenda_session.id", primary_key=True, ondelete="CASCADE")
+    participant_id: str = Field(foreign_key="participant.id", primary_key=True, index=True)
+    role: str  # speaker or moderator
+    position: int
+
+
+class ProgrammeRelease(SQLModel, table=True):
+    """A numbered, published version of a summit's programme: the sessions as released and the changelog."""
+
+    __tablename__ = "programme_release"
+
+    summit_id: str = Field(foreign_key="summit.id", primary_key=True)
+    number: int = Field(primary_key=True)
+    released_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    released_by: str
+    note: str | None = None
+    # services.summit.agenda.ProgrammeSession and uncops_contracts ProgrammeChange, as JSON.
+    sessions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))

@@ -35,6 +35,10 @@ TABLES = {
         "public_allegation",
         "delegation",
         "participant",
+        "room",
+        "agenda_session",
+        "agenda_session_person",
+        "programme_release",
         "alembic_version",
     },
 }

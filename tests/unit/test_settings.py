@@ -125,3 +125,22 @@ def test_port_override_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
     assert settings.port("pledges") == 18001
     assert settings.port("cases") == 8002
+
+
+def test_summit_policy_template_and_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "SUMMIT_POLICY__MILESTONES",
+        '[{"key": "invitations_sent", "title": "Invitations sent", "offset_days": -150,'
+        ' "owner": "Police Division"}]',
+    )
+    monkeypatch.setenv("SUMMIT_POLICY__DELEGATION_MAX_MEMBERS", "6")
+    policy = Settings().summit_policy
+    assert [m.key for m in policy.milestones] == ["invitations_sent"]
+    assert policy.milestones[0].offset_days == -150 and policy.milestones[0].warn_before_days == 14
+    assert policy.delegation_max_members == 6
+
+
+def test_a_bad_summit_template_stops_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUMMIT_POLICY__MILESTONES", '[{"key": "x", "title": "No owner", "offset_days": 1}]')
+    with pytest.raises(ValidationError):
+        Settings()
