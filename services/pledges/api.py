@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 
 from services.common.app import IfMatch, RuntimeDep, SessionDep, TemporalDep, expected_version
 from services.common.auth import Principal, Role, require_roles
@@ -19,10 +19,11 @@ from services.common.observability import current_traceparent
 from services.common.outbox import record_event
 from services.pledges.domain import PledgeSubmission, initial_state, submitted_event
 from services.pledges.follow_up import act_on_pledge
-from services.pledges.importing import flag_duplicates
+from services.pledges.importing import similar_stored
 from services.pledges.lifecycle import Actor, Command, allowed_actions
 from services.pledges.lifecycle import Pledge as Lifecycle
 from services.pledges.models import Pledge
+from services.pledges.store import title_values
 from uncops_contracts.policies import PledgePolicy
 from workflows.pledges.workflows import PledgeCommandRequest
 
@@ -123,7 +124,7 @@ async def submit_pledge(
         co_sponsors=submission.co_sponsors,
         summit=submission.summit,
         kind=submission.kind.value,
-        title=submission.title,
+        **title_values(submission.title),
         text=submission.text,
         supports_summit=submission.supports_summit,
         submitted_by=principal.subject,
@@ -154,17 +155,7 @@ async def possible_duplicates(
     session: SessionDep, submission: PledgeSubmission, policy: PledgePolicy
 ) -> list[str]:
     """Same State, same kind, near-identical title: flagged for the secretariat, never dropped."""
-    rows = await session.execute(
-        select(col(Pledge.id), col(Pledge.title))
-        .where(col(Pledge.member_state) == submission.member_state, col(Pledge.kind) == submission.kind.value)
-        .order_by(col(Pledge.submitted_at).desc())  # the most recent thousand, when a State has more
-        .limit(1000)
-    )
-    stored = {(submission.member_state, submission.kind.value): [(r[0], r[1]) for r in rows]}
-    # The import's matcher: it skips, by shared letter pairs, titles that cannot reach the threshold, so a
-    # State with many pledges of a kind is not compared title by title with difflib on every submission.
-    (flags,) = flag_duplicates([("new", submission)], stored, policy.duplicate_title_similarity)
-    return flags
+    return await similar_stored(session, submission, policy.duplicate_title_similarity)
 
 
 async def _by_idempotency_key(session: SessionDep, member_state: str, key: str) -> Pledge | None:

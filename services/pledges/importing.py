@@ -34,9 +34,9 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Column, DateTime, Integer, Text, func, tuple_
+from sqlalchemy import Column, DateTime, Integer, Text, case, func, literal, true, tuple_
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field as SQLField
@@ -51,8 +51,10 @@ from services.pledges.domain import (
     PledgeSubmission,
     PledgeTermsIn,
     initial_state,
+    normal_title,
     similar_titles,
     submitted_event,
+    title_grams,
 )
 from services.pledges.models import Pledge
 from services.pledges.store import lifecycle_values
@@ -94,6 +96,8 @@ STORED_CANDIDATES = 1000
 CANDIDATES_PER_PLEDGE = 200
 DUPLICATES_LISTED = 10
 SMALL_GROUP = 64
+# The longest strings fuzzystrmatch's levenshtein functions take (a title may have 300 characters).
+LEVENSHTEIN_MAX_CHARS = 255
 
 
 class ImportMode(StrEnum):
@@ -499,6 +503,78 @@ async def stored_titles(
     for pledge_id, title, member_state, kind in rows:
         found[(member_state, kind)].append((pledge_id, title))
     return found
+
+
+# Letters from the most to the least common in English text: a pair of rarer characters (a digit, a
+# punctuation mark, a repeated pair) matches fewer stored titles, so it goes into the probe first.
+_COMMON_LETTERS = " etaoinsrhldcumfpgwybvkxjqz"
+
+
+def _commonness(gram: str) -> tuple[int, str]:
+    rank = sum(_COMMON_LETTERS.find(c) if c in _COMMON_LETTERS else len(_COMMON_LETTERS) for c in gram[:2])
+    return (-rank - (100 if len(gram) > 2 else 0), gram)
+
+
+def title_probe(grams: Sequence[str], shared: int) -> list[str] | None:
+    """Letter pairs of a title at least one of which every possibly similar title holds, or None if the
+    bound proves nothing. A title that shares ``shared`` or more of the ``len(grams)`` pairs holds one of
+    any ``len(grams) - shared + 1`` of them (the others are too few to hold them all): the rarest are
+    taken, as the fewest stored titles hold them."""
+    if shared <= 0:
+        return None
+    return sorted(grams, key=_commonness)[: len(grams) - shared + 1]
+
+
+async def similar_stored(session: AsyncSession, submission: PledgeSubmission, threshold: float) -> list[str]:
+    """Possible duplicates of one submission among the stored pledges of its State and kind, newest first,
+    DUPLICATES_LISTED at most: what flag_duplicates finds, looked up by index.
+
+    The database takes the titles of a length that can reach the threshold and holding one of the
+    title's probe pairs (pledge_title_grams, a GIN index), the newest CANDIDATES_PER_PLEDGE of them, and
+    returns those whose longest common subsequence with the title can reach it: SequenceMatcher's ratio is
+    at most 2 LCS / (a + b), and fuzzystrmatch's Levenshtein distance with insertions and deletions costing
+    1 and substitutions 2 is the insertions and deletions apart, a + b - 2 LCS. similar_titles decides.
+    """
+    normal = normal_title(submission.title)
+    grams = title_grams(normal)
+    # 2 min(a, b) / (a + b) >= threshold bounds the other title's length (rounded outwards).
+    shortest = math.floor(threshold * len(normal) / (2 - threshold))
+    longest = math.ceil((2 - threshold) * len(normal) / threshold)
+    query = sa_select(
+        col(Pledge.id), col(Pledge.title), col(Pledge.title_normal), col(Pledge.submitted_at)
+    ).where(
+        col(Pledge.member_state) == submission.member_state,
+        col(Pledge.kind) == submission.kind.value,
+        func.char_length(col(Pledge.title_normal)).between(shortest, longest),
+    )
+    probe = title_probe(grams, _fewest_shared(len(normal), threshold))
+    if probe is not None:
+        query = query.where(col(Pledge.title_grams).op("&&")(literal(probe, ARRAY(Text))))
+    newest = (
+        query.order_by(col(Pledge.submitted_at).desc(), col(Pledge.id).desc())
+        .limit(CANDIDATES_PER_PLEDGE)
+        .subquery()
+    )
+    reachable = sa_select(newest.c.id, newest.c.title).order_by(
+        newest.c.submitted_at.desc(), newest.c.id.desc()
+    )
+    if len(normal) <= LEVENSHTEIN_MAX_CHARS:  # fuzzystrmatch refuses longer strings
+        other_length = func.char_length(newest.c.title_normal)
+        allowed = func.floor((1 - threshold) * (other_length + len(normal)) + 1e-9).cast(Integer)
+        # CASE, not OR: it guarantees a longer stored title never reaches fuzzystrmatch.
+        reachable = reachable.where(
+            case(
+                (other_length > LEVENSHTEIN_MAX_CHARS, true()),
+                else_=func.levenshtein_less_equal(newest.c.title_normal, normal, 1, 1, 2, allowed) <= allowed,
+            )
+        )
+    plausible = [(pledge_id, title) for pledge_id, title in await session.execute(reachable)]
+    similar: list[str] = []
+    for start in range(0, len(plausible), DUPLICATES_LISTED):
+        similar += similar_titles(submission.title, plausible[start : start + DUPLICATES_LISTED], threshold)
+        if len(similar) >= DUPLICATES_LISTED:
+            break
+    return similar[:DUPLICATES_LISTED]
 
 
 # ---------------------------------------------------------------- storing

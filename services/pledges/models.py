@@ -17,6 +17,7 @@ class Pledge(SQLModel, table=True):
         UniqueConstraint("member_state", "idempotency_key", name="pledge_idempotency"),
         Index("pledge_state_kind", "member_state", "kind"),
         Index("pledge_submitted_keyset", "submitted_at", "id"),
+        Index("pledge_title_grams", "title_grams", postgresql_using="gin"),
     )
 
     id: str = Field(primary_key=True)
@@ -25,6 +26,10 @@ class Pledge(SQLModel, table=True):
     summit: str
     kind: str
     title: str
+    # The title as duplicates are matched (domain.normal_title) and its letter pairs (domain.title_grams),
+    # kept up to date with the title so a submission looks up its possible duplicates by index.
+    title_normal: str = ""
+    title_grams: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
     text: str = ""
     indicator: str | None = None
     baseline: Decimal | None = Field(default=None, sa_column=Column(Numeric(20, 4)))

@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.pledges.domain import normal_title, title_grams
 from services.pledges.lifecycle import Pledge
 from uncops_contracts.policies import PledgePolicy
+
+
+def title_values(title: str) -> dict[str, Any]:
+    """The title and the columns the duplicate lookup reads, which change with it."""
+    normal = normal_title(title)
+    return {"title": title, "title_normal": normal, "title_grams": title_grams(normal)}
 
 
 def lifecycle_values(pledge: Pledge, policy: PledgePolicy, now: datetime) -> dict[str, Any]:
@@ -14,7 +21,7 @@ def lifecycle_values(pledge: Pledge, policy: PledgePolicy, now: datetime) -> dic
     return {
         "status": pledge.status.value,
         "version": pledge.version,
-        "title": pledge.title,
+        **title_values(pledge.title),
         "target_date": pledge.target_date,
         "next_report_due": pledge.next_report_due,
         "missed_reports": pledge.missed_reports,

@@ -9,6 +9,7 @@ import io
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from deploy.stack import LocalStack
 from services.common.auth import Role
 from services.common.settings import Settings
+from services.pledges.store import title_values
 from tests.conftest import bearer, eventually, url
 
 NEXT_YEAR = datetime.now(UTC).date().replace(month=12, day=31) + timedelta(days=366)
@@ -440,7 +442,7 @@ async def test_financial_pledged_versus_delivered(
     assert amounts(report["by_summit"][0]["totals"]) == expected
     # The summit service's own figures agree on the money received.
     funding = (await http.get(url("summit", f"/summits/{funded}/funding"), headers=planner)).json()
-    assert funding["received"] == {"USD": "100000.00"}
+    assert funding["currency"] == "USD" and Decimal(funding["received"]) == Decimal("100000")
 
     # A focal point sees its own State's financial pledges only.
     mine = await get(http, "/pledges/financial", china, supports_summit=funded)
@@ -550,16 +552,16 @@ async def test_csv_export_streams_many_rows(
     """More rows than one streamed batch (500), every one exactly once, in order."""
     planner = bearer(settings, Role.PLANNER)
     s = summit_id("X")
+    rows = [{"id": f"{s}-{i:04d}", "i": i, **title_values(f"Export row {i:04d}")} for i in range(1203)]
     async with pledges_db.begin() as conn:
         await conn.execute(
             text(
-                "INSERT INTO pledge (id, member_state, co_sponsors, summit, kind, title, text, status, "
-                "submitted_by, submitted_at, version) "
-                "SELECT :prefix || lpad(i::text, 4, '0'), 'BRA', '{}', :summit, 'other', "
-                "'Export row ' || lpad(i::text, 4, '0'), '', 'submitted', 'test', "
-                "now() - make_interval(secs => 2000 - i), 1 FROM generate_series(0, 1202) AS i"
+                "INSERT INTO pledge (id, member_state, co_sponsors, summit, kind, title, title_normal, "
+                "title_grams, text, status, submitted_by, submitted_at, version) "
+                "VALUES (:id, 'BRA', '{}', :summit, 'other', :title, :title_normal, :title_grams, '', "
+                "'submitted', 'test', now() - make_interval(secs => 2000 - :i), 1)"
             ),
-            {"prefix": f"{s}-", "summit": s},
+            [{**row, "summit": s} for row in rows],
         )
     async with http.stream(
         "GET",

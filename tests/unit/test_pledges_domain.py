@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from difflib import SequenceMatcher
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from services.common.errors import InvalidField
-from services.pledges.domain import PledgeSubmission, check_submission, submitted_event
+from services.pledges.domain import (
+    PledgeSubmission,
+    check_submission,
+    common_subsequence_length,
+    may_reach,
+    normal_title,
+    similar_titles,
+    submitted_event,
+    title_grams,
+)
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted
 
 FAR_FUTURE = date(2100, 1, 1)
@@ -188,3 +200,67 @@ def test_submitted_event_carries_the_submission_and_round_trips() -> None:
     assert event.submitted_at == at
     assert PledgeSubmitted.model_validate(event.model_dump()) == event
     assert PledgeSubmitted.model_validate(event.model_dump(mode="json")) == event
+
+
+# ---------------------------------------------------------------- duplicate titles
+
+
+def _lcs(a: str, b: str) -> int:
+    """The textbook dynamic programme, to check the bit-parallel one against."""
+    previous = [0] * (len(b) + 1)
+    for char in a:
+        row = [0]
+        for j, other in enumerate(b):
+            row.append(previous[j] + 1 if char == other else max(previous[j + 1], row[j]))
+        previous = row
+    return previous[-1]
+
+
+def _random_text(rng: random.Random, alphabet: str, longest: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, longest)))
+
+
+def test_common_subsequence_length_is_the_longest_common_subsequence() -> None:
+    rng = random.Random(7)
+    for alphabet in ("ab", "abc ", "police wmn", "éøß 中文ab"):
+        for _ in range(400):
+            a, b = _random_text(rng, alphabet, 70), _random_text(rng, alphabet, 70)
+            assert common_subsequence_length(a, b) == _lcs(a, b), (a, b)
+
+
+def test_the_subsequence_bound_never_rules_out_a_similar_pair() -> None:
+    rng = random.Random(11)
+    base = "deploy forty women officers to the united nations mission"
+    checked = 0
+    for _ in range(3000):
+        a = normal_title(base[: rng.randint(3, len(base))] + _random_text(rng, "xyz e", 5))
+        b = normal_title(_random_text(rng, "ab ", 4) + base + _random_text(rng, "po ", 6))
+        ratio = SequenceMatcher(None, a, b).ratio()
+        for threshold in (0.6, 0.8, 0.9, 1.0):
+            if ratio >= threshold:
+                checked += 1
+                assert may_reach(a, b, threshold), (a, b, threshold)
+    assert checked > 1000
+
+
+def test_the_subsequence_bound_rules_out_look_alike_titles_below_the_threshold() -> None:
+    # The intake benchmark's titles: letter pairs mostly shared, ratio below 0.9.
+    a = normal_title("Women in formed police units, step 1234 a1b2c3")
+    b = normal_title("Women in formed police units, step 5678 d4e5f6")
+    assert SequenceMatcher(None, a, b).ratio() < 0.9
+    assert not may_reach(a, b, 0.9)
+    assert similar_titles("Women in formed police units, step 1234 a1b2c3", [("p1", b)], 0.9) == []
+
+
+def test_title_grams_count_shared_letter_pairs_as_multisets() -> None:
+    rng = random.Random(5)
+    for _ in range(500):
+        a, b = _random_text(rng, "abo p", 40), _random_text(rng, "abo p", 40)
+        pairs_a = Counter(a[i : i + 2] for i in range(len(a) - 1))
+        pairs_b = Counter(b[i : i + 2] for i in range(len(b) - 1))
+        assert len(set(title_grams(a)) & set(title_grams(b))) == sum((pairs_a & pairs_b).values())
+        assert len(title_grams(a)) == max(0, len(a) - 1) == len(set(title_grams(a)))
+
+
+def test_normal_title_ignores_case_and_spacing() -> None:
+    assert normal_title("  Women  in\tFPUs ") == "women in fpus"
