@@ -4,6 +4,7 @@ results to bench/results/<timestamp>.json and rewrite BENCHMARKS.md.
     .venv/bin/python -m bench.run            # the full run (what BENCHMARKS.md should show)
     .venv/bin/python -m bench.run --quick    # a short trial (smaller loads: QUICK_NOTE below)
     .venv/bin/python -m bench.run --only cases_queries   # one benchmark (repeatable)
+    .venv/bin/python -m bench.run --only pledges_intake --port-offset 1100   # beside another run
 
 The stack runs on ports of its own (45432, 49092/49093, 47233/48233, 48001-48003) and in .run/bench, so it
 never collides with ``make run`` or ``make test``. PostgreSQL runs with its production defaults (fsync on).
@@ -34,13 +35,24 @@ RESULTS = REPO / "bench" / "results"
 MARKDOWN = REPO / "BENCHMARKS.md"
 
 T = TypeVar("T")
-BENCHMARKS = ("relay_throughput", "latency", "cases_throughput", "cases_timers", "cases_queries")
+BENCHMARKS = (
+    "relay_throughput",
+    "latency",
+    "cases_throughput",
+    "cases_timers",
+    "cases_queries",
+    "pledges_intake",
+    "pledges_import",
+    "summit_delegations",
+    "summit_agenda",
+)
 # What --quick shrinks: latency load 10 s (not 60); cases throughput 50 cases in 1 round (not 200 in 2);
 # 1,000 live timers sampled 20 s (not 10,000 over 60 s); queries 50 times each (not 200), still over 100,000.
 QUICK_NOTE = (
     "the latency load lasts 10 s instead of 60 s; the cases throughput runs 50 cases in one round instead "
     "of 200 in two; 1,000 cases with live timers sampled for 20 s instead of 10,000 over 60 s; each case "
-    "query runs 50 times instead of 200"
+    "query runs 50 times instead of 200; the pledge intake sends 1,000 requests in one round instead of "
+    "3,000 in two; the agenda check tries 500 candidate sessions instead of 2,000"
 )
 
 
@@ -75,8 +87,8 @@ async def _postgres_version(port: int) -> str:
         await conn.close()
 
 
-def _prepare_run_dir() -> None:
-    lock = RUN_DIR / "stack.pid"
+def _prepare_run_dir(run_dir: Path) -> None:
+    lock = run_dir / "stack.pid"
     if lock.exists():
         try:
             pid = int(lock.read_text().strip())
@@ -84,13 +96,16 @@ def _prepare_run_dir() -> None:
         except (ValueError, OSError):
             pass
         else:
-            raise StackError(f"another benchmark run (pid {pid}) is using {RUN_DIR}")
-    shutil.rmtree(RUN_DIR, ignore_errors=True)  # fresh databases and topics every run
+            raise StackError(f"another benchmark run (pid {pid}) is using {run_dir}")
+    shutil.rmtree(run_dir, ignore_errors=True)  # fresh databases and topics every run
 
 
 def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dict[str, Any]:
     loop = event_loop_name(args.loop)
     run_async = runner_for(loop)
+    # Another offset, another stack: a benchmark can run beside someone else's.
+    ports = Ports(*(port + args.port_offset for port in dataclasses.astuple(BENCH_PORTS)))
+    run_dir = RUN_DIR.with_name(f"bench-{args.port_offset}") if args.port_offset else RUN_DIR
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": args.command,
@@ -98,18 +113,21 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
         "event_loop_of_the_benchmark_clients": loop,
         "machine": machine(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "ports": dataclasses.asdict(BENCH_PORTS),
+        "ports": dataclasses.asdict(ports),
         "benchmarks": {},
     }
-    _prepare_run_dir()
-    stack = LocalStack(RUN_DIR, BENCH_PORTS, fast_postgres=False, echo=echo)
+    _prepare_run_dir(run_dir)
+    stack = LocalStack(run_dir, ports, fast_postgres=False, echo=echo)
     stack.acquire()
     try:
-        echo("starting PostgreSQL, Kafka and Temporal (ports 45432, 49092, 47233)")
+        echo(
+            "starting PostgreSQL, Kafka and Temporal "
+            f"(ports {ports.postgres}, {ports.kafka}, {ports.temporal})"
+        )
         started = time.monotonic()
         _start_infrastructure(stack, echo)
         echo(f"  up in {time.monotonic() - started:.0f}s")
-        results["machine"]["postgres"] = run_async(_postgres_version(BENCH_PORTS.postgres))
+        results["machine"]["postgres"] = run_async(_postgres_version(ports.postgres))
         wanted = args.only or list(BENCHMARKS)
         if "relay_throughput" in wanted:
             from bench.relay_throughput import relay_throughput
@@ -118,7 +136,7 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
             results["benchmarks"]["relay_throughput"] = _guarded(
                 lambda: run_async(
                     relay_throughput(
-                        f"127.0.0.1:{BENCH_PORTS.kafka}",
+                        f"127.0.0.1:{ports.kafka}",
                         stack.database_url("pledges"),
                         echo=echo,
                         pids={
@@ -173,6 +191,39 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
                     stack, total=100_000, repeats=repeats, echo=echo, loop_runner=run_async
                 ),
                 echo,
+            )
+        if "pledges_intake" in wanted:
+            from bench.pledges import pledges_intake
+
+            requests, rounds = (1_000, 1) if args.quick else (3_000, 2)
+            echo(f"benchmark 6: pledge intake vs a bare endpoint ({requests:,} requests, {rounds} round(s))")
+            results["benchmarks"]["pledges_intake"] = _guarded(
+                lambda: pledges_intake(
+                    stack, requests=requests, rounds=rounds, concurrency=32, echo=echo, loop_runner=run_async
+                ),
+                echo,
+            )
+        if "pledges_import" in wanted:
+            from bench.pledges import pledges_import
+
+            echo("benchmark 7: bulk import of 10,000 pledges")
+            results["benchmarks"]["pledges_import"] = _guarded(
+                lambda: pledges_import(stack, rows=10_000, echo=echo, loop_runner=run_async), echo
+            )
+        if "summit_delegations" in wanted:
+            from bench.summit_delegations import summit_delegations
+
+            echo("benchmark 8: 193 delegations of 10 registering at once")
+            results["benchmarks"]["summit_delegations"] = _guarded(
+                lambda: summit_delegations(stack, echo=echo, loop_runner=run_async), echo
+            )
+        if "summit_agenda" in wanted:
+            from bench.summit_agenda import run as agenda_run
+
+            candidates = 500 if args.quick else 2_000
+            echo(f"benchmark 9: conflict checks of {candidates:,} sessions against 300, and exports")
+            results["benchmarks"]["summit_agenda"] = _guarded(
+                lambda: agenda_run(sessions=300, candidates=candidates, seed=2030), echo
             )
     finally:
         echo("stopping the stack")
@@ -255,8 +306,10 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 )
             )
     from bench.cases import table_rows
+    from bench.pledges import table_rows as pledges_rows
+    from bench.summit import table_rows as summit_rows
 
-    return table + table_rows(results)
+    return table + table_rows(results) + pledges_rows(results) + summit_rows(results)
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -429,10 +482,97 @@ def markdown(results: dict[str, Any], results_file: Path) -> str:
     from bench.cases import markdown_sections
 
     out += markdown_sections(results)
+    from bench.pledges import markdown_sections as pledges_sections
+
+    out += pledges_sections(results)
+    from bench.summit import markdown_sections as summit_sections
+
+    out += summit_sections(results)
     for name, result in results["benchmarks"].items():
         if "error" in result:
             out += [f"## {name}: error", "", "```", result["traceback"].rstrip(), "```", ""]
     return "\n".join(out)
+
+
+# How to tell what a benchmark wrote: the start of its row in the Results table and of its section's title
+# (or a piece of both); a failed benchmark's section is "## <name>: error".
+OWNED_BY = {
+    "relay_throughput": ("| relay throughput", "## 1. Outbox relay"),
+    "latency": ("| end-to-end", "## 2. End-to-end"),
+    "cases_throughput": ("| cases: 5 transitions", "## Cases: throughput"),
+    "cases_timers": ("open cases with live timers", "open cases with live timers"),
+    "cases_queries": ("| cases: queries over", "## Cases: list and statistics"),
+    "pledges_intake": ("| pledges: intake", "Pledge intake against a bare endpoint"),
+    "pledges_import": ("| pledges: bulk import", "## 7. Pledges: bulk import"),
+    "summit_delegations": ("| summit: 193 delegations", "## 8. Summit: 193 delegations"),
+    "summit_agenda": ("| summit: ", "## 9. Summit: agenda"),
+}
+
+
+def _owner(line: str) -> str | None:
+    for name, (row, title) in OWNED_BY.items():
+        if line.startswith("## "):
+            if title in line or line == f"## {name}: error":
+                return name
+        elif line.startswith("| ") and (
+            line.startswith(row) or (row in line and line.startswith("| cases: "))
+        ):
+            return name
+    if line.startswith("| cases: list and statistics queries"):  # the queries' row when they failed
+        return "cases_queries"
+    return None
+
+
+def _blocks(text: str) -> list[list[str]]:
+    """The text cut before every "## " heading; the first block is the title and the introduction."""
+    blocks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.startswith("## "):
+            blocks.append([])
+        blocks[-1].append(line)
+    return blocks
+
+
+def merge_markdown(previous: str, written: str, ran: list[str]) -> str:
+    """For ``--only``: the benchmarks that ran replace their rows and sections in the file; every other
+    benchmark's, and sections no benchmark writes, stay. This run's table goes in after the file's own as
+    "## Run of <benchmarks>" (replacing an earlier one of the same benchmarks)."""
+    new = _blocks(written)
+    run_title = "## Run of " + ", ".join(name for name in BENCHMARKS if name in ran)
+    this_run = next(b for b in new if b[0] == "## Run")
+    rows = [line for b in new if b[0] == "## Results" for line in b if _owner(line) in ran]
+    # splitlines() drops the file's last, empty line: every section ends with one here.
+    sections = [b if b[-1] == "" else [*b, ""] for b in new[1:] if _owner(b[0]) in ran]
+    out: list[list[str]] = []
+    placed = False
+    for block in _blocks(previous):
+        title = block[0] if block else ""
+        if title == run_title:
+            continue
+        if _owner(title) in ran:
+            if not placed:
+                out.append([line for b in sections for line in b])
+                placed = True
+            continue
+        if title == "## Results":
+            kept: list[str] = []
+            for line in block:
+                if _owner(line) in ran:
+                    kept += rows
+                    rows = []
+                else:
+                    kept.append(line)
+            if rows:  # a benchmark that had no row yet: at the end of the table
+                end = max(i for i, line in enumerate(kept) if line.startswith("|")) + 1
+                kept[end:end] = rows
+            block = kept
+        out.append(block)
+        if title == "## Run":
+            out.append([run_title, *this_run[1:]])
+    if not placed:  # after the last benchmark's section
+        last = max(i for i, b in enumerate(out) if b and (_owner(b[0]) or b[0] == "## Results"))
+        out.insert(last + 1, [line for b in sections for line in b])
+    return "\n".join(line for block in out for line in block) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -452,6 +592,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["uvloop", "asyncio"],
         default="uvloop",
         help="event loop of the benchmark's own clients (the services choose their own)",
+    )
+    parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=0,
+        help="add this to every port of the benchmark stack, and use .run/bench-<offset> (default 0)",
     )
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite BENCHMARKS.md")
     parser.add_argument(
@@ -496,8 +642,11 @@ def main(argv: list[str] | None = None) -> int:
     print_table(results)
     print(f"\nraw results: {results_file.relative_to(REPO)}")
     if not args.no_markdown:
-        MARKDOWN.write_text(markdown(results, results_file))
-        print(f"rewrote {MARKDOWN.relative_to(REPO)}")
+        written = markdown(results, results_file)
+        if args.only and MARKDOWN.exists():
+            written = merge_markdown(MARKDOWN.read_text(), written, args.only)
+        MARKDOWN.write_text(written)
+        print(f"rewrote {MARKDOWN.relative_to(REPO)}" + (" (the benchmarks run only)" if args.only else ""))
     if any("error" in r for r in results["benchmarks"].values()):
         return 1
     if args.strict and not all(r.get("passed") for r in results["benchmarks"].values()):

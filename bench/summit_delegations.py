@@ -19,6 +19,7 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,8 +63,8 @@ def _roster(state: str) -> dict[str, Any]:
     }
 
 
-async def _round(capacity: int) -> dict[str, Any]:
-    base = f"http://127.0.0.1:{PORTS.summit}/summits"
+async def _round(ports: Ports, capacity: int) -> dict[str, Any]:
+    base = f"http://127.0.0.1:{ports.summit}/summits"
     settings = Settings()
     planner = {"Authorization": f"Bearer {issue_token(settings, Role.PLANNER)}"}
     summit_id = f"UNCOPS-B{uuid.uuid4().hex[:6].upper()}"
@@ -95,7 +96,7 @@ async def _round(capacity: int) -> dict[str, Any]:
         invited.raise_for_status()
         invite_seconds = time.perf_counter() - started
         delegations = {d["member_state"]: d["id"] for d in invited.json()["invited"]}
-        ready_seconds = await _workflows_ready(list(delegations.values()))
+        ready_seconds = await _workflows_ready(ports, list(delegations.values()))
 
         latencies: list[float] = []
         statuses: dict[str, int] = {}
@@ -138,10 +139,10 @@ async def _round(capacity: int) -> dict[str, Any]:
     }
 
 
-async def _workflows_ready(ids: list[str]) -> float:
+async def _workflows_ready(ports: Ports, ids: list[str]) -> float:
     """Until every delegation's workflow has run its first task (a query answers), so the burst measures
     registrations, not workflow start-up."""
-    client = await Client.connect(f"127.0.0.1:{PORTS.temporal}", data_converter=pydantic_data_converter)
+    client = await Client.connect(f"127.0.0.1:{ports.temporal}", data_converter=pydantic_data_converter)
     gate = asyncio.Semaphore(16)
     started = time.perf_counter()
 
@@ -161,6 +162,27 @@ async def _workflows_ready(ids: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def summit_delegations(
+    stack: LocalStack, echo: Callable[[str], None], loop_runner: Callable[[Coroutine[Any, Any, Any]], Any]
+) -> dict[str, Any]:
+    """On a stack whose servers run: the summit service's API, worker and relay, then two rounds of 193
+    concurrent registrations: room for everyone, and a summit too small (the waiting list fills)."""
+    stack.start_service("summit", "serve", UNCOPS_BACKGROUND="false")
+    stack.start_service("summit", "worker")
+    stack.start_service("summit", "relay")
+    rounds = []
+    for capacity in (1930, 1200):
+        echo(f"  193 delegations of {MEMBERS} registering at once, {capacity:,} places")
+        rounds.append(loop_runner(_round(stack.ports, capacity)))
+    worst = max((r["latency"]["p99_ms"] or 0) for r in rounds)
+    return {
+        "rounds": rounds,
+        "worst_p99_ms": worst,
+        # No place given twice and every registration answered: the figures are worth reading.
+        "passed": all(r["within_capacity"] and not r["errors"] for r in rounds),
+    }
+
+
 def main() -> int:
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     stack = LocalStack(RUN_DIR, PORTS, echo=lambda line: print(line, file=sys.stderr))
@@ -173,10 +195,9 @@ def main() -> int:
     }
     try:
         stack.start_infrastructure()
-        stack.start_service("summit", "serve", UNCOPS_BACKGROUND="false")
-        stack.start_service("summit", "worker")
-        stack.start_service("summit", "relay")
-        results["rounds"] = [asyncio.run(_round(1930)), asyncio.run(_round(1200))]
+        results.update(
+            summit_delegations(stack, echo=lambda line: print(line, file=sys.stderr), loop_runner=asyncio.run)
+        )
         results["load_after"] = os.getloadavg()
     finally:
         stack.stop_all()

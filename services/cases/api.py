@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import case, func, inspect, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -38,6 +38,8 @@ from services.cases.domain import (
 from services.cases.models import (
     AuditEntry,
     CaseRow,
+    CaseStatistics,
+    CaseStatisticsHeadline,
     ReferenceCounter,
     ReviewFlag,
 )
@@ -235,15 +237,18 @@ async def list_cases(
     return CasePage(items=items, next_cursor=f"{last.reported_on.isoformat()}|{last.id}" if last else None)
 
 
+# The statistics' dimensions, as columns of the summaries that case_file's triggers keep (migration 0003).
 STAT_DIMENSIONS = {
-    "year": "extract(year from reported_on)::int",
+    "year": "year",
     "mission": "mission",
     "personnel_category": "personnel_category",
     "nationality": "police_contributing_country",
     "allegation_type": "allegation_type",
     "category": "category",
-    "result": "coalesce(finding, 'pending')",
+    "result": "result",
 }
+# Smallest first: a question is answered from the first summary that has all its dimensions.
+SUMMARIES = [inspect(CaseStatisticsHeadline).local_table, inspect(CaseStatistics).local_table]
 
 
 @router.get("/statistics", summary="Counts in the shape of the UN's public misconduct tables")
@@ -252,17 +257,22 @@ async def statistics(
     _: Annotated[Principal, OFFICERS],
     by: Annotated[list[Literal[*tuple(STAT_DIMENSIONS)]], Query()] = ["year", "mission"],  # type: ignore[valid-type]  # noqa: B006
 ) -> list[dict[str, Any]]:
-    dimensions = list(dict.fromkeys(by))
-    columns = ", ".join(f"{STAT_DIMENSIONS[d]} AS {d}" for d in dimensions)
-    groups = ", ".join(str(i + 1) for i in range(len(dimensions)))
-    # Dimension names come from the fixed table above, never from the caller's text.
-    sql = text(
-        f"SELECT {columns}, count(*) AS allegations, "  # noqa: S608
-        "sum(victims_adult) AS victims_adult, sum(victims_minor) AS victims_minor, "
-        "sum(CASE WHEN finding = 'substantiated' THEN 1 ELSE 0 END) AS substantiated "
-        f"FROM case_file GROUP BY {groups} ORDER BY {groups}"
+    columns = [STAT_DIMENSIONS[d] for d in dict.fromkeys(by)]
+    summary = next(s for s in SUMMARIES if all(c in s.c for c in columns)).c
+    dimensions = [summary[c].label(d) for c, d in zip(columns, dict.fromkeys(by), strict=True)]
+    substantiated = case((summary.result == "substantiated", summary.allegations), else_=0)
+    query = (
+        select(
+            *dimensions,
+            func.sum(summary.allegations).label("allegations"),
+            func.sum(summary.victims_adult).label("victims_adult"),
+            func.sum(summary.victims_minor).label("victims_minor"),
+            func.sum(substantiated).label("substantiated"),
+        )
+        .group_by(*dimensions)
+        .order_by(*dimensions)
     )
-    return [dict(row._mapping) for row in await session.execute(sql)]
+    return [dict(row._mapping) for row in await session.execute(query)]
 
 
 @router.get("/review-flags", summary="Security Council resolution 2272 review flags")

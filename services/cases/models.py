@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -17,6 +27,7 @@ class CaseRow(SQLModel, table=True):
         Index("case_file_keyset", "reported_on", "id"),
         Index("case_file_mission_status", "mission", "status", "reported_on", "id"),
         Index("case_file_country", "police_contributing_country", "reported_on", "id"),
+        Index("case_file_overdue_keyset", "reported_on", "id", postgresql_where=text("overdue")),
     )
 
     id: str = Field(primary_key=True)
@@ -38,7 +49,7 @@ class CaseRow(SQLModel, table=True):
     credible: bool = True
     victims_adult: int = 0
     victims_minor: int = 0
-    overdue: bool = Field(default=False, index=True)
+    overdue: bool = False
     next_due_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -86,6 +97,39 @@ class ReferenceCounter(SQLModel, table=True):
     mission: str = Field(primary_key=True)
     year: int = Field(primary_key=True)
     last: int = 0
+
+
+class CaseStatistics(SQLModel, table=True):
+    """Counts of case files per combination of every dimension the statistics offer. Written only by
+    case_file's triggers (migration 0003), in the transaction of the write they count."""
+
+    __tablename__ = "case_statistics"
+
+    year: int = Field(primary_key=True)
+    mission: str = Field(primary_key=True)
+    personnel_category: str = Field(primary_key=True)
+    police_contributing_country: str = Field(primary_key=True, max_length=3)
+    allegation_type: str = Field(primary_key=True)
+    category: str = Field(primary_key=True)
+    result: str = Field(primary_key=True)  # the finding, or "pending"
+    allegations: int
+    victims_adult: int
+    victims_minor: int
+
+
+class CaseStatisticsHeadline(SQLModel, table=True):
+    """The same counts by year, mission, nationality and result only: a few thousand rows where the full
+    grain has about one per two cases. Kept by the same triggers."""
+
+    __tablename__ = "case_statistics_headline"
+
+    year: int = Field(primary_key=True)
+    mission: str = Field(primary_key=True)
+    police_contributing_country: str = Field(primary_key=True, max_length=3)
+    result: str = Field(primary_key=True)
+    allegations: int
+    victims_adult: int
+    victims_minor: int
 
 
 class ReviewFlag(SQLModel, table=True):

@@ -22,6 +22,8 @@ TABLES = {
         "case_audit",
         "case_reference_counter",
         "review_flag",
+        "case_statistics",
+        "case_statistics_headline",
     },
     "summit": {
         "outbox",
