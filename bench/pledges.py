@@ -347,15 +347,15 @@ CAUSE = [
     "111.3 / 62.8, ratio 0.17; py-spy put 21 % of the API's samples in that bound, as every look-alike "
     "title of the State holds a probe pair.",
     "",
-    "What is left, from a py-spy profile of the API during round 2 of a run at 2026-11-27 01:56 UTC (a "
-    "machine shared with other stacks, load average above 10; the API then spent 13 to 14 ms of CPU a "
-    "request, the bare endpoint about 1 ms): the duplicate lookup is 22 % of the samples, most of it "
-    "building the SQLAlchemy statement and its cache key (the matching itself, in PostgreSQL and "
-    "`SequenceMatcher`, is a small part); the ORM flush and commit of the pledge and its outbox row about "
-    "10 %; the rest FastAPI and pydantic validation, the tracing middleware and the relay and consumers in "
-    "the same process. Next steps: a prepared textual statement for the lookup, a Core insert instead of "
-    "the ORM unit of work. Before the fix (00:24 and 00:35 UTC, a quieter machine): ratio 0.07 and 0.05, "
-    "API 10 to 21 req/s against bare 209 to 313 req/s, the API slowing as pledges accumulated.",
+    "Second step: py-spy on the API at 02:59 UTC showed the lookup still at 41 % of the event loop's time, "
+    "half of it SQLAlchemy building the statement's expression tree for every submission. The lookup is now "
+    "constant SQL built once per shape (`_similar_stored_sql`, with or without the probe and the bound): "
+    "the API's CPU per request went from 8.8 to 10.1 ms (run of 02:36 UTC, ratio 0.26) to about 6 ms. "
+    "What is left, from the earlier profiles: `SequenceMatcher` on the few candidates, the ORM flush and "
+    "commit of the pledge and its outbox row (about 10 %), FastAPI and pydantic validation, the tracing "
+    "middleware, and the relay and consumers sharing the API's process. Before any fix (00:24 and 00:35 "
+    "UTC): ratio 0.07 and 0.05, API 10 to 21 req/s against bare 209 to 313 req/s, the API slowing as "
+    "pledges accumulated.",
 ]
 
 
