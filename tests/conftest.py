@@ -91,7 +91,9 @@ def bearer(
 
 @pytest_asyncio.fixture(scope="session")
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one just as the server
+    # closes it fails the request with a ReadError (seen after the seconds Kafka takes to stop).
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2)) as client:
         yield client
 
 

@@ -20,7 +20,7 @@ SERVICE = ServiceDefinition(
         "Misconduct cases involving UN Police, from referral to the last court decision: deadlines that "
         "escalate, victims known by pseudonyms, every step audited."
     ),
-    router=router,
+    routers=[router],
     workflows=[CaseWorkflow],
     activities=_activities,
 )

@@ -39,6 +39,11 @@ def runtime_of(request: Request) -> ServiceRuntime:
     return runtime
 
 
+async def _runtime(request: Request) -> ServiceRuntime:
+    # async: FastAPI runs a plain-function dependency in its thread pool, a hand-off on every request.
+    return runtime_of(request)
+
+
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime_of(request).sessions() as session:
         yield session
@@ -50,7 +55,7 @@ async def temporal_client(request: Request) -> Client:
 
 SessionDep = Annotated[AsyncSession, Depends(db_session)]
 TemporalDep = Annotated[Client, Depends(temporal_client)]
-RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_of)]
+RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
 
 IfMatch = Annotated[str | None, Header(description="The version (ETag) of the resource as you last read it")]
@@ -100,6 +105,9 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         openapi_tags=list(definition.tags),
+        # _TraceAndMetricsMiddleware below makes the request's span and its Prometheus metrics; FastAPI's
+        # own OpenTelemetry instrumentation would make a second span (and meters) for every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.add_middleware(_TraceAndMetricsMiddleware, service=definition.name)
 
@@ -136,7 +144,8 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(definition.router)
+    for router in definition.routers:
+        app.include_router(router)
     return app
 
 

@@ -7,6 +7,7 @@ consumers, so one id follows an action across services, Kafka and Temporal.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -59,7 +60,9 @@ def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
+    # Made once: a tracer made before configure() is a proxy that follows the provider set later.
     return trace.get_tracer("uncops")
 
 

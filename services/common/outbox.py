@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +16,11 @@ from uncops_contracts.envelope import encode_data
 NOTIFY_CHANNEL = "uncops_outbox"
 
 
+def outbox_row(payload: EventPayload, key: str, traceparent: str | None) -> dict[str, Any]:
+    """The outbox row of ``payload`` as column values, for COPY or a constant INSERT (see record_event)."""
+    return _row(CloudEvent.of(payload, subject=key, traceparent=traceparent), payload.topic, key)
+
+
 def record_event(
     session: AsyncSession, payload: EventPayload, key: str, traceparent: str | None = None
 ) -> CloudEvent:
@@ -25,18 +31,20 @@ def record_event(
     """
     # An activity passes the trace of the request that caused it; elsewhere the current span is that trace.
     event = CloudEvent.of(payload, subject=key, traceparent=traceparent or current_traceparent())
-    session.add(
-        OutboxEvent(
-            event_id=uuid.UUID(event.id),
-            topic=payload.topic,
-            key=key,
-            type=event.type,
-            source=event.source,
-            subject=event.subject,
-            dataschema=event.dataschema,
-            time=event.time,
-            value=encode_data(event.data),
-            traceparent=event.traceparent,
-        )
-    )
+    session.add(OutboxEvent(**_row(event, payload.topic, key)))
     return event
+
+
+def _row(event: CloudEvent, topic: str, key: str) -> dict[str, Any]:
+    return {
+        "event_id": uuid.UUID(event.id),
+        "topic": topic,
+        "key": key,
+        "type": event.type,
+        "source": event.source,
+        "subject": event.subject,
+        "dataschema": event.dataschema,
+        "time": event.time,
+        "value": encode_data(event.data),
+        "traceparent": event.traceparent,
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,9 @@ class ServiceDefinition:
     name: str
     title: str
     description: str
-    router: APIRouter
+    # Included in order, each directly into the app: FastAPI walks a nested router's routes on every
+    # request it matches.
+    routers: Sequence[APIRouter]
     # Static, or built from the runtime when a handler needs it (a bridge into Temporal, say).
     subscriptions: Sequence[Subscription] | Callable[[ServiceRuntime], Sequence[Subscription]] = ()
     workflows: Sequence[type] = ()
@@ -61,6 +63,14 @@ class ServiceRuntime:
     @property
     def name(self) -> str:
         return self.definition.name
+
+    @contextlib.asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """A connection of the engine's pool as asyncpg's own (``asyncpg.Connection``), for constant SQL on
+        hot paths (database.Statement). No transaction is begun: each statement commits on its own."""
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection
 
     async def temporal(self) -> Client:
         async with self._temporal_lock:

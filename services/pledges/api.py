@@ -9,22 +9,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from services.common.app import IfMatch, RuntimeDep, SessionDep, TemporalDep, expected_version
 from services.common.auth import Principal, Role, require_roles
 from services.common.errors import Conflict, NotFound
 from services.common.observability import current_traceparent
-from services.common.outbox import record_event
-from services.pledges.domain import PledgeSubmission, initial_state, submitted_event
+from services.pledges.domain import PledgeSubmission, initial_state
 from services.pledges.follow_up import act_on_pledge
-from services.pledges.importing import similar_stored
+from services.pledges.importing import pledge_rows
+from services.pledges.intake import insert_submitted, similar_stored
 from services.pledges.lifecycle import Actor, Command, allowed_actions
 from services.pledges.lifecycle import Pledge as Lifecycle
 from services.pledges.models import Pledge
-from services.pledges.store import title_values
-from uncops_contracts.policies import PledgePolicy
 from workflows.pledges.workflows import PledgeCommandRequest
 
 router = APIRouter(prefix="/pledges", tags=["pledges"])
@@ -71,12 +69,15 @@ class PledgePage(BaseModel):
 def _public(pledge: Pledge, principal: Principal | None = None) -> PledgePublic:
     view = PledgePublic.model_validate(pledge, from_attributes=True)
     if pledge.state:
-        state = Lifecycle.model_validate(pledge.state)
-        view.reports = [r.model_dump(mode="json") for r in state.reports]
-        view.history = [h.model_dump(mode="json") for h in state.history]
-        if principal is not None:
-            view.allowed_actions = allowed_actions(state, actor_of(principal))
+        _add_lifecycle(view, Lifecycle.model_validate(pledge.state), principal)
     return view
+
+
+def _add_lifecycle(view: PledgePublic, state: Lifecycle, principal: Principal | None = None) -> None:
+    view.reports = [r.model_dump(mode="json") for r in state.reports]
+    view.history = [h.model_dump(mode="json") for h in state.history]
+    if principal is not None:
+        view.allowed_actions = allowed_actions(state, actor_of(principal))
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -97,81 +98,59 @@ def _visible(pledge: Pledge, principal: Principal) -> bool:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=PledgePublic,
     responses={200: {"description": "A retry with the same Idempotency-Key: the pledge first created"}},
     summary="Submit a pledge",
 )
 async def submit_pledge(
     submission: PledgeSubmission,
-    session: SessionDep,
     runtime: RuntimeDep,
-    response: Response,
     principal: Annotated[Principal, SUBMITTERS],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> PledgePublic:
+) -> Response:
     if not principal.may_act_for(submission.member_state):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"you act for {principal.member_state} only")
-    if idempotency_key:
-        existing = await _by_idempotency_key(session, submission.member_state, idempotency_key)
-        if existing is not None:
-            return _replay(existing, submission, response)
+    policy = runtime.settings.pledge_policy
     now = datetime.now(UTC)
     pledge_id = str(uuid.uuid4())
-    duplicates = await possible_duplicates(session, submission, runtime.settings.pledge_policy)
-    state = initial_state(pledge_id, submission, now, duplicates)
-    pledge = Pledge(
-        id=pledge_id,
-        member_state=submission.member_state,
-        co_sponsors=submission.co_sponsors,
-        summit=submission.summit,
-        kind=submission.kind.value,
-        **title_values(submission.title),
-        text=submission.text,
-        supports_summit=submission.supports_summit,
-        submitted_by=principal.subject,
-        submitted_at=now,
-        idempotency_key=idempotency_key,
-        request_fingerprint=submission.fingerprint() if idempotency_key else None,
-        possible_duplicate_of=duplicates,
-        state=state.model_dump(mode="json"),
-        **submission.terms.model_dump(),
-    )
-    session.add(pledge)
-    record_event(session, submitted_event(pledge.id, submission, now), key=pledge.id)
-    try:
-        await session.commit()
-    except IntegrityError:
-        # A concurrent retry with the same key won the race: answer with its pledge.
-        await session.rollback()
-        assert idempotency_key is not None
-        existing = await _by_idempotency_key(session, submission.member_state, idempotency_key)
-        if existing is None:
-            raise
-        return _replay(existing, submission, response)
-    response.headers["Location"] = f"/pledges/{pledge.id}"
-    return _public(pledge)
+    # The busiest write: constant SQL on asyncpg (services.pledges.intake), no ORM.
+    async with runtime.driver_connection() as connection:
+        duplicates = await similar_stored(connection, submission, policy.duplicate_title_similarity)
+        (pledge,), (event,) = pledge_rows(
+            [(pledge_id, submission)], [duplicates], principal.subject, now, policy, current_traceparent()
+        )
+        if idempotency_key:
+            pledge.update(idempotency_key=idempotency_key, request_fingerprint=submission.fingerprint())
+        stored = await insert_submitted(connection, pledge, event)
+    if not stored:
+        # The State has used this Idempotency-Key before: a retry gets the pledge first created.
+        async with runtime.sessions() as session:
+            existing = await _by_idempotency_key(session, submission.member_state, str(idempotency_key))
+        if existing is None:  # pragma: no cover - a key is never released once used
+            raise Conflict("Idempotency-Key was already used for a different pledge submission")
+        return _replay(existing, submission)
+    view = PledgePublic.model_validate(pledge)
+    _add_lifecycle(view, initial_state(pledge_id, submission, now, duplicates))
+    return _json(view, status.HTTP_201_CREATED, Location=f"/pledges/{pledge_id}")
 
 
-async def possible_duplicates(
-    session: SessionDep, submission: PledgeSubmission, policy: PledgePolicy
-) -> list[str]:
-    """Same State, same kind, near-identical title: flagged for the secretariat, never dropped."""
-    return await similar_stored(session, submission, policy.duplicate_title_similarity)
-
-
-async def _by_idempotency_key(session: SessionDep, member_state: str, key: str) -> Pledge | None:
+async def _by_idempotency_key(session: AsyncSession, member_state: str, key: str) -> Pledge | None:
     result = await session.execute(
         select(Pledge).where(Pledge.member_state == member_state, Pledge.idempotency_key == key)
     )
     return result.scalar_one_or_none()
 
 
-def _replay(existing: Pledge, submission: PledgeSubmission, response: Response) -> PledgePublic:
+def _replay(existing: Pledge, submission: PledgeSubmission) -> Response:
     if existing.request_fingerprint != submission.fingerprint():
         raise Conflict("Idempotency-Key was already used for a different pledge submission")
-    response.status_code = status.HTTP_200_OK
-    response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/pledges/{existing.id}"
-    return _public(existing)
+    headers = {"Idempotent-Replayed": "true", "Location": f"/pledges/{existing.id}"}
+    return _json(_public(existing), status.HTTP_200_OK, **headers)
+
+
+def _json(view: PledgePublic, status_code: int, **headers: str) -> Response:
+    # Serialised here, once: returning the model would have FastAPI validate it again.
+    return Response(view.model_dump_json(), status_code, headers, media_type="application/json")
 
 
 @router.get("/{pledge_id}", summary="One pledge")

@@ -6,7 +6,6 @@ import hashlib
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from difflib import SequenceMatcher
 from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
@@ -107,11 +106,7 @@ def title_grams(normal: str) -> list[str]:
 
 
 def common_subsequence_length(a: str, b: str) -> int:
-    """The length of the longest common subsequence of ``a`` and ``b`` (bit-parallel, Hyyrö 2004).
-
-    SequenceMatcher's matching blocks are a common subsequence, so its ratio is at most
-    2 * this / (len(a) + len(b)): a bound that rules out a pair in a fraction of the ratio's time.
-    """
+    """The length of the longest common subsequence of ``a`` and ``b`` (bit-parallel, Hyyrö 2004)."""
     masks: dict[str, int] = {}
     for position, char in enumerate(a):
         masks[char] = masks.get(char, 0) | (1 << position)
@@ -123,23 +118,27 @@ def common_subsequence_length(a: str, b: str) -> int:
     return len(a) - row.bit_count()
 
 
-def may_reach(wanted: str, other: str, threshold: float) -> bool:
-    """False when similar_titles cannot find these normalised titles similar (their LCS bound is too low)."""
-    total = len(wanted) + len(other)
-    return total == 0 or 2 * common_subsequence_length(wanted, other) >= threshold * total - 1e-9
+def title_similarity(a: str, b: str) -> float:
+    """How alike two normalised titles are: 2 LCS / (len(a) + len(b)), 1.0 for identical titles.
+
+    The normalised indel similarity (what RapidFuzz calls ``ratio``): a + b - 2 LCS is the number of
+    characters to insert or delete to turn one into the other, which PostgreSQL's fuzzystrmatch computes
+    too (``levenshtein`` with a substitution costing 2), so the database can apply the same threshold.
+    """
+    total = len(a) + len(b)
+    return 1.0 if total == 0 else 2 * common_subsequence_length(a, b) / total
+
+
+def is_similar(a: str, b: str, threshold: float) -> bool:
+    """True when normalised titles ``a`` and ``b`` are at least ``threshold`` alike (title_similarity)."""
+    total = len(a) + len(b)
+    return total == 0 or 2 * common_subsequence_length(a, b) >= threshold * total - 1e-9
 
 
 def similar_titles(title: str, others: list[tuple[str, str]], threshold: float) -> list[str]:
     """Ids of pledges whose title is near-identical to ``title`` (case and spacing ignored)."""
     wanted = normal_title(title)
-    similar = []
-    for pledge_id, other in others:
-        normal = normal_title(other)
-        if may_reach(wanted, normal, threshold) and (
-            SequenceMatcher(None, wanted, normal).ratio() >= threshold
-        ):
-            similar.append(pledge_id)
-    return similar
+    return [pledge_id for pledge_id, other in others if is_similar(wanted, normal_title(other), threshold)]
 
 
 def initial_state(

@@ -34,7 +34,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Column, DateTime, Integer, Text, TextClause, func, text, tuple_
+from sqlalchemy import Column, DateTime, Integer, Text, func, tuple_
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
@@ -44,22 +44,19 @@ from sqlmodel import SQLModel, col
 
 from services.common.app import RuntimeDep, SessionDep
 from services.common.auth import Principal, Role, require_roles
-from services.common.database import OutboxEvent
+from services.common.database import OutboxEvent, driver_values
 from services.common.errors import Conflict, InvalidField
 from services.common.observability import current_traceparent
+from services.common.outbox import outbox_row
 from services.pledges.domain import (
     PledgeSubmission,
     PledgeTermsIn,
     initial_state,
-    normal_title,
     similar_titles,
     submitted_event,
-    title_grams,
 )
 from services.pledges.models import Pledge
 from services.pledges.store import lifecycle_values
-from uncops_contracts import CloudEvent, EventPayload
-from uncops_contracts.envelope import encode_data
 from uncops_contracts.policies import PledgePolicy
 
 router = APIRouter(prefix="/pledges", tags=["pledges"])
@@ -87,12 +84,13 @@ REQUIRED_COLUMNS = ("member_state", "kind", "title")
 TERMS_COLUMNS = frozenset(PledgeTermsIn.model_fields)
 CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv"})
 JSON_MEDIA_TYPES = frozenset({"application/json"})
-# Possible duplicates: the stored pledges of each State and kind read (the newest, as the single-pledge
-# endpoint reads 1000 too); the pledges a new one is checked against after the cheap filters (the newest
-# first: the file's earlier rows, then the stored ones), so even a file of thousands of look-alike titles of
-# one State and kind costs bounded time; the ids a flag lists (the newest). Up to SMALL_GROUP titles of one
-# State and kind are compared pairwise, above that an index finds the candidates.
-STORED_CANDIDATES = 1000
+# Possible duplicates: the stored pledges of each State and kind compared with (the newest, on import as on
+# a single submission: a State rarely makes more than a few pledges of one kind); the pledges a new one is
+# checked against after the cheap filters (the newest first: the file's earlier rows, then the stored
+# ones), so even a file of thousands of look-alike titles of one State and kind costs bounded time; the ids
+# a flag lists (the newest). Up to SMALL_GROUP titles of one State and kind are compared pairwise, above
+# that an index finds the candidates.
+STORED_CANDIDATES = 200
 CANDIDATES_PER_PLEDGE = 200
 DUPLICATES_LISTED = 10
 SMALL_GROUP = 64
@@ -363,8 +361,8 @@ class _Title:
 @lru_cache(maxsize=4096)
 def min_shared_bigrams(a: int, b: int, threshold: float) -> int:
     """How many bigrams titles of ``a`` and ``b`` characters share, at least, if similar_titles finds them
-    similar (their SequenceMatcher ratio 2M/T reaches ``threshold``, T = a + b); -1 if it cannot, because
-    the ratio is at most 2 min(a, b)/T.
+    similar (their similarity 2M/T reaches ``threshold``, M their longest common subsequence, T = a + b);
+    -1 if it cannot, because the similarity is at most 2 min(a, b)/T.
 
     M characters match in K blocks; a block of n characters holds n-1 shared bigrams and blocks are separated
     by unmatched characters, so K-1 <= T-2M and shared >= M-K >= 3M-T-1, with M >= threshold*T/2.
@@ -375,7 +373,7 @@ def min_shared_bigrams(a: int, b: int, threshold: float) -> int:
     return max(0, 3 * math.ceil(threshold * total / 2 - 1e-9) - total - 1)
 
 
-def _fewest_shared(length: int, threshold: float) -> int:
+def fewest_shared_bigrams(length: int, threshold: float) -> int:
     """A lower bound of min_shared_bigrams for a title of ``length`` and any title that may be similar.
 
     shared >= (1.5 threshold - 1) T - 1 grows with T when threshold > 2/3 (below, it proves nothing), and T
@@ -407,7 +405,7 @@ def _similar_in_order(older: Sequence[_Title], mine: Sequence[_Title], threshold
     if large:
         frequency = Counter(token for title in titles for token in title.bigrams)
         for title in titles:
-            shared = _fewest_shared(len(title.normal), threshold)
+            shared = fewest_shared_bigrams(len(title.normal), threshold)
             prefixes.append(
                 sorted(title.bigrams, key=lambda t: (frequency[t], t))[: len(title.bigrams) - shared + 1]
                 if shared > 0
@@ -510,6 +508,7 @@ async def stored_titles(
 _COMMON_LETTERS = " etaoinsrhldcumfpgwybvkxjqz"
 
 
+@lru_cache(maxsize=65536)
 def _commonness(gram: str) -> tuple[int, str]:
     rank = sum(_COMMON_LETTERS.find(c) if c in _COMMON_LETTERS else len(_COMMON_LETTERS) for c in gram[:2])
     return (-rank - (100 if len(gram) > 2 else 0), gram)
@@ -523,73 +522,6 @@ def title_probe(grams: Sequence[str], shared: int) -> list[str] | None:
     if shared <= 0:
         return None
     return sorted(grams, key=_commonness)[: len(grams) - shared + 1]
-
-
-@lru_cache(maxsize=4)
-def _similar_stored_sql(probed: bool, bounded: bool) -> TextClause:
-    """The lookup of similar_stored as constant SQL: built once, so a submission pays no statement building
-    (it was a fifth of the API's time) and PostgreSQL plans the same few statements. With a probe, the GIN
-    index pledge_title_grams narrows the State's titles; ``bounded`` adds the edit-distance bound, as a
-    CASE so that a stored title longer than fuzzystrmatch accepts never reaches it."""
-    probe = "AND title_grams && CAST(:probe AS text[])" if probed else ""
-    allowed = "floor(CAST(:slack AS double precision) * (char_length(title_normal) + :length) + 1e-9)::int"
-    distance = f"levenshtein_less_equal(title_normal, CAST(:normal AS text), 1, 1, 2, {allowed})"
-    bound = (
-        f"WHERE CASE WHEN char_length(title_normal) > :max_chars THEN true ELSE {distance} <= {allowed} END"
-        if bounded
-        else ""
-    )
-    # Only the constant fragments above go into the text; every value is a bound parameter.
-    sql = (
-        "SELECT id, title FROM ("  # noqa: S608
-        " SELECT id, title, title_normal, submitted_at FROM pledge"
-        " WHERE member_state = :member_state AND kind = :kind"
-        f" AND char_length(title_normal) BETWEEN :shortest AND :longest {probe}"
-        " ORDER BY submitted_at DESC, id DESC LIMIT :candidates"
-        f") AS newest {bound} ORDER BY submitted_at DESC, id DESC"
-    )
-    return text(sql)
-
-
-async def similar_stored(session: AsyncSession, submission: PledgeSubmission, threshold: float) -> list[str]:
-    """Possible duplicates of one submission among the stored pledges of its State and kind, newest first,
-    DUPLICATES_LISTED at most: what flag_duplicates finds, looked up by index.
-
-    The database takes the titles of a length that can reach the threshold and holding one of the
-    title's probe pairs (pledge_title_grams, a GIN index), the newest CANDIDATES_PER_PLEDGE of them, and
-    returns those whose longest common subsequence with the title can reach it: SequenceMatcher's ratio is
-    at most 2 LCS / (a + b), and fuzzystrmatch's Levenshtein distance with insertions and deletions costing
-    1 and substitutions 2 is the insertions and deletions apart, a + b - 2 LCS. similar_titles decides.
-    """
-    normal = normal_title(submission.title)
-    grams = title_grams(normal)
-    # 2 min(a, b) / (a + b) >= threshold bounds the other title's length (rounded outwards).
-    shortest = math.floor(threshold * len(normal) / (2 - threshold))
-    longest = math.ceil((2 - threshold) * len(normal) / threshold)
-    probe = title_probe(grams, _fewest_shared(len(normal), threshold))
-    bounded = len(normal) <= LEVENSHTEIN_MAX_CHARS  # fuzzystrmatch refuses longer strings
-    rows = await session.execute(
-        _similar_stored_sql(probe is not None, bounded),
-        {
-            "member_state": submission.member_state,
-            "kind": submission.kind.value,
-            "shortest": shortest,
-            "longest": longest,
-            "probe": probe,
-            "candidates": CANDIDATES_PER_PLEDGE,
-            "normal": normal,
-            "length": len(normal),
-            "slack": 1 - threshold,
-            "max_chars": LEVENSHTEIN_MAX_CHARS,
-        },
-    )
-    plausible = [(pledge_id, title) for pledge_id, title in rows]
-    similar: list[str] = []
-    for start in range(0, len(plausible), DUPLICATES_LISTED):
-        similar += similar_titles(submission.title, plausible[start : start + DUPLICATES_LISTED], threshold)
-        if len(similar) >= DUPLICATES_LISTED:
-            break
-    return similar[:DUPLICATES_LISTED]
 
 
 # ---------------------------------------------------------------- storing
@@ -609,23 +541,6 @@ class PledgeImport(SQLModel, table=True):
     created_at: datetime | None = SQLField(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
-
-
-def outbox_values(payload: EventPayload, key: str, traceparent: str | None) -> dict[str, Any]:
-    """The outbox row record_event would add, as values for a bulk INSERT."""
-    event = CloudEvent.of(payload, subject=key, traceparent=traceparent)
-    return {
-        "event_id": uuid.UUID(event.id),
-        "topic": payload.topic,
-        "key": key,
-        "type": event.type,
-        "source": event.source,
-        "subject": event.subject,
-        "dataschema": event.dataschema,
-        "time": event.time,
-        "value": encode_data(event.data),
-        "traceparent": event.traceparent,
-    }
 
 
 def pledge_rows(
@@ -659,7 +574,7 @@ def pledge_rows(
                 **lifecycle_values(state, policy, now),
             }
         )
-        events.append(outbox_values(submitted_event(pledge_id, submission, now), pledge_id, traceparent))
+        events.append(outbox_row(submitted_event(pledge_id, submission, now), pledge_id, traceparent))
     return pledges, events
 
 
@@ -679,11 +594,7 @@ async def copy_rows(session: AsyncSession, table: type[SQLModel], rows: Sequence
         raise RuntimeError("copy_rows needs the session's transaction to have begun")
     sa_table = table.__table__  # type: ignore[attr-defined]
     columns = list(rows[0])
-    # JSONB values go as JSON text, the form SQLAlchemy's asyncpg codec for jsonb takes.
-    as_json = {name for name in columns if isinstance(sa_table.c[name].type, JSONB)}
-    records = [
-        tuple(json.dumps(row[name]) if name in as_json else row[name] for name in columns) for row in rows
-    ]
+    records = [tuple(driver_values(sa_table, row).values()) for row in rows]
     await driver.copy_records_to_table(sa_table.name, records=records, columns=columns)
 
 

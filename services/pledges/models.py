@@ -15,9 +15,9 @@ class Pledge(SQLModel, table=True):
     __tablename__ = "pledge"
     __table_args__ = (
         UniqueConstraint("member_state", "idempotency_key", name="pledge_idempotency"),
-        Index("pledge_state_kind", "member_state", "kind"),
+        # Newest first within a State and kind: the duplicate lookup reads it in that order.
+        Index("pledge_state_kind_newest", "member_state", "kind", "submitted_at", "id"),
         Index("pledge_submitted_keyset", "submitted_at", "id"),
-        Index("pledge_title_grams", "title_grams", postgresql_using="gin"),
     )
 
     id: str = Field(primary_key=True)

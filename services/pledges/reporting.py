@@ -128,7 +128,7 @@ def _enum_query(enum: type[StrEnum], description: str) -> Any:
     return Query(description=description, json_schema_extra={"enum": [e.value for e in enum]})
 
 
-def pledge_filters(
+async def pledge_filters(
     member_state: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     kind: Annotated[str | None, _enum_query(PledgeKind, "Kind of pledge")] = None,
     summit: Annotated[str | None, Query(pattern=SUMMIT_PATTERN, description="Made at this summit")] = None,

@@ -29,7 +29,7 @@ SERVICE = ServiceDefinition(
         "Planning the UN Chiefs of Police Summit at UN Headquarters: the plan of milestones, delegations and "
         "accreditation, agenda and rooms, budget and funding, and the material the other services feed in."
     ),
-    router=router,
+    routers=[router],
     subscriptions=[PLEDGE_EVENTS, CASE_EVENTS],
     # MilestoneWorkflow stays registered so milestones planned before the summit plan existed still run.
     workflows=[SummitPlanWorkflow, MilestoneWorkflow, DelegationWorkflow],

@@ -1,4 +1,4 @@
-"""Possible duplicates of a single submission, looked up by index (migration 0005), on the real stack:
+"""Possible duplicates of a single submission, looked up by index (migrations 0005, 0006), on the real stack:
 found among many look-alike pledges, following a title's edit, and for rows stored before the migration."""
 
 from __future__ import annotations
@@ -130,16 +130,18 @@ async def test_the_migration_fills_the_title_columns_of_stored_pledges(stack: Lo
             )
             await asyncio.to_thread(upgrade, "pledges", database_url)
             row = await conn.fetchrow("SELECT title_normal, title_grams FROM pledge WHERE id = 'p1'")
-            indexes = await conn.fetchval(
-                "SELECT count(*) FROM pg_indexes WHERE tablename = 'pledge'"
-                " AND indexname = 'pledge_title_grams'"
-            )
+            indexes = {
+                name
+                for (name,) in await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'pledge'")
+            }
         finally:
             await conn.close()
         assert row is not None
         assert row["title_normal"] == normal_title("  Women  in FPUs ") == "women in fpus"
         assert row["title_grams"] == title_grams("women in fpus")
-        assert indexes == 1
+        # 0006 replaced 0005's GIN index with the one the lookup reads newest first.
+        assert "pledge_state_kind_newest" in indexes
+        assert not {"pledge_title_grams", "pledge_state_kind"} & indexes
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()

@@ -7,7 +7,6 @@ import json
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from fastapi import HTTPException
 from services.common import cli
 from services.common.database import OutboxEvent
 from services.common.errors import InvalidField
-from services.common.outbox import record_event
+from services.common.outbox import outbox_row, record_event
 from services.pledges import importing
 from services.pledges.domain import (
     PledgeSubmission,
@@ -25,6 +24,7 @@ from services.pledges.domain import (
     similar_titles,
     submitted_event,
     title_grams,
+    title_similarity,
 )
 from services.pledges.importing import (
     CSV_COLUMNS,
@@ -379,7 +379,7 @@ def test_the_shared_bigram_bound_holds_for_similar_titles() -> None:
     base = "deploy forty women officers to the united nations mission"
     for _ in range(2000):
         a, b = _mutate(base[: rng.randint(3, len(base))], rng), _mutate(base, rng)
-        ratio = SequenceMatcher(None, a, b).ratio()
+        ratio = title_similarity(a, b)
         for threshold in (0.7, 0.8, 0.9):
             if ratio >= threshold:
                 grams_a = [a[i : i + 2] for i in range(len(a) - 1)]
@@ -397,8 +397,8 @@ def test_the_probe_of_a_title_meets_every_title_similar_to_it() -> None:
         a = normal_title(_mutate(base[: rng.randint(10, len(base))], rng))
         b = normal_title(_mutate(base, rng))
         for threshold in (0.7, 0.8, 0.9, 0.95):
-            if SequenceMatcher(None, a, b).ratio() >= threshold:
-                probe = title_probe(title_grams(a), importing._fewest_shared(len(a), threshold))
+            if title_similarity(a, b) >= threshold:
+                probe = title_probe(title_grams(a), importing.fewest_shared_bigrams(len(a), threshold))
                 if probe is not None:
                     checked += 1
                     assert set(probe) & set(title_grams(b)), (a, b, threshold)
@@ -504,7 +504,7 @@ def test_an_outbox_row_is_the_one_record_event_adds() -> None:
     record_event(collector, payload, key="p1", traceparent="00-ab-cd-01")  # type: ignore[arg-type]
     (recorded,) = collector.added
 
-    values = importing.outbox_values(payload, "p1", "00-ab-cd-01")
+    values = outbox_row(payload, "p1", "00-ab-cd-01")
 
     assert {name: getattr(recorded, name) for name in values if name not in ("event_id", "time")} == {
         name: value for name, value in values.items() if name not in ("event_id", "time")
