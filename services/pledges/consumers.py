@@ -1,5 +1,10 @@
-"""What the pledges service takes from events, applied through the inbox: its own submissions start their
-follow-up workflows; money received for the next summit counts towards financial-support pledges."""
+"""What the pledges service takes from events, applied through the inbox: money received for the next summit
+counts towards financial-support pledges.
+
+A pledge's follow-up workflow is not started from its ``pledge submitted`` event: it has nothing to time
+until the pledge is accepted, and its first step starts it (follow_up.act_on_pledge). Starting one per
+submission cost the local Temporal server about 20 ms of CPU each, so a burst of submissions or an import
+left minutes of starts behind it."""
 
 from __future__ import annotations
 
@@ -11,13 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.consumer import Subscription
 from services.common.errors import Conflict
 from services.common.observability import get_logger
-from services.pledges.follow_up import act_on_pledge, start_follow_up
+from services.pledges.follow_up import act_on_pledge
 from services.pledges.lifecycle import Actor, Pledge, RecordDelivery
 from services.pledges.models import Pledge as PledgeRow
 from uncops_contracts import CloudEvent
-from uncops_contracts.pledges import PledgeSubmitted
 from uncops_contracts.summit import FundingReceived
-from uncops_contracts.topics import PLEDGES, SUMMIT
+from uncops_contracts.topics import SUMMIT
 from workflows.pledges.workflows import PledgeCommandRequest
 
 if TYPE_CHECKING:
@@ -29,13 +33,6 @@ log = get_logger(__name__)
 
 def subscriptions(runtime: ServiceRuntime) -> Sequence[Subscription]:
     policy = runtime.settings.pledge_policy
-
-    async def pledge_submitted(session: AsyncSession, event: CloudEvent) -> None:
-        submitted = PledgeSubmitted.model_validate(event.data)
-        row = await session.get(PledgeRow, submitted.pledge_id)
-        if row is None:
-            return  # another deployment's pledge on a shared topic: not ours to follow up
-        await start_follow_up(await runtime.temporal(), Pledge.model_validate(row.state), policy)
 
     async def funding_received(session: AsyncSession, event: CloudEvent) -> None:
         receipt = FundingReceived.model_validate(event.data)
@@ -58,11 +55,6 @@ def subscriptions(runtime: ServiceRuntime) -> Sequence[Subscription]:
             log.warning("funding for an ended pledge", pledge_id=receipt.pledge_id, reason=refused.detail)
 
     return [
-        Subscription(
-            name="pledges.follow-up",
-            topics=[PLEDGES.name],
-            handlers={PledgeSubmitted.event_type(): pledge_submitted},
-        ),
         Subscription(
             name="pledges.summit-funding",
             topics=[SUMMIT.name],

@@ -1,7 +1,8 @@
 """The bridge between pledges and their workflows: start a pledge's follow-up, and apply a step to it.
 
-The workflow is started from the ``pledge submitted`` event (so intake never waits on Temporal), and, should
-a step arrive first, by the step itself from the stored pledge; starting twice is harmless.
+A pledge's workflow is started by its first step, from the stored pledge: until it is accepted there is
+nothing to time, and intake never waits on Temporal. Two first steps at once may both start it; the second
+start is refused and harmless.
 """
 
 from __future__ import annotations
@@ -56,6 +57,6 @@ async def act_on_pledge(
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND or attempt:
                 raise
-            # Not started yet (its event is still on its way): start it from the stored pledge.
+            # Its first step: start it from the stored pledge.
             await start_follow_up(temporal, stored, policy)
     raise AssertionError("unreachable")

@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from deploy.stack import REPO, LocalStack
 from services.common.auth import Role
 from services.common.settings import Settings
 from services.pledges.follow_up import workflow_id
 from services.pledges.importing import import_limits
-from tests.conftest import bearer, eventually, url
+from tests.conftest import bearer, url
 from uncops_contracts.pledges import PledgeKind
 from uncops_contracts.reference import member_states
 
@@ -162,22 +164,17 @@ async def test_accept_valid_stores_the_good_rows_and_reports_each_bad_one(
     assert (gha["member_state"], gha["kind"], gha["text"]) == ("GHA", "gender_parity", "Two FPUs,\nby 2027")
     assert (chn["co_sponsors"], chn["amount"], chn["currency"]) == (["PAK", "ETH"], "250000.00", "USD")
     assert gha["status"] == chn["status"] == "submitted"
-    # Each pledge's `pledge submitted` event reaches the consumer, which starts its follow-up workflow.
+    # No workflow per imported pledge: the first step starts the pledge's follow-up.
     temporal = await Client.connect(settings.temporal_address)
-
-    async def followed_up() -> bool:
-        for pid in report["pledge_ids"]:
-            try:
-                await temporal.get_workflow_handle(workflow_id(pid)).describe()
-            except Exception:
-                return False
-        return True
-
-    await eventually(followed_up, timeout=60)
+    with pytest.raises(RPCError) as not_started:
+        await temporal.get_workflow_handle(workflow_id(gha["id"])).describe()
+    assert not_started.value.status is RPCStatusCode.NOT_FOUND
     acknowledged = await http.post(
         url("pledges", f"/pledges/{gha['id']}/actions"), headers=planner, json={"action": "acknowledge"}
     )
     assert acknowledged.status_code == 200, acknowledged.text
+    description = await temporal.get_workflow_handle(workflow_id(gha["id"])).describe()
+    assert description.status is WorkflowExecutionStatus.RUNNING
     assert acknowledged.json()["status"] == "acknowledged"
 
 
