@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from rapidfuzz.distance import Indel
 
 from services.common.errors import InvalidField
 from services.pledges.lifecycle import Pledge
@@ -105,34 +107,19 @@ def title_grams(normal: str) -> list[str]:
     return grams
 
 
-def common_subsequence_length(a: str, b: str) -> int:
-    """The length of the longest common subsequence of ``a`` and ``b`` (bit-parallel, Hyyrö 2004)."""
-    masks: dict[str, int] = {}
-    for position, char in enumerate(a):
-        masks[char] = masks.get(char, 0) | (1 << position)
-    full = (1 << len(a)) - 1
-    row = full
-    for char in b:
-        matched = row & masks.get(char, 0)
-        row = ((row + matched) | (row - matched)) & full
-    return len(a) - row.bit_count()
-
-
 def title_similarity(a: str, b: str) -> float:
-    """How alike two normalised titles are: 2 LCS / (len(a) + len(b)), 1.0 for identical titles.
-
-    The normalised indel similarity (what RapidFuzz calls ``ratio``): a + b - 2 LCS is the number of
-    characters to insert or delete to turn one into the other, which PostgreSQL's fuzzystrmatch computes
-    too (``levenshtein`` with a substitution costing 2), so the database can apply the same threshold.
-    """
-    total = len(a) + len(b)
-    return 1.0 if total == 0 else 2 * common_subsequence_length(a, b) / total
+    """How alike two normalised titles are: 2 LCS / (len(a) + len(b)), their longest common subsequence
+    over both lengths, 1.0 for identical titles (the normalised indel similarity, RapidFuzz's ``ratio``)."""
+    return float(Indel.normalized_similarity(a, b))
 
 
 def is_similar(a: str, b: str, threshold: float) -> bool:
-    """True when normalised titles ``a`` and ``b`` are at least ``threshold`` alike (title_similarity)."""
-    total = len(a) + len(b)
-    return total == 0 or 2 * common_subsequence_length(a, b) >= threshold * total - 1e-9
+    """True when normalised titles ``a`` and ``b`` are at least ``threshold`` alike (title_similarity).
+
+    Compared as whole numbers: a + b - 2 LCS, the characters to insert or delete to turn one into the
+    other, must not exceed the threshold's share of a + b."""
+    allowed = math.floor((1 - threshold) * (len(a) + len(b)) + 1e-9)
+    return bool(Indel.distance(a, b, score_cutoff=allowed) <= allowed)
 
 
 def similar_titles(title: str, others: list[tuple[str, str]], threshold: float) -> list[str]:

@@ -94,8 +94,6 @@ STORED_CANDIDATES = 200
 CANDIDATES_PER_PLEDGE = 200
 DUPLICATES_LISTED = 10
 SMALL_GROUP = 64
-# The longest strings fuzzystrmatch's levenshtein functions take (a title may have 300 characters).
-LEVENSHTEIN_MAX_CHARS = 255
 
 
 class ImportMode(StrEnum):

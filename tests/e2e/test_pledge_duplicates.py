@@ -55,7 +55,7 @@ async def test_a_duplicate_is_found_among_many_look_alike_pledges(
 async def test_long_titles_are_compared_too(
     platform: LocalStack, settings: Settings, http: httpx.AsyncClient
 ) -> None:
-    # Over 255 characters, fuzzystrmatch cannot bound the similarity in the database: Python does.
+    # Titles up to 300 characters: longer than fuzzystrmatch measured when the database compared them.
     cuba = bearer(settings, Role.STATE_FOCAL_POINT, "CUB")
     tag = uuid.uuid4().hex[:6]
     long_title = f"Community policing {tag} " + "with regular training of local officers " * 7
