@@ -1,6 +1,6 @@
 """The baseline of the intake benchmark: a bare FastAPI endpoint that inserts the same pledge row with no
-validation, no authentication, no idempotency, no duplicate check and no outbox (the row's title columns,
-which the duplicate check reads, are part of the row)."""
+validation, no authentication, no idempotency, no duplicate check and no outbox (the row's normalised title,
+which the duplicate check reads, is part of the row)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request
 
-from services.pledges.domain import normal_title, title_grams
+from services.pledges.domain import normal_title
 
 pool: asyncpg.Pool | None = None
 
@@ -45,9 +45,9 @@ async def submit(request: Request) -> dict[str, Any]:
     assert pool is not None
     await pool.execute(
         "INSERT INTO pledge (id, member_state, co_sponsors, summit, kind, title, text, indicator, target,"
-        " unit, target_date, status, submitted_by, submitted_at, version, title_normal, title_grams)"
+        " unit, target_date, status, submitted_by, submitted_at, version, title_normal)"
         " VALUES ($1, $2, '{}', 'UNCOPS-2018', $3, $4, $5, $6, $7::numeric, $8, $9::date, 'submitted',"
-        " 'bare', $10, 1, $11, $12)",
+        " 'bare', $10, 1, $11)",
         pledge_id,
         body["member_state"],
         body["kind"],
@@ -59,6 +59,5 @@ async def submit(request: Request) -> dict[str, Any]:
         datetime.fromisoformat(terms["target_date"]).date() if terms.get("target_date") else None,
         datetime.now(UTC),
         normal,
-        title_grams(normal),
     )
     return {"id": pledge_id}

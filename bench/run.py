@@ -195,7 +195,7 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
         if "pledges_intake" in wanted:
             from bench.pledges import pledges_intake
 
-            requests, rounds = (1_000, 1) if args.quick else (3_000, 2)
+            requests, rounds = (1_000, 1) if args.quick else (3_000, 3)
             echo(f"benchmark 6: pledge intake vs a bare endpoint ({requests:,} requests, {rounds} round(s))")
             results["benchmarks"]["pledges_intake"] = _guarded(
                 lambda: pledges_intake(

@@ -177,6 +177,9 @@ async def _readiness(runtime: ServiceRuntime) -> dict[str, str]:
     return {"database": database, "kafka": kafka_status, "temporal": temporal_status}
 
 
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+
+
 class _TraceAndMetricsMiddleware:
     """Continues (or starts) the trace of each request, returns its correlation id, records metrics.
 
@@ -191,7 +194,8 @@ class _TraceAndMetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        carrier = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        # Only the W3C trace context headers matter to the propagators (ASGI header names are lower case).
+        carrier = {k.decode(): v.decode() for k, v in scope.get("headers", []) if k in _TRACE_HEADERS}
         method = scope["method"]
         started = time.perf_counter()
         status_code = 500

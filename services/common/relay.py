@@ -102,7 +102,9 @@ class OutboxRelay:
                 if time.monotonic() - last_prune > 3600:
                     await self._prune()
                     last_prune = time.monotonic()
-                if published < self.batch_size or time.monotonic() - last_metrics > 5:
+                # At most once a second: under a steady trickle every batch is small, and counting the
+                # backlog after each one cost a query per published event or two.
+                if time.monotonic() - last_metrics > 1:
                     await self._refresh_metrics()
                     last_metrics = time.monotonic()
                 if published < self.batch_size:

@@ -501,27 +501,6 @@ async def stored_titles(
     return found
 
 
-# Letters from the most to the least common in English text: a pair of rarer characters (a digit, a
-# punctuation mark, a repeated pair) matches fewer stored titles, so it goes into the probe first.
-_COMMON_LETTERS = " etaoinsrhldcumfpgwybvkxjqz"
-
-
-@lru_cache(maxsize=65536)
-def _commonness(gram: str) -> tuple[int, str]:
-    rank = sum(_COMMON_LETTERS.find(c) if c in _COMMON_LETTERS else len(_COMMON_LETTERS) for c in gram[:2])
-    return (-rank - (100 if len(gram) > 2 else 0), gram)
-
-
-def title_probe(grams: Sequence[str], shared: int) -> list[str] | None:
-    """Letter pairs of a title at least one of which every possibly similar title holds, or None if the
-    bound proves nothing. A title that shares ``shared`` or more of the ``len(grams)`` pairs holds one of
-    any ``len(grams) - shared + 1`` of them (the others are too few to hold them all): the rarest are
-    taken, as the fewest stored titles hold them."""
-    if shared <= 0:
-        return None
-    return sorted(grams, key=_commonness)[: len(grams) - shared + 1]
-
-
 # ---------------------------------------------------------------- storing
 
 

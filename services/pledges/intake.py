@@ -13,69 +13,55 @@ import math
 from functools import lru_cache
 from typing import Any
 
+from rapidfuzz import process
+from rapidfuzz.distance import Indel
 from sqlalchemy import Table
 
 from services.common.database import OutboxEvent, Statement, driver_values, insert_columns
-from services.pledges.domain import PledgeSubmission, is_similar, normal_title, title_grams
-from services.pledges.importing import (
-    DUPLICATES_LISTED,
-    STORED_CANDIDATES,
-    fewest_shared_bigrams,
-    title_probe,
-)
+from services.pledges.domain import PledgeSubmission, is_similar, normal_title
+from services.pledges.importing import DUPLICATES_LISTED, STORED_CANDIDATES
 from services.pledges.models import Pledge
 
 _PLEDGE: Table = Pledge.__table__  # type: ignore[attr-defined]
 _OUTBOX: Table = OutboxEvent.__table__  # type: ignore[attr-defined]
 
 
-@lru_cache(maxsize=2)
-def _similar_statement(probed: bool) -> Statement:
-    """The lookup of similar_stored, with or without a probe.
-
-    The index pledge_state_kind_newest hands over the newest STORED_CANDIDATES titles of the State and
-    kind without a sort; the length band and the probe pairs rule out most of them in the database."""
-    probe = "AND title_grams && CAST(:probe AS text[])" if probed else ""
-    newest = "ORDER BY submitted_at DESC, id DESC"
-    # Only the constant fragments above go into the text; every value is a bound parameter.
-    return Statement.of(
-        "SELECT id, title_normal FROM ("  # noqa: S608
-        " SELECT id, title_normal, title_grams, submitted_at FROM pledge"
-        f" WHERE member_state = :member_state AND kind = :kind {newest} LIMIT :stored"
-        ") AS stored"
-        f" WHERE char_length(title_normal) BETWEEN :shortest AND :longest {probe} {newest}"
-    )
+# The index pledge_state_kind_newest hands over the newest STORED_CANDIDATES titles of the State and kind
+# without a sort; those of a length that can reach the threshold come back as two arrays, newest first (one
+# row decodes in a fraction of the time of hundreds).
+_NEWEST = "ORDER BY submitted_at DESC, id DESC"
+_SIMILAR = Statement.of(
+    f"SELECT array_agg(id {_NEWEST}), array_agg(title_normal {_NEWEST}) FROM ("  # noqa: S608
+    " SELECT id, title_normal, submitted_at FROM pledge"
+    f" WHERE member_state = :member_state AND kind = :kind {_NEWEST} LIMIT :stored"
+    ") AS stored WHERE char_length(title_normal) BETWEEN :shortest AND :longest"
+)
 
 
 async def similar_stored(connection: Any, submission: PledgeSubmission, threshold: float) -> list[str]:
     """Possible duplicates of one submission among the newest STORED_CANDIDATES stored pledges of its State
     and kind, newest first, DUPLICATES_LISTED at most: what importing.flag_duplicates finds.
 
-    The database returns the titles as long as the threshold allows that hold one of the title's probe
-    pairs (a similar title holds one); domain.is_similar (RapidFuzz, about a microsecond a title)
-    decides.
+    RapidFuzz scores the titles the database returns in one call (well under a microsecond a title); the
+    few that reach the threshold are confirmed with domain.is_similar's whole-number rule.
     """
     normal = normal_title(submission.title)
     # 2 min(a, b) / (a + b) >= threshold bounds the other title's length (rounded outwards).
-    shortest = math.floor(threshold * len(normal) / (2 - threshold))
-    longest = math.ceil((2 - threshold) * len(normal) / threshold)
-    probe = title_probe(title_grams(normal), fewest_shared_bigrams(len(normal), threshold))
-    statement = _similar_statement(probe is not None)
     values = {
         "member_state": submission.member_state,
         "kind": submission.kind.value,
         "stored": STORED_CANDIDATES,
-        "shortest": shortest,
-        "longest": longest,
-        "probe": probe,
+        "shortest": math.floor(threshold * len(normal) / (2 - threshold)),
+        "longest": math.ceil((2 - threshold) * len(normal) / threshold),
     }
-    similar: list[str] = []
-    for pledge_id, other in await connection.fetch(statement.sql, *statement.args(values)):
-        if is_similar(normal, other, threshold):
-            similar.append(pledge_id)
-            if len(similar) == DUPLICATES_LISTED:
-                break
-    return similar
+    ids, titles = await connection.fetchrow(_SIMILAR.sql, *_SIMILAR.args(values))
+    if not ids:
+        return []
+    scored = process.extract(
+        normal, titles, scorer=Indel.normalized_similarity, score_cutoff=threshold - 1e-6, limit=None
+    )
+    newest_first = sorted(i for _, _, i in scored if is_similar(normal, titles[i], threshold))
+    return [ids[i] for i in newest_first[:DUPLICATES_LISTED]]
 
 
 @lru_cache(maxsize=8)

@@ -26,10 +26,8 @@ class Pledge(SQLModel, table=True):
     summit: str
     kind: str
     title: str
-    # The title as duplicates are matched (domain.normal_title) and its letter pairs (domain.title_grams),
-    # kept up to date with the title so a submission looks up its possible duplicates by index.
+    # The title as duplicates are matched (domain.normal_title), kept up to date with the title.
     title_normal: str = ""
-    title_grams: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
     text: str = ""
     indicator: str | None = None
     baseline: Decimal | None = Field(default=None, sa_column=Column(Numeric(20, 4)))

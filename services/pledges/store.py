@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.pledges.domain import normal_title, title_grams
+from services.pledges.domain import normal_title
 from services.pledges.lifecycle import Pledge
 from uncops_contracts.policies import PledgePolicy
 
 
 def title_values(title: str) -> dict[str, Any]:
-    """The title and the columns the duplicate lookup reads, which change with it."""
-    normal = normal_title(title)
-    return {"title": title, "title_normal": normal, "title_grams": title_grams(normal)}
+    """The title and the column the duplicate lookup reads, which changes with it."""
+    return {"title": title, "title_normal": normal_title(title)}
 
 
 def lifecycle_values(pledge: Pledge, policy: PledgePolicy, now: datetime) -> dict[str, Any]:

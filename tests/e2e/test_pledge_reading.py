@@ -557,8 +557,8 @@ async def test_csv_export_streams_many_rows(
         await conn.execute(
             text(
                 "INSERT INTO pledge (id, member_state, co_sponsors, summit, kind, title, title_normal, "
-                "title_grams, text, status, submitted_by, submitted_at, version) "
-                "VALUES (:id, 'BRA', '{}', :summit, 'other', :title, :title_normal, :title_grams, '', "
+                "text, status, submitted_by, submitted_at, version) "
+                "VALUES (:id, 'BRA', '{}', :summit, 'other', :title, :title_normal, '', "
                 "'submitted', 'test', now() - make_interval(secs => 2000 - :i), 1)"
             ),
             [{**row, "summit": s} for row in rows],

@@ -20,10 +20,8 @@ from services.common.outbox import outbox_row, record_event
 from services.pledges import importing
 from services.pledges.domain import (
     PledgeSubmission,
-    normal_title,
     similar_titles,
     submitted_event,
-    title_grams,
     title_similarity,
 )
 from services.pledges.importing import (
@@ -42,7 +40,6 @@ from services.pledges.importing import (
     parse_json,
     pledge_rows,
     read_limited,
-    title_probe,
     validate_rows,
 )
 from services.pledges.models import Pledge
@@ -386,23 +383,6 @@ def test_the_shared_bigram_bound_holds_for_similar_titles() -> None:
                 grams_b = [b[i : i + 2] for i in range(len(b) - 1)]
                 shared = sum(min(grams_a.count(g), grams_b.count(g)) for g in set(grams_a))
                 assert shared >= min_shared_bigrams(len(a), len(b), threshold) >= 0
-
-
-def test_the_probe_of_a_title_meets_every_title_similar_to_it() -> None:
-    # similar_stored asks the database only for titles holding one of these pairs.
-    rng = random.Random(13)
-    base = "deploy forty women officers to the united nations mission"
-    checked = 0
-    for _ in range(3000):
-        a = normal_title(_mutate(base[: rng.randint(10, len(base))], rng))
-        b = normal_title(_mutate(base, rng))
-        for threshold in (0.7, 0.8, 0.9, 0.95):
-            if title_similarity(a, b) >= threshold:
-                probe = title_probe(title_grams(a), importing.fewest_shared_bigrams(len(a), threshold))
-                if probe is not None:
-                    checked += 1
-                    assert set(probe) & set(title_grams(b)), (a, b, threshold)
-    assert checked > 1000
 
 
 def test_a_flag_lists_the_newest_duplicates_only() -> None:
