@@ -87,9 +87,7 @@ async def test_the_lookup_follows_an_edited_title(
     assert edited["title"] == f"Mobile forensic laboratories {tag}"
     async with pledges_db.connect() as conn:
         row = (
-            await conn.execute(
-                text("SELECT title_normal FROM pledge WHERE id = :id"), {"id": pledge["id"]}
-            )
+            await conn.execute(text("SELECT title_normal FROM pledge WHERE id = :id"), {"id": pledge["id"]})
         ).one()
     assert row.title_normal == f"mobile forensic laboratories {tag}"
 
