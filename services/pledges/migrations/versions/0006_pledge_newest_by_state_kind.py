@@ -1,7 +1,10 @@
 """The duplicate lookup reads the newest titles of a State and kind from an index in that order and stops at
 the newest it compares with; RapidFuzz compares them in the service. The GIN index of letter pairs (0005)
 found every title sharing a pair (all of them, for look-alike titles), to be sorted before the newest were
-taken, and the pairs themselves are no longer read.
+taken, and the pairs themselves are no longer read or written.
+
+``title_grams`` stays for this release with an empty default, so the previous release's replicas can still
+write it during a rolling deploy; a later migration drops it.
 
 Revision ID: 0006
 Revises: 0005
@@ -12,9 +15,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import ARRAY
-
-from services.pledges.domain import title_grams
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -27,25 +27,12 @@ def upgrade() -> None:
     op.create_index("pledge_state_kind_newest", "pledge", ["member_state", "kind", "submitted_at", "id"])
     op.drop_index("pledge_state_kind", "pledge")
     op.drop_index("pledge_title_grams", "pledge")
-    op.drop_column("pledge", "title_grams")
+    op.alter_column("pledge", "title_grams", server_default=sa.text("'{}'"))
 
 
 def downgrade() -> None:
-    op.add_column(
-        "pledge", sa.Column("title_grams", ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'"))
-    )
-    pledge = sa.table(
-        "pledge", sa.column("id", sa.Text), sa.column("title_normal", sa.Text), sa.column("title_grams")
-    )
-    bind = op.get_bind()
-    rows = bind.execute(sa.select(pledge.c.id, pledge.c.title_normal)).all()
-    if rows:
-        bind.execute(
-            pledge.update()
-            .where(pledge.c.id == sa.bindparam("pledge_id"))
-            .values(title_grams=sa.bindparam("grams", type_=ARRAY(sa.Text))),
-            [{"pledge_id": pledge_id, "grams": title_grams(normal)} for pledge_id, normal in rows],
-        )
+    # Rows stored meanwhile have no letter pairs: the previous release's lookup then finds them only by
+    # their length and edit distance when it has no probe, so refill before downgrading if that matters.
     op.alter_column("pledge", "title_grams", server_default=None)
     op.create_index("pledge_title_grams", "pledge", ["title_grams"], postgresql_using="gin")
     op.create_index("pledge_state_kind", "pledge", ["member_state", "kind"])
