@@ -77,6 +77,7 @@ class OutboxRelay:
         batch_size: int = 500,
         retention_hours: int = 168,
         idle_poll_seconds: float = 2.0,
+        linger_seconds: float = 0.0,
     ) -> None:
         self.service = service
         self.dsn = asyncpg_dsn(database_url)
@@ -84,6 +85,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.retention_hours = retention_hours
         self.idle_poll_seconds = idle_poll_seconds
+        self.linger_seconds = linger_seconds
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
@@ -107,7 +109,12 @@ class OutboxRelay:
                 if time.monotonic() - last_metrics > 1:
                     await self._refresh_metrics()
                     last_metrics = time.monotonic()
-                if published < self.batch_size:
+                if 0 < published < self.batch_size and self.linger_seconds:
+                    # Rows are arriving one commit at a time: let a few more gather, as a Kafka producer's
+                    # linger does, so each claim, send and delete carries several rather than one or two.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.linger_seconds)
+                elif published < self.batch_size:
                     await self._sleep_until_woken(stop)
             except Exception as exc:  # any failure: keep the rows, back off, try again
                 OUTBOX_FAILURES.labels(self.service).inc()

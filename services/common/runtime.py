@@ -84,6 +84,7 @@ class ServiceRuntime:
             self.database_url,
             lambda: idempotent_producer(self.settings, f"uncops-{self.name}-relay"),
             batch_size=self.settings.outbox_batch_size,
+            linger_seconds=self.settings.outbox_linger_ms / 1000,
             retention_hours=self.settings.outbox_retention_hours,
         )
 

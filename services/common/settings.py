@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     )
 
     outbox_batch_size: int = Field(500, validation_alias=_env("UNCOPS_OUTBOX_BATCH_SIZE"))
+    outbox_linger_ms: int = Field(5, ge=0, le=1000, validation_alias=_env("UNCOPS_OUTBOX_LINGER_MS"))
     outbox_retention_hours: int = Field(168, validation_alias=_env("UNCOPS_OUTBOX_RETENTION_HOURS"))
     consumer_max_attempts: int = Field(5, validation_alias=_env("UNCOPS_CONSUMER_MAX_ATTEMPTS"))
     consumer_stall_seconds: float = Field(60.0, validation_alias=_env("UNCOPS_CONSUMER_STALL_SECONDS"))
