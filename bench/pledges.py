@@ -351,41 +351,49 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 CAUSE = [
-    "Cause, found with py-spy 0.4.3 (`py-spy record -r 100 -f raw` on the API process under this load, "
-    "after 1,700 pledges, before the fix): 77 % of the API's samples were in the duplicate check "
-    "(`possible_duplicates`). Each submission read up to 1,000 stored titles of its State and kind, "
-    "rebuilt every title's letter pairs (`_Title.of`, 16 %) and ran `difflib.SequenceMatcher` (30 %, "
-    "about 130 µs a pair) on each title that the letter-pair bound could not rule out, which for "
-    "look-alike titles is nearly all of them. The work grew with the pledges stored, so the API slowed as "
-    "they accumulated. The relay, the `pledges.follow-up` consumer starting one workflow per pledge "
-    "(0.2 % of samples), token checks (0.1 %) and logging were not the cost.",
+    "How the API got here (runs of this benchmark, same machine; ratio = best API / best bare of the run):",
     "",
-    "Fix (migration 0005): every pledge row keeps its normalised title and its letter pairs "
-    "(`title_normal`, `title_grams`, GIN index `pledge_title_grams`), written with the title (on intake, "
-    "import and edit). A submission asks PostgreSQL only for titles of its State and kind whose length can "
-    "reach the threshold and that hold one of its rarest pairs (a title sharing enough pairs to be similar "
-    "holds one of them: no possible duplicate is missed), the newest 200, and of those only the ones whose "
-    "longest common subsequence with it can reach the threshold (SequenceMatcher's ratio never exceeds "
-    "2·LCS/(a+b); fuzzystrmatch's `levenshtein_less_equal` with costs 1, 1, 2 is a+b-2·LCS). "
-    "`SequenceMatcher` then decides on those few in Python. Duplicates are still flagged, never dropped, "
-    "with the same ratio and threshold; the work per submission is bounded instead of growing with the "
-    "pledges stored.",
+    "| when (UTC) | change | API req/s | bare req/s | ratio | API CPU ms per request |",
+    "|---|---|---|---|---|---|",
+    "| 26 Nov, 00:24 and 00:35 | before any fix: each submission ran difflib over up to 1,000 stored "
+    "titles of its State and kind (77 % of the API's CPU in py-spy), slowing as pledges accumulated | "
+    "10-21 | 209-313 | 0.05-0.07 | |",
+    "| 27 Nov, 02:36 | GIN index of letter pairs and fuzzystrmatch's edit-distance bound (migration 0005) | "
+    "79.1 | 303.9 | 0.26 | 8.8-10.1 |",
+    "| 03:03 | the lookup as constant SQL (statement building was half of it) | 128.3 | 362.3 | 0.35 | 6 |",
+    "| 03:38 | one submission = two constant statements on asyncpg (the lookup, then the pledge and its "
+    "outbox row in one `INSERT ... WITH`), no ORM; no second (FastAPI's own) span per request; an async "
+    "runtime dependency (no thread-pool hop); routers included flat (FastAPI walks a nested router's "
+    "routes on every request); no pool overflow (a PostgreSQL connection opened and closed per request "
+    "under 32 in flight) | 146.6 | 291.9 | 0.50 | 3.6 |",
+    "| 03:50 | PostgreSQL was the bottleneck (0.8-1.1 cores; the lookup's mean 2.7 ms in "
+    "pg_stat_statements): it sorted every look-alike title of the State (all share a probe pair) before "
+    "taking the newest. Index `pledge_state_kind_newest` (0006) hands over the newest 200 in order "
+    "| 166.7 | 247.7 | 0.67 | 3.4 |",
+    "| 04:01 | the benchmark now waits, after each API round, until the API's downstream work is done: "
+    "bare rounds had been running beside the follow-up consumer's backlog. That backlog took 86-91 s "
+    "after each 3,000 submissions: one Temporal workflow start per pledge cost the local Temporal server "
+    "about 20 ms of CPU | 194.1 | 419.7 | 0.46 | 3.0 |",
+    "| 04:06 | the follow-up workflow starts with the pledge's first step (nothing to time before "
+    "acceptance); caught up 1 s after each round | 238.9 | 438.3 | 0.55 | 2.4 |",
+    "| 04:09 | RapidFuzz's indel distance in Python (0.3 µs a title) instead of fuzzystrmatch in "
+    "PostgreSQL (4 µs); similarity is 2·LCS/(a+b) | 273.9 | 426.6 | 0.64 | 2.3 |",
+    "| 04:19 | titles back as two arrays; the letter pairs and their GIN index no longer written or read "
+    "(faster inserts for the bare endpoint too) | 354.6 | 567.2 | 0.63 | 1.8-2.2 |",
     "",
-    "Intermediate step, measured in an earlier run of this benchmark (20261127T015508Z): the same lookup "
-    "with the LCS bound computed in Python (bit-parallel, about 16 µs a pair) instead of in PostgreSQL "
-    "gave 16.6 / 19.0 ms of API CPU per request (bare 1.17 / 1.27), 19.3 / 10.0 req/s against bare "
-    "111.3 / 62.8, ratio 0.17; py-spy put 21 % of the API's samples in that bound, as every look-alike "
-    "title of the State holds a probe pair.",
+    "Runs of the same code vary by about a fifth from one to the next on this virtual machine: 04:15, 04:22 "
+    "and 04:26 UTC gave ratios 0.54, 0.58 and 0.58 (API 246-275 req/s, bare 445-491), with 1-5 % CPU "
+    "steal where the 04:19 run had none. The rounds table at the top of this section is the latest run "
+    "(after the relay's 5 ms linger, 04:29 UTC and later).",
     "",
-    "Second step: py-spy on the API at 02:59 UTC showed the lookup still at 41 % of the event loop's time, "
-    "half of it SQLAlchemy building the statement's expression tree for every submission. The lookup is now "
-    "constant SQL built once per shape (`_similar_stored_sql`, with or without the probe and the bound): "
-    "the API's CPU per request went from 8.8 to 10.1 ms (run of 02:36 UTC, ratio 0.26) to about 6 ms. "
-    "What is left, from the earlier profiles: `SequenceMatcher` on the few candidates, the ORM flush and "
-    "commit of the pledge and its outbox row (about 10 %), FastAPI and pydantic validation, the tracing "
-    "middleware, and the relay and consumers sharing the API's process. Before any fix (00:24 and 00:35 "
-    "UTC): ratio 0.07 and 0.05, API 10 to 21 req/s against bare 209 to 313 req/s, the API slowing as "
-    "pledges accumulated.",
+    "What is left: the API spends about 2-2.5 ms of CPU per submission against the bare endpoint's "
+    "0.7-0.9. In py-spy (04:20): asyncpg's protocol work 22 % (encoding some 40 parameters, decoding 200 "
+    "titles), FastAPI's dependency solving and route matching about 15 %, the request's OpenTelemetry span "
+    "8 % (recorded, as its `traceparent` is sent on sampled), building the pledge, its lifecycle state, "
+    "event and CloudEvent 8 %, the in-process relay 2-3 %. PostgreSQL spends about twice the bare "
+    "endpoint's time (the lookup reads 200 rows). Not tried yet: one asyncpg pool of the service's own "
+    "instead of SQLAlchemy's checkout, a leaner response model, and a load generator lighter than httpx "
+    "(the bare rounds use 0.8-0.9 of a core in the client).",
 ]
 
 
@@ -406,22 +414,25 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             "Goal: `POST /pledges` at least 0.7 of the requests per second of a bare FastAPI endpoint "
             "(bench/bare_intake.py) that inserts the same row with asyncpg and no validation, "
             "authentication, idempotency, duplicate check or outbox, in the same run. The pledges API runs "
-            "as a process with its in-process relay and consumers (the `pledges.follow-up` consumer starts "
-            "each pledge's workflow); requests carry a focal point's token. Load: "
+            "as a process with its in-process outbox relay and consumers, as `make run` starts it; requests "
+            "carry a focal point's token. After each API round the benchmark waits until the API's outbox "
+            'is published and its process is quiet ("caught up"), so the next bare round does not run '
+            "beside work the API left behind. Load: "
             f"{intake['requests_per_round']:,} requests per round, {intake['concurrency']} in flight over "
             f"{intake['clients']} httpx clients; rounds alternate bare and API after a warm-up of "
             f"{intake['warmup']} each; the titles look alike (the duplicate check's hardest case). Server "
             "CPU per request = the server process's CPU time over the round / requests.",
             "",
             "| round | kind | req/s | p50 ms | p99 ms | server cores | server CPU ms per request | "
-            "machine busy / steal | errors; transport retries |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "machine busy / steal | caught up after | errors; transport retries |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             *[
                 f"| {r['round']} | {r['kind']} | {r['per_s']:,.1f} | {r['p50_ms']:,.1f} | "
                 f"{r['p99_ms']:,.1f} | {r['server_cores']:.2f} | {r['server_cpu_ms_per_request']:.2f} | "
                 f"{r['machine_share'].get('busy', 0) * 100:.0f} % / "
                 f"{r['machine_share'].get('steal', 0) * 100:.0f} % | "
-                f"{r['errors'] or 'none'}; {r['transport_retries']} sent again |"
+                + (f"{r['caught_up_after_s']} s | " if "caught_up_after_s" in r else "| ")
+                + f"{r['errors'] or 'none'}; {r['transport_retries']} sent again |"
                 for r in intake["runs"]
             ],
             "",
