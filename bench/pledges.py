@@ -383,8 +383,9 @@ CAUSE = [
     "",
     "Runs of the same code vary by about a fifth from one to the next on this virtual machine: 04:15, 04:22 "
     "and 04:26 UTC gave ratios 0.54, 0.58 and 0.58 (API 246-275 req/s, bare 445-491), with 1-5 % CPU "
-    "steal where the 04:19 run had none. The rounds table at the top of this section is the latest run "
-    "(after the relay's 5 ms linger, 04:29 UTC and later).",
+    "steal where the 04:19 run had none. With the relay's 5 ms linger added: 0.49 at 04:29 (API 244.5, "
+    "bare 499.7) and 0.59 at 04:37, the rounds at the top of this section. The API count above includes "
+    "the pledges of the latency benchmark when it ran first in the same stack.",
     "",
     "What is left: the API spends about 2-2.5 ms of CPU per submission against the bare endpoint's "
     "0.7-0.9. In py-spy (04:20): asyncpg's protocol work 22 % (encoding some 40 parameters, decoding 200 "
