@@ -131,7 +131,7 @@ async def _outbox_rows(dsn: str) -> int:
 
 def _drain(dsn: str, api_pid: int, run: LoopRunner[Any], timeout: float = 300) -> float:
     """Seconds until the API's own downstream work is done: its outbox published, and its process quiet
-    (under 3 % of a core for a second: the follow-up consumer has started the last workflow). Each round
+    (under 3 % of a core for a second: its relay and consumers are idle). Each round
     starts from a quiet machine, so the bare endpoint is not slowed by work the API left behind."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -193,7 +193,7 @@ def pledges_intake(
                 result = _round(kind, url, pid, next_n, requests, concurrency, loop_runner)
                 result["round"] = number
                 if kind == "api":
-                    # The relay and the follow-up consumer run on after the last answer.
+                    # The relay (and any consumer work) runs on after the last answer.
                     cpu_before = process_cpu_seconds(pid)
                     result["caught_up_after_s"] = _drain(_dsn(stack), pid, loop_runner)
                     result["server_cpu_ms_per_request_after"] = round(
