@@ -16,7 +16,7 @@ from services.common.app import IfMatch, RuntimeDep, SessionDep, TemporalDep, ex
 from services.common.auth import Principal, Role, require_roles
 from services.common.errors import Conflict, NotFound
 from services.common.observability import current_traceparent
-from services.pledges.domain import PledgeSubmission, initial_state
+from services.pledges.domain import PledgeSubmission
 from services.pledges.follow_up import act_on_pledge
 from services.pledges.importing import pledge_rows
 from services.pledges.intake import insert_submitted, similar_stored
@@ -69,15 +69,12 @@ class PledgePage(BaseModel):
 def _public(pledge: Pledge, principal: Principal | None = None) -> PledgePublic:
     view = PledgePublic.model_validate(pledge, from_attributes=True)
     if pledge.state:
-        _add_lifecycle(view, Lifecycle.model_validate(pledge.state), principal)
+        state = Lifecycle.model_validate(pledge.state)
+        view.reports = [r.model_dump(mode="json") for r in state.reports]
+        view.history = [h.model_dump(mode="json") for h in state.history]
+        if principal is not None:
+            view.allowed_actions = allowed_actions(state, actor_of(principal))
     return view
-
-
-def _add_lifecycle(view: PledgePublic, state: Lifecycle, principal: Principal | None = None) -> None:
-    view.reports = [r.model_dump(mode="json") for r in state.reports]
-    view.history = [h.model_dump(mode="json") for h in state.history]
-    if principal is not None:
-        view.allowed_actions = allowed_actions(state, actor_of(principal))
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -130,7 +127,8 @@ async def submit_pledge(
             raise Conflict("Idempotency-Key was already used for a different pledge submission")
         return _replay(existing, submission)
     view = PledgePublic.model_validate(pledge)
-    _add_lifecycle(view, initial_state(pledge_id, submission, now, duplicates))
+    # The stored lifecycle state is already JSON: its reports and history as GET /pledges/{id} shows them.
+    view.reports, view.history = pledge["state"]["reports"], pledge["state"]["history"]
     return _json(view, status.HTTP_201_CREATED, Location=f"/pledges/{pledge_id}")
 
 
