@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -94,6 +95,9 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
         app.state.token_verifier = TokenVerifier(settings)
         if settings.background:
             runtime.start_background()
+        # What start-up made (modules, routes, models, pools) lives as long as the process: moved out of
+        # the collector's generations, it is not walked again by each full collection.
+        gc.freeze()
         try:
             yield
         finally:

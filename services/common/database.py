@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -83,7 +83,8 @@ def driver_values(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
     """``row`` as asyncpg takes it on the engine's connections: JSONB as JSON text (the form SQLAlchemy's
     asyncpg codec for jsonb takes), everything else as is."""
     as_json = _jsonb_columns(table)
-    return {name: json.dumps(value) if name in as_json else value for name, value in row.items()}
+    # orjson: several times as fast as json.dumps, and PostgreSQL keeps jsonb in its own form anyway.
+    return {name: orjson.dumps(value).decode() if name in as_json else value for name, value in row.items()}
 
 
 @functools.cache

@@ -69,11 +69,14 @@ def _insert_statement(pledge_columns: tuple[str, ...], event_columns: tuple[str,
     pledge_names, pledge_values = insert_columns(_PLEDGE, pledge_columns, "p_")
     event_names, event_values = insert_columns(_OUTBOX, event_columns, "e_")
     # A State's Idempotency-Key already used: no pledge, so no event either (the SELECT finds no row).
-    return Statement.of(
+    statement = Statement.of(
         f"WITH stored AS (INSERT INTO pledge ({pledge_names}) VALUES ({pledge_values})"  # noqa: S608
         " ON CONFLICT ON CONSTRAINT pledge_idempotency DO NOTHING RETURNING id)"
         f" INSERT INTO outbox ({event_names}) SELECT {event_values} FROM stored RETURNING seq"
     )
+    # insert_submitted passes the values in this order, without naming them.
+    assert statement.names == (*(f"p_{c}" for c in pledge_columns), *(f"e_{c}" for c in event_columns))
+    return statement
 
 
 async def insert_submitted(connection: Any, pledge: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -82,6 +85,5 @@ async def insert_submitted(connection: Any, pledge: dict[str, Any], event: dict[
     False, with nothing stored, when the pledge's State has already used its Idempotency-Key.
     """
     statement = _insert_statement(tuple(pledge), tuple(event))
-    values = {f"p_{name}": value for name, value in driver_values(_PLEDGE, pledge).items()}
-    values.update({f"e_{name}": value for name, value in driver_values(_OUTBOX, event).items()})
-    return await connection.fetchval(statement.sql, *statement.args(values)) is not None
+    values = [*driver_values(_PLEDGE, pledge).values(), *driver_values(_OUTBOX, event).values()]
+    return await connection.fetchval(statement.sql, *values) is not None

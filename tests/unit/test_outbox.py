@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.database import OutboxEvent
 from services.common.observability import configure, current_traceparent, tracer
 from services.common.outbox import record_event
+from uncops_contracts.envelope import encode_data
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 
 
@@ -64,8 +65,8 @@ def test_the_outbox_row_describes_the_event() -> None:
     data = json.loads(row.value)
     assert data == payload().model_dump(mode="json")
     assert data["terms"]["amount"] == "1000.50"
-    assert row.event_id == uuid.UUID(event.id)
-    assert row.time == event.time
+    assert row is event
+    assert isinstance(row.event_id, uuid.UUID)
     assert row.time.tzinfo is not None
     assert row.traceparent is None
 
@@ -73,13 +74,13 @@ def test_the_outbox_row_describes_the_event() -> None:
 def test_each_event_gets_its_own_id() -> None:
     (_, first), (_, second) = record(), record()
 
-    assert first.id != second.id
+    assert first.event_id != second.event_id
 
 
 def test_the_key_is_the_subject() -> None:
     session, event = record(key="another-aggregate")
 
-    assert session.added[0].key == session.added[0].subject == event.subject == "another-aggregate"
+    assert session.added[0].key == session.added[0].subject == event.key == "another-aggregate"
 
 
 def test_the_traceparent_is_stored_inside_a_span() -> None:
@@ -90,3 +91,14 @@ def test_the_traceparent_is_stored_inside_a_span() -> None:
     assert expected is not None
     assert session.added[0].traceparent == expected
     assert event.traceparent == expected
+
+
+def test_the_value_is_the_compact_utf8_json_of_the_envelope_module() -> None:
+    # The row's value is pydantic's own JSON; partners and the relay's tests rely on encode_data's form.
+    event = payload().model_copy(update={"title": "Formation des unités de police — Côte d'Ivoire"})
+    session = FakeSession()
+    record_event(cast(AsyncSession, session), event, "pledge-42")
+
+    value = session.added[0].value
+    assert value == encode_data(event.model_dump(mode="json"))
+    assert "Côte".encode() in value
