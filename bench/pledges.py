@@ -108,15 +108,38 @@ async def _load(url: str, start: int, count: int, concurrency: int) -> dict[str,
     }
 
 
+_LOAD_GENERATOR = "this process (bench.run: load generator, producer, relay)"  # cpu_snapshot's name
+
+
 def _round(
-    kind: str, url: str, pid: int, start: int, count: int, concurrency: int, run: LoopRunner[Any]
+    kind: str,
+    url: str,
+    pids: dict[str, tuple[int, bool]],
+    start: int,
+    count: int,
+    concurrency: int,
+    run: LoopRunner[Any],
 ) -> dict[str, Any]:
-    before, started = cpu_snapshot({kind: (pid, False)}), time.monotonic()
+    """One timed round against ``url``; ``pids`` names the server (``kind``) and the servers behind it.
+
+    Both kinds share one 2-core machine with the load generator, so besides the rate the round reports
+    where the CPU went, per request: the machine's busy time and each process's share.
+    """
+    before, started = cpu_snapshot(pids), time.monotonic()
     result: dict[str, Any] = run(_load(url, start, count, concurrency))
-    cpu = cpu_usage(before, cpu_snapshot({kind: (pid, False)}), time.monotonic() - started)
+    seconds = time.monotonic() - started
+    cpu = cpu_usage(before, cpu_snapshot(pids), seconds)
     result["kind"] = kind
     result["server_cores"] = cpu["cores_used"][kind]
-    result["server_cpu_ms_per_request"] = round(cpu["cores_used"][kind] * result["seconds"] * 1000 / count, 2)
+    per_request = {
+        name: round(cores * seconds * 1000 / count, 2)
+        for name, cores in cpu["cores_used"].items()
+        if name in pids or name == _LOAD_GENERATOR
+    }
+    result["server_cpu_ms_per_request"] = per_request.pop(kind)
+    result["cpu_ms_per_request"] = {"load generator": per_request.pop(_LOAD_GENERATOR), **per_request}
+    busy = cpu["machine_share"].get("busy", 0.0) * (cpu["machine_cores"] or 1)
+    result["machine_cpu_ms_per_request"] = round(busy * seconds * 1000 / count, 2)
     result["machine_share"] = cpu["machine_share"]
     return result
 
@@ -188,9 +211,14 @@ def pledges_intake(
         runs = []
         next_n = WARMUP
         _drain(_dsn(stack), api.popen.pid, loop_runner)
+        behind = {
+            "PostgreSQL": (stack.processes["postgres"].popen.pid, True),
+            "Kafka": (stack.processes["kafka"].popen.pid, False),
+        }
         for number in range(1, rounds + 1):
             for kind, url, pid in (("bare", bare_url, bare.popen.pid), ("api", api_url, api.popen.pid)):
-                result = _round(kind, url, pid, next_n, requests, concurrency, loop_runner)
+                pids = {kind: (pid, False), **behind}
+                result = _round(kind, url, pids, next_n, requests, concurrency, loop_runner)
                 result["round"] = number
                 if kind == "api":
                     # The relay (and any consumer work) runs on after the last answer.
@@ -203,6 +231,9 @@ def pledges_intake(
                 echo(
                     f"  round {number} {kind}: {result['per_s']}/s, p99 {result['p99_ms']} ms, "
                     f"server {result['server_cpu_ms_per_request']} ms CPU per request"
+                    f" (machine {result['machine_cpu_ms_per_request']}: "
+                    + ", ".join(f"{name} {ms}" for name, ms in result["cpu_ms_per_request"].items())
+                    + ")"
                     + (f", caught up {result['caught_up_after_s']} s later" if kind == "api" else "")
                 )
             next_n += requests

@@ -90,7 +90,7 @@ JSON_MEDIA_TYPES = frozenset({"application/json"})
 # ones), so even a file of thousands of look-alike titles of one State and kind costs bounded time; the ids
 # a flag lists (the newest). Up to SMALL_GROUP titles of one State and kind are compared pairwise, above
 # that an index finds the candidates.
-STORED_CANDIDATES = 200
+STORED_CANDIDATES = 100
 CANDIDATES_PER_PLEDGE = 200
 DUPLICATES_LISTED = 10
 SMALL_GROUP = 64

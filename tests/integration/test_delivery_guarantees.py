@@ -45,7 +45,7 @@ async def write_outbox(engine: AsyncEngine, events: list[tuple[str, PledgeSubmit
     ids = []
     async with session_factory(engine)() as session, session.begin():
         for key, payload in events:
-            ids.append(record_event(session, payload, key=key).id)
+            ids.append(str(record_event(session, payload, key=key).event_id))
     return ids
 
 
