@@ -210,9 +210,8 @@ class _TraceAndMetricsMiddleware:
         started = time.perf_counter()
         status_code = 500
         with observability.continued_span(
-            f"{method} {scope['path']}", carrier, kind=trace.SpanKind.SERVER
+            f"{method} {scope['path']}", carrier, kind=trace.SpanKind.SERVER, **{"http.method": method}
         ) as span:
-            span.set_attribute("http.method", method)
             correlation = format(span.get_span_context().trace_id, "032x")
 
             async def send_with_headers(message: Any) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import (
     BigInteger,
@@ -47,6 +48,20 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def asyncpg_dsn(url: str) -> str:
     """The plain libpq URL asyncpg wants, from a SQLAlchemy URL."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def driver_pool(url: str, size: int) -> asyncpg.Pool:
+    """A pool of asyncpg's own connections for constant SQL (Statement), JSONB passed as JSON text as on
+    the engine's connections (driver_values).
+
+    Connections go back as they are: the statements run on them never change the session (no SET, LISTEN,
+    advisory lock or open transaction), so asyncpg's reset, one more round trip per checkout, is skipped.
+    """
+
+    async def keep(_: asyncpg.Connection) -> None:
+        return None
+
+    return await asyncpg.create_pool(asyncpg_dsn(url), min_size=0, max_size=size, reset=keep)
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -83,9 +83,12 @@ def continued_span(
     name: str, carrier: Mapping[str, str], kind: trace.SpanKind = trace.SpanKind.CONSUMER, **attributes: Any
 ) -> Iterator[trace.Span]:
     """A span that continues the trace found in ``carrier`` (HTTP or Kafka headers)."""
-    token = otel_context.attach(propagate.extract(dict(carrier)))
+    # No headers, nothing to continue: the span starts a trace of its own without running the propagators
+    # (most requests come without a traceparent, and this runs for each).
+    token = otel_context.attach(propagate.extract(dict(carrier))) if carrier else None
     try:
         with tracer().start_as_current_span(name, kind=kind, attributes=attributes) as span:
             yield span
     finally:
-        otel_context.detach(token)
+        if token is not None:
+            otel_context.detach(token)

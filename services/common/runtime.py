@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from services.common import temporal
 from services.common.consumer import InboxConsumer, Subscription, consumer_factory
-from services.common.database import create_engine, session_factory
+from services.common.database import create_engine, driver_pool, session_factory
 from services.common.kafka import idempotent_producer, plain_producer
 from services.common.observability import get_logger
 from services.common.relay import OutboxRelay
@@ -55,6 +56,8 @@ class ServiceRuntime:
         self.database_url = settings.database_url(definition.name)
         self.engine: AsyncEngine = create_engine(self.database_url, settings.database_pool_size)
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self._driver_pool: asyncpg.Pool | None = None
+        self._driver_pool_lock = asyncio.Lock()
         self._temporal: Client | None = None
         self._temporal_lock = asyncio.Lock()
         self._stop = asyncio.Event()
@@ -65,12 +68,23 @@ class ServiceRuntime:
         return self.definition.name
 
     @contextlib.asynccontextmanager
-    async def driver_connection(self) -> AsyncIterator[Any]:
-        """A connection of the engine's pool as asyncpg's own (``asyncpg.Connection``), for constant SQL on
-        hot paths (database.Statement). No transaction is begun: each statement commits on its own."""
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            yield raw.driver_connection
+    async def driver_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of the runtime's own asyncpg pool, for constant SQL on hot paths
+        (database.Statement). No transaction is begun: each statement commits on its own.
+
+        Not the engine's pool: checking a connection out of SQLAlchemy's asyncio pool and back costs three
+        greenlet switches, 6 % of a pledge submission's CPU.
+        """
+        pool = self._driver_pool or await self._open_driver_pool()
+        async with pool.acquire() as connection:
+            yield connection
+
+    async def _open_driver_pool(self) -> asyncpg.Pool:
+        async with self._driver_pool_lock:
+            if self._driver_pool is None:
+                size = self.settings.database_driver_pool_size
+                self._driver_pool = await driver_pool(self.database_url, size)
+            return self._driver_pool
 
     async def temporal(self) -> Client:
         async with self._temporal_lock:
@@ -141,4 +155,6 @@ class ServiceRuntime:
                 task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.gather(*pending, return_exceptions=True)
+        if self._driver_pool is not None:
+            await self._driver_pool.close()
         await self.engine.dispose()

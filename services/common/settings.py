@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     cases_database_url: str | None = None
     summit_database_url: str | None = None
     database_pool_size: int = 20
+    # The hot paths' own asyncpg connections (ServiceRuntime.driver_connection), beside the engine's.
+    database_driver_pool_size: int = 10
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: str = "PLAINTEXT"
