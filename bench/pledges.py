@@ -418,14 +418,43 @@ CAUSE = [
     "bare 499.7) and 0.59 at 04:37, the rounds at the top of this section. The API count above includes "
     "the pledges of the latency benchmark when it ran first in the same stack.",
     "",
-    "What is left: the API spends about 2-2.5 ms of CPU per submission against the bare endpoint's "
-    "0.7-0.9. In py-spy (04:20): asyncpg's protocol work 22 % (encoding some 40 parameters, decoding 200 "
-    "titles), FastAPI's dependency solving and route matching about 15 %, the request's OpenTelemetry span "
-    "8 % (recorded, as its `traceparent` is sent on sampled), building the pledge, its lifecycle state, "
-    "event and CloudEvent 8 %, the in-process relay 2-3 %. PostgreSQL spends about twice the bare "
-    "endpoint's time (the lookup reads 200 rows). Not tried yet: one asyncpg pool of the service's own "
-    "instead of SQLAlchemy's checkout, a leaner response model, and a load generator lighter than httpx "
-    "(the bare rounds use 0.8-0.9 of a core in the client).",
+    "The next session (27 Nov, from 05:04 UTC; machine CPU per request measured from 05:39):",
+    "",
+    "| when (UTC) | change | API req/s | bare req/s | ratio | API CPU ms per request | machine CPU ms "
+    "per API request |",
+    "|---|---|---|---|---|---|---|",
+    "| 05:06, 05:08 | start of the session (the code of the 04:37 run) | 289.2, 297.7 | 462.4, 514.5 | "
+    "0.63, 0.58 | 2.05-2.63 | |",
+    "| 05:14 | tried: the normalised title in the lookup's index (`INCLUDE`), for an index-only scan. "
+    "Rows this new are not yet all-visible, so each is still visited, and the lookup's mean went from "
+    "0.36 to 0.73 ms in pg_stat_statements: not kept | | | | | |",
+    "| 05:30-05:36 | outbox rows made from the payload (no CloudEvent model validated on the way: 53 to "
+    "10 µs), JSONB text by orjson, authentication inside the role check (one dependency level fewer), "
+    "start-up objects frozen out of the collector | 218.8-259.4 | 402.6-450.1 | 0.54-0.62 | 2.24-2.65 "
+    "| |",
+    "| 05:39-05:55 | the newest 100 stored titles compared, not 200 (a State rarely makes more than a "
+    "few pledges of one kind): the lookup's mean 0.56 to 0.33 ms; a young generation of 10,000 objects "
+    "(garbage collection 0.15 to 0.04 ms per request in-process); no runtime dependency on this route; "
+    "spans skip the propagators without trace headers. Tried: the relay's linger at 20 ms instead of 5 "
+    "(no clear change in Kafka's CPU, so kept at 5) | 261.7-314.7 | 418.2-497.5 | 0.62-0.74 | 1.96-2.4 "
+    "| 5.8-7.6 |",
+    "| 06:00, 06:02 | constant SQL on the runtime's own asyncpg pool: SQLAlchemy's checkout took three "
+    "greenlet switches (6 % of the API's CPU in py-spy), and asyncpg's reset query is skipped (the "
+    "statements never change the session) | 290.3, 293.3 | 425.3, 407.3 | 0.68, 0.72 | 1.99-2.32 | "
+    "6.4-6.9 |",
+    "| 06:03 | tried: the newest 50 instead of 100 (PostgreSQL 1.07-1.21 ms per request instead of "
+    "1.17-1.35): not kept, too small a gain for a weaker check | 308.9 | 443.0 | 0.70 | 2.01-2.2 | "
+    "6.1-6.7 |",
+    "",
+    "Where an API request's CPU goes now (06:00-06:03 runs, machine CPU per request 6.1-6.9 ms against "
+    "the bare endpoint's 3.6-4.1): the load generator 2.5-2.75 ms (2.1-2.6 in bare rounds), the API "
+    "process 2.0-2.3 (bare 0.8-0.9), PostgreSQL 1.1-1.35 (bare 0.45-0.55: the lookup's 100 visits of "
+    "rows too new to be all-visible, then the larger INSERT with its outbox row and the relay's claims "
+    "and deletes), the Kafka broker 0.35-0.65 (about 12 events per produce request). In py-spy the API's "
+    "own share: FastAPI's dependency solving 15 %, asyncpg's two statements about 18 % (a third of it "
+    "the socket writes), building the rows 10 %, the span 6 %. A bare round is bound by the load "
+    "generator (one core of its own), an API round by the whole machine (88-91 % busy): the ratio is in "
+    "effect the load generator's cost over the API's total, so a lighter load generator would lower it.",
 ]
 
 
@@ -453,15 +482,27 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             f"{intake['requests_per_round']:,} requests per round, {intake['concurrency']} in flight over "
             f"{intake['clients']} httpx clients; rounds alternate bare and API after a warm-up of "
             f"{intake['warmup']} each; the titles look alike (the duplicate check's hardest case). Server "
-            "CPU per request = the server process's CPU time over the round / requests.",
+            "CPU per request = the server process's CPU time over the round / requests; machine CPU per "
+            "request = the whole machine's busy time over the round / requests, with the load generator's, "
+            "PostgreSQL's (all its processes) and the Kafka broker's shares. The load generator shares the "
+            "machine's 2 cores: in bare rounds it is the bottleneck (one core, its own), in API rounds the "
+            "machine as a whole is.",
             "",
             "| round | kind | req/s | p50 ms | p99 ms | server cores | server CPU ms per request | "
-            "machine busy / steal | caught up after | errors; transport retries |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "machine CPU ms per request (load generator, PostgreSQL, Kafka) | machine busy / steal | "
+            "caught up after | errors; transport retries |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             *[
                 f"| {r['round']} | {r['kind']} | {r['per_s']:,.1f} | {r['p50_ms']:,.1f} | "
                 f"{r['p99_ms']:,.1f} | {r['server_cores']:.2f} | {r['server_cpu_ms_per_request']:.2f} | "
-                f"{r['machine_share'].get('busy', 0) * 100:.0f} % / "
+                + (
+                    f"{r['machine_cpu_ms_per_request']:.2f} ("
+                    + ", ".join(f"{ms:.2f}" for ms in r["cpu_ms_per_request"].values())
+                    + ") | "
+                    if "machine_cpu_ms_per_request" in r
+                    else "| "
+                )
+                + f"{r['machine_share'].get('busy', 0) * 100:.0f} % / "
                 f"{r['machine_share'].get('steal', 0) * 100:.0f} % | "
                 + (f"{r['caught_up_after_s']} s | " if "caught_up_after_s" in r else "| ")
                 + f"{r['errors'] or 'none'}; {r['transport_retries']} sent again |"
