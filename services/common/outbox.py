@@ -12,8 +12,12 @@ from services.common.database import OutboxEvent
 from services.common.observability import current_traceparent
 from uncops_contracts import EventPayload
 
-# Fired by a trigger on insert (see the outbox migration), so the relay wakes at commit, not on a poll.
+# Sent by a trigger on insert while a relay sleeps (services/common/schema.py), so the relay wakes at
+# commit, not on a poll.
 NOTIFY_CHANNEL = "uncops_outbox"
+# The advisory lock a sleeping relay holds: an insert notifies only while one does. Under load no relay
+# sleeps, and no insert pays for a notification (each serialised every notifying commit of the database).
+SLEEP_LOCK = 0x55_4E_43_4F_50_53  # "UNCOPS"
 
 
 def outbox_row(payload: EventPayload, key: str, traceparent: str | None) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The outbox relay: publishes committed outbox rows to Kafka, in order per key, at least once.
 
-It wakes on PostgreSQL NOTIFY (a trigger fires at each commit of an outbox insert), claims rows with
+It wakes on PostgreSQL NOTIFY (a trigger notifies at the commit of an outbox insert while a relay sleeps,
+services/common/schema.py), claims rows with
 ``FOR UPDATE SKIP LOCKED`` so replicas share the work, and deletes rows only after Kafka has acknowledged
 them (acks=all). While Kafka is down, rows wait in the outbox and writes go on.
 
@@ -23,7 +24,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from services.common.database import asyncpg_dsn
 from services.common.observability import get_logger
-from services.common.outbox import NOTIFY_CHANNEL
+from services.common.outbox import NOTIFY_CHANNEL, SLEEP_LOCK
 from uncops_contracts.envelope import CONTENT_TYPE, SPEC_VERSION, TRACEPARENT_HEADER
 
 log = get_logger(__name__)
@@ -64,6 +65,11 @@ _CONTENT_TYPE = ("content-type", CONTENT_TYPE.encode())
 _SPEC_VERSION = ("ce_specversion", SPEC_VERSION.encode())
 _DELETE = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])"
 _BACKLOG = "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at)) FROM outbox"
+_ANY_ROW = "SELECT EXISTS (SELECT 1 FROM outbox)"
+# How long a relay about to sleep waits for the sleep lock (inserts in flight hold it shared until they
+# commit; another relay may be asleep holding it), and how soon it looks again without it.
+_SLEEP_LOCK_TIMEOUT_MS = 200
+_UNLOCKED_SLEEP_SECONDS = 0.25
 # Redeliveries come within minutes or days, not weeks: inbox rows older than the retention can go.
 _PRUNE_INBOX = "DELETE FROM inbox WHERE received_at < now() - make_interval(hours => $1)"
 
@@ -202,20 +208,48 @@ class OutboxRelay:
 
     async def _ensure_connections(self) -> None:
         if self._listener is None or self._listener.is_closed():
-            self._listener = await asyncpg.connect(self.dsn)
+            self._listener = await asyncpg.connect(
+                self.dsn, server_settings={"lock_timeout": str(_SLEEP_LOCK_TIMEOUT_MS)}
+            )
             await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self.dsn)
 
     async def _sleep_until_woken(self, stop: asyncio.Event) -> None:
+        # Asleep, the relay holds SLEEP_LOCK, and only then do inserts notify (schema.notify_sleeping_relays).
+        # Taking it waits for the inserts in flight to commit; the outbox is looked at once it is held, so
+        # a row committed before is not slept on, and one committed after sends a notification.
         # The poll is a safety net for a lost notification (e.g. a listener reconnect); NOTIFY is the path.
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=self.idle_poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        assert self._listener is not None
+        asleep = await self._take_sleep_lock()
         self._wake.clear()
+        try:
+            if asleep and await self._listener.fetchval(_ANY_ROW):
+                return
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            try:
+                await asyncio.wait(
+                    waiters,
+                    timeout=self.idle_poll_seconds if asleep else _UNLOCKED_SLEEP_SECONDS,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            if asleep:
+                await self._listener.execute("SELECT pg_advisory_unlock($1)", SLEEP_LOCK)
+        self._wake.clear()
+
+    async def _take_sleep_lock(self) -> bool:
+        assert self._listener is not None
+        try:
+            await self._listener.execute("SELECT pg_advisory_lock($1)", SLEEP_LOCK)
+        except asyncpg.LockNotAvailableError:
+            # Another relay sleeps holding it (and notifications reach every relay), or a long transaction
+            # holds it shared: look again soon.
+            return False
+        return True
 
     async def _refresh_metrics(self) -> None:
         assert self._conn is not None

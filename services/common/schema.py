@@ -4,7 +4,7 @@ from alembic import op
 from sqlalchemy import MetaData
 
 from services.common.database import InboxEvent, OutboxEvent
-from services.common.outbox import NOTIFY_CHANNEL
+from services.common.outbox import NOTIFY_CHANNEL, SLEEP_LOCK
 
 
 def create_messaging_tables() -> None:
@@ -12,6 +12,16 @@ def create_messaging_tables() -> None:
     metadata = MetaData()
     for table in (OutboxEvent.__table__, InboxEvent.__table__):  # type: ignore[attr-defined]
         table.to_metadata(metadata).create(bind, checkfirst=True)
+    notify_every_insert()
+    op.execute("DROP TRIGGER IF EXISTS outbox_inserted ON outbox")
+    op.execute(
+        "CREATE TRIGGER outbox_inserted AFTER INSERT ON outbox "
+        "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()"
+    )
+
+
+def notify_every_insert() -> None:
+    """Each statement inserting into the outbox notifies the relays (the first design)."""
     # NOTIFY is delivered at commit, which is exactly when the relay may see the row.
     op.execute(
         f"""
@@ -19,10 +29,26 @@ def create_messaging_tables() -> None:
         BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$
         """
     )
-    op.execute("DROP TRIGGER IF EXISTS outbox_inserted ON outbox")
+
+
+def notify_sleeping_relays() -> None:
+    """An insert notifies only while a relay sleeps, that is holds SLEEP_LOCK (OutboxRelay).
+
+    Every notifying commit takes one lock of the whole database in PostgreSQL, so a notification per insert
+    serialised the commits of the busiest writes: measured on POST /pledges, it cost 0.25 ms of the API's
+    CPU and 0.3 ms of PostgreSQL's per request. While no relay sleeps, the insert holds the lock shared until
+    it commits: a relay about to sleep waits for it, then finds its row.
+    """
     op.execute(
-        "CREATE TRIGGER outbox_inserted AFTER INSERT ON outbox "
-        "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()"
+        f"""
+        CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NOT pg_try_advisory_xact_lock_shared({SLEEP_LOCK}) THEN
+                PERFORM pg_notify('{NOTIFY_CHANNEL}', '');
+            END IF;
+            RETURN NULL;
+        END $$
+        """
     )
 
 
