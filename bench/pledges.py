@@ -445,6 +445,15 @@ CAUSE = [
     "| 06:03 | tried: the newest 50 instead of 100 (PostgreSQL 1.07-1.21 ms per request instead of "
     "1.17-1.35): not kept, too small a gain for a weaker check | 308.9 | 443.0 | 0.70 | 2.01-2.2 | "
     "6.1-6.7 |",
+    "| 06:12 | the role check is the bearer scheme itself (an `HTTPBearer` subclass): one dependency "
+    "level where it took two (FastAPI's dependency solving went from 15 % to 7 % of the API's CPU in "
+    "py-spy; the OpenAPI document is unchanged) | 308.5 | 452.7 | 0.68 | 2.0-2.12 | 6.1-6.6 |",
+    "| 06:15 | measured by disabling the outbox trigger for a run: API 1.75-1.81 ms and PostgreSQL "
+    "0.89-0.94 ms per request, ratio 0.76. A NOTIFY per insert made every notifying commit wait on one "
+    "lock of the database | 328.2-337.2 | 390.8-442.8 | 0.76 | 1.75-1.81 | 5.3-5.5 |",
+    "| 06:20 | an insert notifies only while a relay sleeps (the sleeping relay holds an advisory lock; "
+    "migrations pledges 0007, cases 0004, summit 0006) | 269.9-328.7 | 406.1-423.9 | 0.78 | 1.79-2.11 "
+    "| 5.7-6.5 |",
     "",
     "Where an API request's CPU goes now (06:00-06:03 runs, machine CPU per request 6.1-6.9 ms against "
     "the bare endpoint's 3.6-4.1): the load generator 2.5-2.75 ms (2.1-2.6 in bare rounds), the API "
