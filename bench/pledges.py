@@ -415,8 +415,8 @@ CAUSE = [
     "Runs of the same code vary by about a fifth from one to the next on this virtual machine: 04:15, 04:22 "
     "and 04:26 UTC gave ratios 0.54, 0.58 and 0.58 (API 246-275 req/s, bare 445-491), with 1-5 % CPU "
     "steal where the 04:19 run had none. With the relay's 5 ms linger added: 0.49 at 04:29 (API 244.5, "
-    "bare 499.7) and 0.59 at 04:37, the rounds at the top of this section. The API count above includes "
-    "the pledges of the latency benchmark when it ran first in the same stack.",
+    "bare 499.7) and 0.59 at 04:37, the run recorded at the end of that session. The API count above "
+    "includes the pledges of the latency benchmark when it ran first in the same stack.",
     "",
     "The next session (27 Nov, from 05:04 UTC; machine CPU per request measured from 05:39):",
     "",
@@ -455,15 +455,17 @@ CAUSE = [
     "migrations pledges 0007, cases 0004, summit 0006) | 269.9-328.7 | 406.1-423.9 | 0.78 | 1.79-2.11 "
     "| 5.7-6.5 |",
     "",
-    "Where an API request's CPU goes now (06:00-06:03 runs, machine CPU per request 6.1-6.9 ms against "
-    "the bare endpoint's 3.6-4.1): the load generator 2.5-2.75 ms (2.1-2.6 in bare rounds), the API "
-    "process 2.0-2.3 (bare 0.8-0.9), PostgreSQL 1.1-1.35 (bare 0.45-0.55: the lookup's 100 visits of "
-    "rows too new to be all-visible, then the larger INSERT with its outbox row and the relay's claims "
-    "and deletes), the Kafka broker 0.35-0.65 (about 12 events per produce request). In py-spy the API's "
-    "own share: FastAPI's dependency solving 15 %, asyncpg's two statements about 18 % (a third of it "
-    "the socket writes), building the rows 10 %, the span 6 %. A bare round is bound by the load "
-    "generator (one core of its own), an API round by the whole machine (88-91 % busy): the ratio is in "
-    "effect the load generator's cost over the API's total, so a lighter load generator would lower it.",
+    "With the code of 06:20 the intake-only runs gave 0.78 (06:20), 0.87 and 0.71 (06:30, 06:31; paired "
+    "round by round, API over the bare round before it: medians 0.73, 0.78 and 0.78), and the run recorded "
+    "above, after the latency benchmark in the same stack (12,000 more pledges stored), 0.64 (paired "
+    "median 0.66). Where an API request's CPU goes (those runs): the load generator 2.0-2.8 ms (1.9-2.5 in "
+    "bare rounds), the API process 1.5-2.1 (bare 0.73-0.88), PostgreSQL 0.8-1.35 (bare 0.42-0.5: the "
+    "lookup's 100 visits of rows too new to be all-visible, then the larger INSERT with its outbox row and "
+    "the relay's claims and deletes), the Kafka broker 0.22-0.76 (about 12 events per produce request; "
+    "highest in the first round). A bare round is bound by the load generator (one core of its own), an "
+    "API round by the whole machine (88-91 % busy), and the machine's speed drifts by a fifth within a "
+    "run: the ratio is in effect the load generator's cost over the API's total, and a lighter load "
+    "generator would lower it.",
 ]
 
 
