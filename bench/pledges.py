@@ -461,16 +461,18 @@ CAUSE = [
     "| 5.7-6.5 |",
     "",
     "With the code of 06:20 the intake-only runs gave 0.78 (06:20), 0.87 and 0.71 (06:30, 06:31; paired "
-    "round by round, API over the bare round before it: medians 0.73, 0.78 and 0.78), and the run recorded "
-    "above, after the latency benchmark in the same stack (12,000 more pledges stored), 0.64 (paired "
-    "median 0.66). Where an API request's CPU goes (those runs): the load generator 2.0-2.8 ms (1.9-2.5 in "
-    "bare rounds), the API process 1.5-2.1 (bare 0.73-0.88), PostgreSQL 0.8-1.35 (bare 0.42-0.5: the "
-    "lookup's 100 visits of rows too new to be all-visible, then the larger INSERT with its outbox row and "
-    "the relay's claims and deletes), the Kafka broker 0.22-0.76 (about 12 events per produce request; "
-    "highest in the first round). A bare round is bound by the load generator (one core of its own), an "
-    "API round by the whole machine (88-91 % busy), and the machine's speed drifts by a fifth within a "
-    "run: the ratio is in effect the load generator's cost over the API's total, and a lighter load "
-    "generator would lower it.",
+    "round by round, API over the bare round before it: medians 0.73, 0.78 and 0.78), and runs after the "
+    "latency benchmark in the same stack (12,000 more pledges stored, and a load generator that has run "
+    "for minutes) 0.64 at 06:28 and 0.62 at 06:41, the run recorded above (paired medians 0.66 and 0.64):"
+    " there the load generator needs 1.9-2.2 ms per bare request instead of 2.2-2.5, the bare endpoint "
+    "reaches 495-506 requests/s, and the API's PostgreSQL work is 1.2-1.4 ms. Where an API request's CPU "
+    "goes (those runs): the load generator 2.0-2.8 ms (1.9-2.5 in bare rounds), the API process 1.5-2.1 "
+    "(bare 0.67-0.88), PostgreSQL 0.8-1.45 (bare 0.4-0.56: the lookup's 100 visits of rows too new to be "
+    "all-visible, then the larger INSERT with its outbox row and the relay's claims and deletes), the "
+    "Kafka broker 0.22-0.76 (about 12 events per produce request; highest in the first round). A bare "
+    "round is bound by the load generator (one core of its own), an API round by the whole machine (88-91"
+    " % busy), and the machine's speed drifts by a fifth within a run: the ratio is in effect the load "
+    "generator's cost over the API's total, and a lighter load generator would lower it.",
 ]
 
 
