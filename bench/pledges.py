@@ -434,7 +434,7 @@ CAUSE = [
     "Rows this new are not yet all-visible, so each is still visited, and the lookup's mean went from "
     "0.36 to 0.73 ms in pg_stat_statements: not kept | | | | | |",
     "| 05:30-05:36 | outbox rows made from the payload (no CloudEvent model validated on the way: 53 to "
-    "10 µs), JSONB text by orjson, authentication inside the role check (one dependency level fewer), "
+    "16 µs), JSONB text by orjson, authentication inside the role check (one dependency level fewer), "
     "start-up objects frozen out of the collector | 218.8-259.4 | 402.6-450.1 | 0.54-0.62 | 2.24-2.65 "
     "| |",
     "| 05:39-05:55 | the newest 100 stored titles compared, not 200 (a State rarely makes more than a "
