@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import cpu_snapshot, cpu_usage, process_cpu_seconds
 from deploy.stack import LocalStack
@@ -179,6 +180,21 @@ async def _pledge_counts(dsn: str) -> dict[str, int]:
     return {"api_pledges": row["pledges"], "api_flagged_duplicates": row["flagged"], "bare_pledges": bare}
 
 
+_COUNTED = (
+    "uncops_outbox_published_total",  # the relay's events...
+    "uncops_outbox_batch_seconds_count",  # ...and batches
+    "uncops_pledge_intake_batch_size_sum",  # submissions stored...
+    "uncops_pledge_intake_batch_size_count",  # ...and the statements that stored them
+)
+
+
+def _counters(port: int) -> tuple[float, ...]:
+    """The API's counts of _COUNTED so far, from its /metrics."""
+    families = text_string_to_metric_families(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+    found = {sample.name: sample.value for family in families for sample in family.samples}
+    return tuple(found.get(name, 0.0) for name in _COUNTED)
+
+
 def _dsn(stack: LocalStack) -> str:
     return f"postgresql://postgres@127.0.0.1:{stack.ports.postgres}/uncops_pledges"
 
@@ -218,6 +234,7 @@ def pledges_intake(
         for number in range(1, rounds + 1):
             for kind, url, pid in (("bare", bare_url, bare.popen.pid), ("api", api_url, api.popen.pid)):
                 pids = {kind: (pid, False), **behind}
+                counted_before = _counters(stack.ports.pledges)
                 result = _round(kind, url, pids, next_n, requests, concurrency, loop_runner)
                 result["round"] = number
                 if kind == "api":
@@ -227,6 +244,16 @@ def pledges_intake(
                     result["server_cpu_ms_per_request_after"] = round(
                         (process_cpu_seconds(pid) - cpu_before) * 1000 / requests, 2
                     )
+                    # Kafka's cost is mostly per produce request (about 1 ms of broker CPU each, measured
+                    # here), so the relay's batch size shows in the Kafka column.
+                    published, batches, submissions, statements = (
+                        after - before
+                        for after, before in zip(_counters(stack.ports.pledges), counted_before, strict=True)
+                    )
+                    result["relay_events_per_batch"] = round(published / batches, 1) if batches else None
+                    result["submissions_per_insert"] = (
+                        round(submissions / statements, 1) if statements else None
+                    )
                 runs.append(result)
                 echo(
                     f"  round {number} {kind}: {result['per_s']}/s, p99 {result['p99_ms']} ms, "
@@ -234,7 +261,13 @@ def pledges_intake(
                     f" (machine {result['machine_cpu_ms_per_request']}: "
                     + ", ".join(f"{name} {ms}" for name, ms in result["cpu_ms_per_request"].items())
                     + ")"
-                    + (f", caught up {result['caught_up_after_s']} s later" if kind == "api" else "")
+                    + (
+                        f", caught up {result['caught_up_after_s']} s later,"
+                        f" relay {result['relay_events_per_batch']} events per batch,"
+                        f" {result['submissions_per_insert']} submissions per insert"
+                        if kind == "api"
+                        else ""
+                    )
                 )
             next_n += requests
         counts = loop_runner(_pledge_counts(_dsn(stack)))

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from deploy.stack import REPO, TEST_PORTS, LocalStack, Ports
 from services.common.auth import Role, issue_token
 from services.common.database import create_engine
+from services.common.migrations import upgrade
 from services.common.settings import Settings
 
 # Two suites can run side by side (say, two working copies) with their own folder and a port offset.
@@ -109,6 +111,21 @@ async def summit_db(stack: LocalStack) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(stack.database_url("summit"), pool_size=2)
     yield engine
     await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def scratch_pledges_db(stack: LocalStack) -> AsyncIterator[str]:
+    """A database of its own migrated to the pledges head (no service or relay uses it); its asyncpg DSN."""
+    name = f"scratch_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{stack.ports.postgres}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        database_url = f"postgresql+asyncpg://postgres@127.0.0.1:{stack.ports.postgres}/{name}"
+        await asyncio.to_thread(upgrade, "pledges", database_url)
+        yield f"postgresql://postgres@127.0.0.1:{stack.ports.postgres}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 async def topic_reader(settings: Settings, topic: str) -> AIOKafkaConsumer:

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import orjson
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     DateTime,
@@ -124,6 +125,49 @@ def insert_columns(table: Table, columns: Sequence[str], prefix: str = "") -> tu
     names = ", ".join(columns)
     values = ", ".join(f"CAST(:{prefix}{name} AS {sql_type(name)})" for name in columns)
     return names, values
+
+
+def unnest_columns(table: Table, columns: Sequence[str], prefix: str = "") -> tuple[str, str]:
+    """The column list and a ``SELECT`` of those columns for rows passed column-wise, one array parameter
+    ``:<prefix><column>`` a column (``FROM unnest(...) AS <table>``): a single statement, prepared once,
+    stores any number of rows. unnest_values makes the arrays.
+
+    A text-array column travels as a JSON array a row (jsonb[]), since unnest flattens arrays of arrays.
+    """
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+    selected, arrays = [], []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, TypeDecorator):
+            column_type = column_type.impl_instance
+        if isinstance(column_type, ARRAY):
+            if not isinstance(column_type.item_type, String):
+                raise TypeError(f"{table.name}.{name}: only text arrays travel as JSON")
+            selected.append(f"ARRAY(SELECT jsonb_array_elements_text({name}))")
+            arrays.append(f"CAST(:{prefix}{name} AS jsonb[])")
+        else:
+            selected.append(name)
+            sql_type = "text" if isinstance(column_type, String) else column_type.compile(dialect=pg)
+            arrays.append(f"CAST(:{prefix}{name} AS {sql_type}[])")
+    names = ", ".join(columns)
+    # Names from the table's own definition only, never from input.
+    select = f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) AS {table.name} ({names})"  # noqa: S608
+    return names, select
+
+
+def unnest_values(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """The arrays of unnest_columns for ``rows`` (all with the same columns, in order): JSONB and text-array
+    values as JSON text, everything else as is."""
+    as_json = _jsonb_columns(table) | _array_columns(table)
+    return [
+        [orjson.dumps(row[name]).decode() for row in rows] if name in as_json else [row[name] for row in rows]
+        for name in rows[0]
+    ]
+
+
+@functools.cache
+def _array_columns(table: Table) -> frozenset[str]:
+    return frozenset(column.name for column in table.c if isinstance(column.type, ARRAY))
 
 
 class OutboxEvent(SQLModel, table=True):

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     database_pool_size: int = 20
     # The hot paths' own asyncpg connections (ServiceRuntime.driver_connection), beside the engine's.
     database_driver_pool_size: int = 10
+    # Batches of pledge submissions being stored at once by an API process (intake.IntakeWriter), each on
+    # one of those connections. One gathers the most submissions per statement (measured: PostgreSQL's CPU
+    # per submission is then close to a bare INSERT's); more let a slow statement hold fewer back.
+    pledge_intake_writers: int = Field(1, ge=1, le=32)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: str = "PLAINTEXT"

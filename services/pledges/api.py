@@ -18,8 +18,7 @@ from services.common.errors import Conflict, NotFound
 from services.common.observability import current_traceparent
 from services.pledges.domain import PledgeSubmission
 from services.pledges.follow_up import act_on_pledge
-from services.pledges.importing import pledge_rows
-from services.pledges.intake import insert_submitted, similar_stored
+from services.pledges.intake import Submitted, intake_writer
 from services.pledges.lifecycle import Actor, Command, allowed_actions
 from services.pledges.lifecycle import Pledge as Lifecycle
 from services.pledges.models import Pledge
@@ -108,18 +107,16 @@ async def submit_pledge(
     if not principal.may_act_for(submission.member_state):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"you act for {principal.member_state} only")
     runtime = runtime_of(request)  # not RuntimeDep: the busiest route spares itself a dependency to solve
-    policy = runtime.settings.pledge_policy
-    now = datetime.now(UTC)
-    pledge_id = str(uuid.uuid4())
-    # The busiest write: constant SQL on asyncpg (services.pledges.intake), no ORM.
-    async with runtime.driver_connection() as connection:
-        duplicates = await similar_stored(connection, submission, policy.duplicate_title_similarity)
-        (pledge,), (event,) = pledge_rows(
-            [(pledge_id, submission)], [duplicates], principal.subject, now, policy, current_traceparent()
-        )
-        if idempotency_key:
-            pledge.update(idempotency_key=idempotency_key, request_fingerprint=submission.fingerprint())
-        stored = await insert_submitted(connection, pledge, event)
+    # The busiest write: constant SQL on asyncpg (services.pledges.intake), no ORM, batched under load.
+    submitted = Submitted(
+        pledge_id=str(uuid.uuid4()),
+        submission=submission,
+        submitted_by=principal.subject,
+        submitted_at=datetime.now(UTC),
+        traceparent=current_traceparent(),
+        idempotency_key=idempotency_key or None,
+    )
+    pledge, stored = await intake_writer(runtime).store(submitted)
     if not stored:
         # The State has used this Idempotency-Key before: a retry gets the pledge first created.
         async with runtime.sessions() as session:
@@ -130,7 +127,7 @@ async def submit_pledge(
     view = PledgePublic.model_validate(pledge)
     # The stored lifecycle state is already JSON: its reports and history as GET /pledges/{id} shows them.
     view.reports, view.history = pledge["state"]["reports"], pledge["state"]["history"]
-    return _json(view, status.HTTP_201_CREATED, Location=f"/pledges/{pledge_id}")
+    return _json(view, status.HTTP_201_CREATED, Location=f"/pledges/{submitted.pledge_id}")
 
 
 async def _by_idempotency_key(session: AsyncSession, member_state: str, key: str) -> Pledge | None:

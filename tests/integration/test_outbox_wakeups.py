@@ -9,17 +9,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from deploy.stack import LocalStack
-from services.common.migrations import upgrade
 from services.common.outbox import NOTIFY_CHANNEL, SLEEP_LOCK
 from tests.conftest import eventually
 from tests.integration.test_delivery_guarantees import pledge_event, unpublished, write_outbox
@@ -30,26 +27,12 @@ INSERT = (
 )
 
 
-@pytest_asyncio.fixture
-async def scratch(stack: LocalStack) -> AsyncIterator[str]:
-    name = f"outbox_wakeups_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{stack.ports.postgres}/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        database_url = f"postgresql+asyncpg://postgres@127.0.0.1:{stack.ports.postgres}/{name}"
-        await asyncio.to_thread(upgrade, "pledges", database_url)
-        yield f"postgresql://postgres@127.0.0.1:{stack.ports.postgres}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def _insert(conn: asyncpg.Connection) -> None:
     await conn.execute(INSERT, uuid.uuid4(), datetime.now(UTC))
 
 
-async def test_an_insert_notifies_only_while_a_relay_sleeps(scratch: str) -> None:
-    listener, writer, relay = [await asyncpg.connect(scratch) for _ in range(3)]
+async def test_an_insert_notifies_only_while_a_relay_sleeps(scratch_pledges_db: str) -> None:
+    listener, writer, relay = [await asyncpg.connect(scratch_pledges_db) for _ in range(3)]
     received: list[str] = []
     await listener.add_listener(NOTIFY_CHANNEL, lambda *args: received.append(args[2]))
     try:
@@ -71,9 +54,9 @@ async def test_an_insert_notifies_only_while_a_relay_sleeps(scratch: str) -> Non
             await conn.close()
 
 
-async def test_a_relay_about_to_sleep_waits_for_an_insert_in_flight(scratch: str) -> None:
-    writer = await asyncpg.connect(scratch)
-    relay = await asyncpg.connect(scratch, server_settings={"lock_timeout": "100"})
+async def test_a_relay_about_to_sleep_waits_for_an_insert_in_flight(scratch_pledges_db: str) -> None:
+    writer = await asyncpg.connect(scratch_pledges_db)
+    relay = await asyncpg.connect(scratch_pledges_db, server_settings={"lock_timeout": "100"})
     try:
         await relay.execute("DELETE FROM outbox")
         transaction = writer.transaction()
