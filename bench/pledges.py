@@ -508,6 +508,47 @@ CAUSE = [
     "round is bound by the load generator (one core of its own), an API round by the whole machine (88-91"
     " % busy), and the machine's speed drifts by a fifth within a run: the ratio is in effect the load "
     "generator's cost over the API's total, and a lighter load generator would lower it.",
+    "",
+    "The session after that (27 Nov, from 07:11 UTC). Runs of `--only pledges_intake` unless said; the "
+    "API's and the machine's CPU per request are the ranges over the run's API rounds, PostgreSQL's and "
+    "Kafka's their shares of the machine's:",
+    "",
+    "| when (UTC) | change | API req/s | bare req/s | ratio | API CPU ms per request | machine CPU ms per "
+    "API request | PostgreSQL; Kafka, ms per API request |",
+    "|---|---|---|---|---|---|---|---|",
+    "| 07:13, 07:14 | start of the session (the code of the 06:41 run) | 271.5-325.1, 282.7-328.4 | "
+    "386.4-411.5, 402.6-477.3 | 0.79, 0.69 | 1.77-2.09 | 5.66-6.64 | 0.94-1.15; 0.32-0.72 |",
+    "| 07:23, 07:24 | measured: the relay published 11.2-15.5 events per batch, so Kafka's cost was not "
+    "its produce requests. Per thread, Kafka's JIT compiler threads took 26-82 ms of CPU a second in API "
+    "rounds (14-24 in bare rounds) and its request handling 45-68 | 294.0-388.1, 276.0-301.9 | "
+    "407.8-547.7, 344.3-359.8 | 0.71, 0.84 | 1.53-2.15 | 4.88-6.7 | 0.8-1.21; 0.31-0.7 |",
+    "| 07:32 | submissions that queue up are stored together (`IntakeWriter`, services/pledges/intake.py:"
+    " one lookup and one INSERT for the batch), two batches at once | "
+    "273.1-290.0 | 307.1-405.8 | 0.71 | 1.77-1.9 | 5.8-6.11 | 0.72-0.96; 0.37-0.76 |",
+    "| 07:34 | the same; 4.9-5.5 submissions per insert | 312.8-327.4 | 386.1-458.7 | 0.71 | 1.51-1.66 | "
+    "5.21-5.42 | 0.63-0.88; 0.31-0.63 |",
+    "| 07:35, 07:37 | one batch at a time (`PLEDGE_INTAKE_WRITERS=1`, now the default): 5.8-8.7 "
+    "submissions per insert (07:37 with py-spy sampling the API in its first round) | 308.0-343.4, "
+    "272.2-349.4 | 365.0-448.8, 358.3-450.7 | 0.77, 0.78 | "
+    "1.47-1.79 | 4.9-6.17 | 0.52-0.92; 0.34-0.69 |",
+    "| 07:39 | one prepared statement for any batch size (the rows passed column-wise as arrays, "
+    "`unnest`) instead of one VALUES statement per size: each new size had cost SQLAlchemy's compiling "
+    "and a prepare on each pooled connection (4 % and 2 % of the API's CPU in py-spy) | 307.0-317.6 | "
+    "306.5-376.1 | 0.84 | 1.56-1.58 | 5.29-5.51 | 0.56-0.79; 0.3-0.69 |",
+    "| 07:46 | the local Kafka broker runs the client JIT only (`-XX:TieredStopAtLevel=1`, "
+    "deploy/stack.py): its compiler threads 2-5 ms a second, its idle cost 25-29 ms a second (43-49 "
+    "before) | 310.2-356.0 | 337.2-397.0 | 0.90 | 1.56-1.68 | 4.78-5.23 | 0.49-0.57; 0.21-0.45 |",
+    "| 07:47 | the same, with py-spy sampling the API in its first round | 264.1-284.7 | 294.0-406.6 "
+    "| 0.70 | 1.66-1.72 | 5.11-5.89 | 0.6-0.88; 0.22-0.49 |",
+    "| 07:51 | the same, after the latency benchmark in the same stack, as recorded | 333.1-368.4 | "
+    "383.3-444.2 | 0.83 | 1.45-1.61 | 4.62-5.16 | 0.53-0.76; 0.17-0.19 |",
+    "",
+    "Where an API request's CPU went in the 07:51 run: the load generator 2.39-2.55 ms (2.18-2.47 in "
+    "bare rounds), the API process 1.45-1.61 (bare 0.8-0.88), PostgreSQL 0.53-0.76 (bare 0.47-0.52), "
+    "Kafka 0.17-0.19 (bare 0.05-0.08). In py-spy (07:47) the API's CPU went to storing the submissions "
+    "(23 %, of which building the rows 6 %), the relay (10 %), FastAPI's dependency solving and body "
+    "validation (9 %), spans (4 %) and route matching (3 %); asyncpg's statements, the relay's included, "
+    "were 15 %. The rest is uvicorn and Starlette.",
 ]
 
 
@@ -543,8 +584,8 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             "",
             "| round | kind | req/s | p50 ms | p99 ms | server cores | server CPU ms per request | "
             "machine CPU ms per request (load generator, PostgreSQL, Kafka) | machine busy / steal | "
-            "caught up after | errors; transport retries |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "caught up after | relay events per batch; submissions per insert | errors; transport retries |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             *[
                 f"| {r['round']} | {r['kind']} | {r['per_s']:,.1f} | {r['p50_ms']:,.1f} | "
                 f"{r['p99_ms']:,.1f} | {r['server_cores']:.2f} | {r['server_cpu_ms_per_request']:.2f} | "
@@ -558,6 +599,11 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
                 + f"{r['machine_share'].get('busy', 0) * 100:.0f} % / "
                 f"{r['machine_share'].get('steal', 0) * 100:.0f} % | "
                 + (f"{r['caught_up_after_s']} s | " if "caught_up_after_s" in r else "| ")
+                + (
+                    f"{r['relay_events_per_batch']}; {r['submissions_per_insert']} | "
+                    if "relay_events_per_batch" in r
+                    else "| "
+                )
                 + f"{r['errors'] or 'none'}; {r['transport_retries']} sent again |"
                 for r in intake["runs"]
             ],
