@@ -542,6 +542,8 @@ CAUSE = [
     "| 0.70 | 1.66-1.72 | 5.11-5.89 | 0.6-0.88; 0.22-0.49 |",
     "| 07:51 | the same, after the latency benchmark in the same stack, as recorded | 333.1-368.4 | "
     "383.3-444.2 | 0.83 | 1.45-1.61 | 4.62-5.16 | 0.53-0.76; 0.17-0.19 |",
+    "| 07:59 | the same, the run recorded above (its bare rounds had up to 7 % CPU steal) | "
+    "312.2-347.6 | 333.7-439.1 | 0.79 | 1.63-1.74 | 5.10-5.31 | 0.63-0.66; 0.18-0.2 |",
     "",
     "Where an API request's CPU went in the 07:51 run: the load generator 2.39-2.55 ms (2.18-2.47 in "
     "bare rounds), the API process 1.45-1.61 (bare 0.8-0.88), PostgreSQL 0.53-0.76 (bare 0.47-0.52), "

@@ -536,7 +536,8 @@ def _blocks(text: str) -> list[list[str]]:
 def merge_markdown(previous: str, written: str, ran: list[str]) -> str:
     """For ``--only``: the benchmarks that ran replace their rows and sections in the file; every other
     benchmark's, and sections no benchmark writes, stay. This run's table goes in after the file's own as
-    "## Run of <benchmarks>" (replacing an earlier one of the same benchmarks)."""
+    "## Run of <benchmarks>", replacing any earlier "## Run of" table whose benchmarks all ran again (no
+    section cites it any more)."""
     new = _blocks(written)
     run_title = "## Run of " + ", ".join(name for name in BENCHMARKS if name in ran)
     this_run = next(b for b in new if b[0] == "## Run")
@@ -547,7 +548,7 @@ def merge_markdown(previous: str, written: str, ran: list[str]) -> str:
     placed = False
     for block in _blocks(previous):
         title = block[0] if block else ""
-        if title == run_title:
+        if title.startswith("## Run of ") and set(title.removeprefix("## Run of ").split(", ")) <= set(ran):
             continue
         if _owner(title) in ran:
             if not placed:

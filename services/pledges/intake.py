@@ -7,9 +7,10 @@ on its own: the duplicate lookup, then one INSERT of the pledge and of its ``ple
 together (a data-modifying WITH: one statement, so both rows are stored or neither is).
 
 Submissions that arrive while earlier ones are being stored wait and are stored together (IntakeWriter):
-one lookup for all of them and one INSERT, the same two statements. Each statement and each commit costs
-the API and PostgreSQL about as much as a row does, so under concurrent load this halves the intake's
-CPU; a submission that finds no queue goes straight in, as before.
+one lookup for all of them and one INSERT, the same two statements. A statement and its commit cost the
+API and PostgreSQL about as much as a row: in the intake benchmark (32 requests in flight, 6 to 9
+submissions a statement) PostgreSQL's CPU per submission fell from 0.9-1.2 ms to 0.5-0.8, near a bare
+INSERT's 0.4-0.6. A submission that finds no queue goes straight in, as before.
 """
 
 from __future__ import annotations
