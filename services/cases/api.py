@@ -47,7 +47,15 @@ from services.cases.models import (
     VictimIdentity as IdentityRow,
 )
 from services.cases.store import append_audit, raise_review_flags, record_case_events, row_values
-from services.common.app import IfMatch, RuntimeDep, SessionDep, TemporalDep, expected_version, update_refused
+from services.common.app import (
+    IfMatch,
+    Route,
+    RuntimeDep,
+    SessionDep,
+    TemporalDep,
+    expected_version,
+    update_refused,
+)
 from services.common.auth import Principal, Role, require_roles
 from services.common.errors import InvalidField, NotFound
 from services.common.observability import current_traceparent
@@ -55,7 +63,7 @@ from uncops_contracts.cases import AllegationType, CaseStatus, MisconductCategor
 from uncops_contracts.reference import is_member_state, is_mission
 from workflows.cases.workflows import CaseCommandRequest, CaseStart, CaseWorkflow
 
-router = APIRouter(prefix="/cases", tags=["cases"])
+router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
 
 OFFICERS = require_roles(Role.CONDUCT_OFFICER)
 READERS = require_roles(Role.CONDUCT_OFFICER, Role.STATE_FOCAL_POINT)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +27,7 @@ from services.common.database import ping
 from services.common.errors import Conflict, DomainError, InvalidField
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import Settings
+from services.common.text import NUL_REASON, nul_locations
 
 REQUESTS = Counter("uncops_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram(
@@ -87,6 +90,44 @@ def update_refused(exc: WorkflowUpdateFailedError) -> Exception:
 
 
 _YOUNG_GENERATION = 10_000  # Python's default is 700
+
+
+class Route(APIRoute):
+    """The route class of every service router: a NUL character in the path, the query or the JSON body is
+    refused with 422 naming the field, before the route's own validation (services/common/text.py).
+
+    Cheap when there is none: the body, which FastAPI reads anyway (and then takes from the request's
+    cache), is parsed again only if it holds the escape ``\\u0000``.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        reads_body = self.body_field is not None
+
+        async def refusing_nul(request: Request) -> Response:
+            found: list[tuple[str | int, ...]] = [
+                ("path", name)
+                for name, value in request.path_params.items()
+                if isinstance(value, str) and "\x00" in value
+            ]
+            if b"%00" in request.scope.get("query_string", b""):
+                query = request.query_params.multi_items()
+                found += [("query", name) for name, value in query if "\x00" in value]
+            if reads_body:
+                body = await request.body()
+                if b"\\u0000" in body:
+                    try:
+                        document = json.loads(body)
+                    except ValueError:
+                        document = None  # not JSON: FastAPI says so itself
+                    found += [("body", *path) for path in nul_locations(document)]
+            if found:
+                raise RequestValidationError(
+                    [{"loc": loc, "msg": NUL_REASON, "type": "string_nul_character"} for loc in found]
+                )
+            return await handler(request)
+
+        return refusing_nul
 
 
 def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:

@@ -12,7 +12,15 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from services.common.app import IfMatch, RuntimeDep, SessionDep, TemporalDep, expected_version, runtime_of
+from services.common.app import (
+    IfMatch,
+    Route,
+    RuntimeDep,
+    SessionDep,
+    TemporalDep,
+    expected_version,
+    runtime_of,
+)
 from services.common.auth import Principal, Role, require_roles
 from services.common.errors import Conflict, NotFound
 from services.common.observability import current_traceparent
@@ -24,7 +32,7 @@ from services.pledges.lifecycle import Pledge as Lifecycle
 from services.pledges.models import Pledge
 from workflows.pledges.workflows import PledgeCommandRequest
 
-router = APIRouter(prefix="/pledges", tags=["pledges"])
+router = APIRouter(prefix="/pledges", tags=["pledges"], route_class=Route)
 
 SUBMITTERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER)
 READERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER, Role.CONDUCT_OFFICER)

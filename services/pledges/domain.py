@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from rapidfuzz.distance import Indel
 
 from services.common.errors import InvalidField
+from services.common.text import NoNul
 from services.pledges.lifecycle import Pledge
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 from uncops_contracts.reference import is_member_state
@@ -24,7 +25,9 @@ MemberStateCode = Annotated[
     StringConstraints(pattern=r"^[A-Z]{3}$"),
     Field(examples=["CHN"]),
 ]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+# NoNul as well as the routes' own check (services/common/text.py): an import's rows arrive unchecked.
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300), NoNul]
+Text = Annotated[str, NoNul]
 
 SUPPORT_KINDS = frozenset({PledgeKind.FINANCIAL_SUPPORT, PledgeKind.POLITICAL_SUPPORT})
 
@@ -32,12 +35,12 @@ SUPPORT_KINDS = frozenset({PledgeKind.FINANCIAL_SUPPORT, PledgeKind.POLITICAL_SU
 class PledgeTermsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    indicator: str | None = Field(None, max_length=300)
+    indicator: Text | None = Field(None, max_length=300)
     baseline: Decimal | None = None
     target: Decimal | None = None
-    unit: str | None = Field(None, max_length=50)
+    unit: Text | None = Field(None, max_length=50)
     target_date: date | None = None
-    resources: str | None = Field(None, max_length=2000)
+    resources: Text | None = Field(None, max_length=2000)
     amount: Decimal | None = Field(None, gt=0, max_digits=18, decimal_places=2)
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
 
@@ -52,7 +55,7 @@ class PledgeSubmission(BaseModel):
     summit: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,40}$")] = "UNCOPS-2018"
     kind: PledgeKind
     title: ShortText
-    text: str = Field("", max_length=20000)
+    text: Text = Field("", max_length=20000)
     terms: PledgeTermsIn = Field(default_factory=PledgeTermsIn)
     supports_summit: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,40}$")] | None = (
         None

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel, col
 
-from services.common.app import RuntimeDep, SessionDep
+from services.common.app import Route, RuntimeDep, SessionDep
 from services.common.auth import Principal, Role, require_roles
 from services.common.database import OutboxEvent, driver_values
 from services.common.errors import Conflict, InvalidField
@@ -59,7 +59,7 @@ from services.pledges.models import Pledge
 from services.pledges.store import lifecycle_values
 from uncops_contracts.policies import PledgePolicy
 
-router = APIRouter(prefix="/pledges", tags=["pledges"])
+router = APIRouter(prefix="/pledges", tags=["pledges"], route_class=Route)
 
 IMPORTERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER)
 

@@ -267,7 +267,14 @@ class IntakeWriter:
             while self._waiting:
                 taken = [self._waiting.popleft() for _ in range(min(self.max_batch, len(self._waiting)))]
                 # A request already cancelled (its client went away) is not stored.
-                await self._store([waiting for waiting in taken if not waiting[1].done()])
+                batch = [waiting for waiting in taken if not waiting[1].done()]
+                if not batch:
+                    continue
+                try:
+                    await self._store(batch)
+                except BaseException as exc:  # this task cancelled, say: no request waits for ever
+                    _settle(batch, exc)
+                    raise
         finally:
             self._busy -= 1
 
@@ -299,7 +306,9 @@ def _settle(batch: list[_Waiting], outcome: list[tuple[dict[str, Any], bool]] | 
     for n, (_, future) in enumerate(batch):
         if future.done():
             continue
-        if isinstance(outcome, BaseException):
+        if isinstance(outcome, asyncio.CancelledError):
+            future.cancel()
+        elif isinstance(outcome, BaseException):
             future.set_exception(outcome)
         else:
             future.set_result(outcome[n])

@@ -24,13 +24,13 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, func, or_
 from sqlmodel import col, select
 
-from services.common.app import RuntimeDep, SessionDep
+from services.common.app import Route, RuntimeDep, SessionDep
 from services.common.auth import Principal, Role, require_roles
 from services.common.errors import InvalidField
 from services.pledges.models import Pledge
 from uncops_contracts.pledges import PledgeKind, PledgeStatus, TrafficLight
 
-router = APIRouter(prefix="/pledges", tags=["pledges"])
+router = APIRouter(prefix="/pledges", tags=["pledges"], route_class=Route)
 
 READERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER, Role.CONDUCT_OFFICER)
 

@@ -21,7 +21,7 @@ from sqlalchemy import or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, delete, select
 
-from services.common.app import IfMatch, SessionDep, expected_version
+from services.common.app import IfMatch, Route, SessionDep, expected_version
 from services.common.auth import Principal, Role
 from services.common.errors import Conflict, InvalidField, NotFound
 from services.common.observability import current_traceparent
@@ -60,7 +60,7 @@ from services.summit.models import (
 from services.summit.store import PLANNERS, READERS, summit_or_404
 from uncops_contracts.summit import ProgrammeChange, ProgrammeReleased
 
-router = APIRouter(tags=["agenda"])
+router = APIRouter(tags=["agenda"], route_class=Route)
 
 
 class RoomPublic(BaseModel):

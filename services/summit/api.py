@@ -20,7 +20,15 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.common.app import IfMatch, RuntimeDep, SessionDep, TemporalDep, expected_version, update_refused
+from services.common.app import (
+    IfMatch,
+    Route,
+    RuntimeDep,
+    SessionDep,
+    TemporalDep,
+    expected_version,
+    update_refused,
+)
 from services.common.auth import Principal
 from services.common.errors import Conflict, InvalidField, NotFound
 from services.common.observability import current_traceparent
@@ -67,7 +75,7 @@ from workflows.summit.workflows import (
     SummitPlanWorkflow,
 )
 
-router = APIRouter(prefix="/summits", tags=["summits"])
+router = APIRouter(prefix="/summits", tags=["summits"], route_class=Route)
 
 
 class SummitPublic(BaseModel):

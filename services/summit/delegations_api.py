@@ -29,7 +29,15 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.common.app import IfMatch, RuntimeDep, SessionDep, TemporalDep, expected_version, update_refused
+from services.common.app import (
+    IfMatch,
+    Route,
+    RuntimeDep,
+    SessionDep,
+    TemporalDep,
+    expected_version,
+    update_refused,
+)
 from services.common.auth import Principal, Role
 from services.common.errors import Conflict, InvalidField, NotFound
 from services.common.observability import current_traceparent
@@ -67,7 +75,7 @@ from workflows.summit.delegations import (
     delegation_workflow_id,
 )
 
-router = APIRouter(tags=["delegations"])
+router = APIRouter(tags=["delegations"], route_class=Route)
 
 # Workflows started at once by a bulk invitation: enough to invite 193 States in a few seconds without
 # flooding the Temporal frontend.

@@ -17,8 +17,9 @@ import pytest
 import pytest_asyncio
 
 from services.common.settings import Settings
-from services.pledges.domain import PledgeKind, PledgeSubmission
+from services.pledges.domain import PledgeSubmission
 from services.pledges.intake import IntakeWriter, Submitted
+from uncops_contracts.pledges import PledgeKind
 
 
 class Writer:
@@ -200,3 +201,20 @@ async def test_many_concurrent_submissions_are_each_stored_once(pool: asyncpg.Po
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM pledge") == len(items)
         assert await conn.fetchval("SELECT count(DISTINCT key) FROM outbox") == len(items)
+
+
+async def test_no_request_waits_for_ever_on_a_writer_that_is_cancelled() -> None:
+    never = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def stuck() -> AsyncIterator[None]:
+        await never.wait()  # a database that never answers
+        yield None
+
+    intake = IntakeWriter(stuck, Settings().pledge_policy, writers=1)
+    waiting = [asyncio.create_task(intake.store(submitted(f"Police advisers, team {n}"))) for n in range(3)]
+    await asyncio.sleep(0.05)
+    for task in list(intake._tasks):
+        task.cancel()  # as at shutdown
+    done = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 5)
+    assert all(isinstance(outcome, asyncio.CancelledError) for outcome in done)
