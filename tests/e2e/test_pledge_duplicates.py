@@ -127,14 +127,18 @@ async def test_the_migration_fills_the_title_columns_of_stored_pledges(stack: Lo
             )
             await asyncio.to_thread(upgrade, "pledges", database_url, "0005")
             row = await conn.fetchrow("SELECT title_normal, title_grams FROM pledge WHERE id = 'p1'")
-            await asyncio.to_thread(upgrade, "pledges", database_url)
+            await asyncio.to_thread(upgrade, "pledges", database_url, "0007")
             normal = await conn.fetchval("SELECT title_normal FROM pledge WHERE id = 'p1'")
-            grams_default = await conn.fetchval(
+            grams_column = (
                 "SELECT column_default FROM information_schema.columns"
                 " WHERE table_name = 'pledge' AND column_name = 'title_grams'"
             )
+            grams_default = await conn.fetchval(grams_column)
             listed = await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'pledge'")
             indexes = {index for (index,) in listed}
+            await asyncio.to_thread(upgrade, "pledges", database_url)
+            grams_at_head = await conn.fetch(grams_column)
+            kept = await conn.fetchrow("SELECT title, title_normal FROM pledge WHERE id = 'p1'")
         finally:
             await conn.close()
         assert row is not None
@@ -145,6 +149,9 @@ async def test_the_migration_fills_the_title_columns_of_stored_pledges(stack: Lo
         assert normal == "women in fpus" and grams_default is not None
         assert "pledge_state_kind_newest" in indexes
         assert not {"pledge_title_grams", "pledge_state_kind"} & indexes
+        # 0008 drops the pairs' column, the pledge staying as it was.
+        assert grams_at_head == []
+        assert kept is not None and tuple(kept) == ("  Women  in FPUs ", "women in fpus")
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
