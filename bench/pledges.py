@@ -542,8 +542,14 @@ CAUSE = [
     "| 0.70 | 1.66-1.72 | 5.11-5.89 | 0.6-0.88; 0.22-0.49 |",
     "| 07:51 | the same, after the latency benchmark in the same stack, as recorded | 333.1-368.4 | "
     "383.3-444.2 | 0.83 | 1.45-1.61 | 4.62-5.16 | 0.53-0.76; 0.17-0.19 |",
-    "| 07:59 | the same, the run recorded above (its bare rounds had up to 7 % CPU steal) | "
+    "| 07:59 | the same, after the latency benchmark (its bare rounds had up to 7 % CPU steal) | "
     "312.2-347.6 | 333.7-439.1 | 0.79 | 1.63-1.74 | 5.10-5.31 | 0.63-0.66; 0.18-0.2 |",
+    "| 08:09 | every route refuses NUL characters (services.common.app.Route). A lucky first bare round: "
+    "579.6/s, its load generator at 1.69 ms per request (2.46-2.6 in the other two); paired median 0.80 | "
+    "291.5-357.2 | 354.8-579.6 | 0.62 | 1.48-1.61 | 4.82-5.43 | 0.55-0.82; 0.21-0.41 |",
+    "| 08:20 | pledges migration 0008 (the unused letter-pair column dropped); five rounds of each from now "
+    "on, for that drift. The run recorded above, after the latency benchmark | 292.5-352.9 | "
+    "268.8-401.7 | 0.88 | 1.56-1.74 | 4.78-5.42 | 0.51-0.78; 0.18-0.21 |",
     "",
     "Where an API request's CPU went in the 07:51 run: the load generator 2.39-2.55 ms (2.18-2.47 in "
     "bare rounds), the API process 1.45-1.61 (bare 0.8-0.88), PostgreSQL 0.53-0.76 (bare 0.47-0.52), "
