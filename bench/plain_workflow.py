@@ -7,7 +7,7 @@ the Python SDK and one database round trip per step set on this machine.
 
 The worker runs in its own process, as the cases worker does, on its own task queue:
 
-    python -m bench.plain_workflow --address 127.0.0.1:47233 --task-queue bench-plain --dsn postgresql://...
+    python -m bench.plain_workflow --address 127.0.0.1:20233 --task-queue bench-plain --dsn postgresql://...
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ async def serve(address: str, task_queue: str, dsn: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.plain_workflow", description=__doc__)
-    parser.add_argument("--address", required=True, help="Temporal frontend, e.g. 127.0.0.1:47233")
+    parser.add_argument("--address", required=True, help="Temporal frontend, e.g. 127.0.0.1:20233")
     parser.add_argument("--task-queue", default=TASK_QUEUE)
     parser.add_argument("--dsn", required=True, help="asyncpg DSN of the scratch database")
     args = parser.parse_args(argv)

@@ -6,7 +6,7 @@ results to bench/results/<timestamp>.json and rewrite BENCHMARKS.md.
     .venv/bin/python -m bench.run --only cases_queries   # one benchmark (repeatable)
     .venv/bin/python -m bench.run --only pledges_intake --port-offset 1100   # beside another run
 
-The stack runs on ports of its own (45432, 49092/49093, 47233/48233, 48001-48003) and in .run/bench, so it
+The stack runs on ports of its own (20432, 20092/20093, 20233/20234, 20001-20003) and in .run/bench, so it
 never collides with ``make run`` or ``make test``. PostgreSQL runs with its production defaults (fsync on).
 """
 
@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 from bench.common import REPO, dumps, machine
 from deploy.stack import LocalStack, Ports, StackError
 
-BENCH_PORTS = Ports(45432, 49092, 49093, 47233, 48233, 48001, 48002, 48003)
+# Below the ephemeral range, as deploy.stack.TEST_PORTS.
+BENCH_PORTS = Ports(20432, 20092, 20093, 20233, 20234, 20001, 20002, 20003)
 RUN_DIR = REPO / ".run" / "bench"
 RESULTS = REPO / "bench" / "results"
 MARKDOWN = REPO / "BENCHMARKS.md"

@@ -44,6 +44,9 @@ OUTBOX_BATCH_SECONDS = Histogram(
 
 # A row is taken only if no earlier row of its key is still in the outbox outside this batch: such a row is
 # held by another replica (locked, skipped here), and publishing ours first would break the order per key.
+# That check is a LATERAL subquery with LIMIT 1, so it runs as one index probe per claimed row: written as
+# NOT EXISTS, the planner made it a hash anti join over the whole outbox_key_seq index, and with 50,000 rows
+# waiting a claim of 500 took 28 ms instead of 4 (EXPLAIN ANALYZE).
 # PostgreSQL renders the per-row header bytes (in C, as bytea) so the loop below does no encoding.
 _CLAIM = """
 WITH claimed AS (
@@ -54,11 +57,14 @@ SELECT o.seq, o.topic, o.type, o.source, o.dataschema, o.value, o.traceparent,
        convert_to(o.key, 'UTF8') AS key,
        convert_to(o.subject, 'UTF8') AS subject,
        convert_to(to_char(o.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'UTF8') AS time
-FROM outbox o JOIN claimed c ON o.seq = c.seq
-WHERE NOT EXISTS (
-    SELECT 1 FROM outbox e
+FROM claimed c
+JOIN outbox o ON o.seq = c.seq
+LEFT JOIN LATERAL (
+    SELECT e.seq FROM outbox e
     WHERE e.key = c.key AND e.seq < c.seq AND e.seq NOT IN (SELECT seq FROM claimed)
-)
+    LIMIT 1
+) AS earlier ON true
+WHERE earlier.seq IS NULL
 ORDER BY o.seq
 """
 _CONTENT_TYPE = ("content-type", CONTENT_TYPE.encode())
