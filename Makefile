@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml contracts/pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench clean lock
+.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench histories clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,7 +38,7 @@ test-unit: install ## the tests that need no server
 lint: install ## ruff, mypy and the contracts check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy contracts/uncops_contracts services workflows deploy
+	$(VENV)/bin/mypy contracts/uncops_contracts services workflows deploy uncops tests bench
 	$(PY) contracts/generate.py --check
 
 contracts: install ## regenerate contracts/schemas and contracts/asyncapi.yaml
@@ -46,6 +46,9 @@ contracts: install ## regenerate contracts/schemas and contracts/asyncapi.yaml
 
 kafka-jars: install ## resolve the Kafka broker's jars (cached in ~/.m2)
 	$(PY) -m deploy.stack kafka-jars
+
+histories: install ## re-record every workflow's replay history (tests/workflows/histories), on purpose only
+	UNCOPS_RECORD_HISTORIES=1 $(PY) -m pytest tests/workflows -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install ## run the benchmarks and rewrite BENCHMARKS.md
 	$(PY) -m bench.run

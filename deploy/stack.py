@@ -452,9 +452,7 @@ class LocalStack:
     # ---- the platform's own processes
     def start_service(self, service: str, role: str = "serve", **env: str) -> Process:
         name = service if role == "serve" else f"{service}-{role}"
-        process = self.spawn(
-            name, [sys.executable, "-m", "services.common.cli", role, service], self.env(**env)
-        )
+        process = self.spawn(name, [sys.executable, "-m", "uncops.cli", role, service], self.env(**env))
         if role == "serve":
             port = self.ports.service(service)
             self.wait_for(name, lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), 60)
@@ -464,11 +462,11 @@ class LocalStack:
         return process
 
     def start_services(self) -> None:
-        from services.common.cli import load_service
+        from uncops.cli import load_worker
 
         self.check_ports(SERVICES)
         for service in SERVICES:
-            if load_service(service).workflows:
+            if load_worker(service) is not None:
                 self.start_service(service, "worker")
         for service in SERVICES:
             self.start_service(service)

@@ -54,9 +54,9 @@ from services.common.app import (
     SessionDep,
     TemporalDep,
     expected_version,
-    update_refused,
 )
 from services.common.auth import Principal, Role, require_roles
+from services.common.commands import update_refused
 from services.common.errors import InvalidField, NotFound
 from services.common.observability import current_traceparent
 from uncops_contracts.cases import AllegationType, CaseStatus, MisconductCategory, PersonnelCategory

@@ -22,7 +22,7 @@ from services.cases.deadlines import (
     pause,
     resume,
 )
-from services.common.commands import Actor as Actor  # part of this module's vocabulary
+from services.common.actor import Actor as Actor  # part of this module's vocabulary
 from services.common.errors import Conflict, InvalidField
 from uncops_contracts.cases import (
     CATEGORY_2_TYPES,

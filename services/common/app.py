@@ -11,20 +11,19 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, status
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client
 
 from services.common import observability
 from services.common.auth import TokenVerifier
 from services.common.database import ping
-from services.common.errors import Conflict, DomainError, InvalidField
+from services.common.errors import DomainError, InvalidField
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import Settings
 from services.common.text import NUL_REASON, nul_locations
@@ -73,20 +72,6 @@ def expected_version(if_match: str | None) -> int | None:
         return int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError as exc:
         raise InvalidField("If-Match", 'the ETag of the resource, e.g. "3"') from exc
-
-
-def update_refused(exc: WorkflowUpdateFailedError) -> Exception:
-    """The HTTP answer to a workflow Update that the domain refused (see services.common.commands)."""
-    cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        details = cause.details[0]
-        if cause.type == "TransitionRefused":
-            return Conflict(str(cause.message), details["state"], details["allowed_actions"])
-        if cause.type == "InvalidField":
-            return InvalidField(details["field"], details["reason"])
-        if cause.type == "VersionConflict":
-            return HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(cause.message))
-    return exc
 
 
 _YOUNG_GENERATION = 10_000  # Python's default is 700

@@ -11,6 +11,7 @@ import asyncio
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.common.actor import Actor
 from services.common.settings import Settings
 
 
@@ -47,6 +49,13 @@ class Principal:
         if Role.ADMIN in self.roles or Role.STATE_FOCAL_POINT not in self.roles:
             return True
         return self.member_state == member_state
+
+
+def actor_of(principal: Principal, acting_as: Sequence[Role]) -> Actor:
+    """Who takes a step: the principal acting in the first of the context's leading roles it holds (a conduct
+    officer on cases, the secretariat on pledges and summits), else in its first role by name."""
+    role = next((r for r in acting_as if r in principal.roles), None) or min(principal.roles)
+    return Actor(subject=principal.subject, role=role.value, member_state=principal.member_state)
 
 
 class TokenError(Exception):

@@ -1,22 +1,17 @@
-"""What every workflow-backed aggregate (a case, a pledge) shares: who acts, and how a refused step travels
-from the domain rules, through a workflow Update's validator, to the caller."""
+"""How a refused step travels: the domain's refusal (services.common.errors) becomes a workflow Update
+failure in the workflow's validator or handler, and the client turns that failure back into the same
+refusal, which the app answers with 409, 422 or 412. One path for every workflow-backed aggregate."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any, TypeVar
+
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from services.common.errors import Conflict, InvalidField
+from services.common.errors import Conflict, InvalidField, VersionConflict
 
-
-class Actor(BaseModel):
-    """Who takes a step: the token's subject and the role it acts in (``system`` for timers and bridges)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    subject: str
-    role: str
-    member_state: str | None = None
+Result = TypeVar("Result")
 
 
 def refusal(exc: Exception) -> ApplicationError:
@@ -34,3 +29,28 @@ def version_conflict(current: int, expected: int, state: str) -> ApplicationErro
     return ApplicationError(
         f"at version {current}, not {expected}", {"state": state, "version": current}, type="VersionConflict"
     )
+
+
+def update_refused(exc: WorkflowUpdateFailedError) -> Exception:
+    """The domain refusal that a failed Update carries (see ``refusal``), else the failure itself."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        details = cause.details[0]
+        if cause.type == "TransitionRefused":
+            return Conflict(str(cause.message), details["state"], details["allowed_actions"])
+        if cause.type == "InvalidField":
+            return InvalidField(details["field"], details["reason"])
+        if cause.type == "VersionConflict":
+            return VersionConflict(str(cause.message))
+    return exc
+
+
+async def execute_update(
+    handle: WorkflowHandle[Any, Any], update: str, request: Any, result_type: type[Result]
+) -> Result:
+    """Runs an Update by its registered name; a refusal is raised as the domain error it started as."""
+    try:
+        result: Result = await handle.execute_update(update, request, result_type=result_type)
+    except WorkflowUpdateFailedError as exc:
+        raise update_refused(exc) from exc
+    return result

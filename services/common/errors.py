@@ -34,6 +34,12 @@ class Conflict(DomainError):
         return {"detail": self.detail, "state": self.state, "allowed_actions": self.allowed_actions}
 
 
+class VersionConflict(DomainError):
+    """The resource is no longer at the version the caller read (``If-Match``): read it again."""
+
+    status_code = 412
+
+
 class InvalidField(DomainError):
     """A value that passed the schema but breaks a rule: reported like a validation error."""
 

@@ -1,7 +1,8 @@
 """What a running service holds: settings, database engine, Temporal client, background tasks.
 
-A service describes itself with a ``ServiceDefinition``; the same runtime backs its API process, its
-standalone relay and consumer processes and its Temporal worker.
+A service describes itself with a ``ServiceDefinition`` (services/<context>/app.py); the same runtime backs
+its API process, its standalone relay and consumer processes and its context's Temporal worker
+(workflows/<context>/worker.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 from fastapi import APIRouter
@@ -39,9 +39,6 @@ class ServiceDefinition:
     routers: Sequence[APIRouter]
     # Static, or built from the runtime when a handler needs it (a bridge into Temporal, say).
     subscriptions: Sequence[Subscription] | Callable[[ServiceRuntime], Sequence[Subscription]] = ()
-    workflows: Sequence[type] = ()
-    # Built per worker from the runtime, so activities reach the database through it.
-    activities: Callable[[ServiceRuntime], Sequence[Callable[..., Any]]] | None = None
     tags: Sequence[dict[str, str]] = field(default_factory=tuple)
 
     @property

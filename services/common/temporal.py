@@ -1,11 +1,18 @@
-"""Temporal client and worker bootstrap: the pydantic data converter and trace propagation everywhere."""
+"""Temporal for the services: the client (pydantic data converter, trace propagation), workflows known by
+their registered names, and the rule that a workflow starts before the commit of the row it belongs to."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
@@ -32,3 +39,53 @@ def build_worker(
     client: Client, queue: str, workflows: Sequence[type], activities: Sequence[Callable[..., Any]]
 ) -> Worker:
     return Worker(client, task_queue=queue, workflows=list(workflows), activities=list(activities))
+
+
+@dataclass(frozen=True)
+class WorkflowType:
+    """A workflow as a service's gateway knows it: the name its worker registers, its Updates and Queries by
+    name, on its context's task queue. Services never import workflows/; tests/unit/test_layout.py checks
+    every name here against what workflows/<context>/worker.py registers."""
+
+    name: str
+    service: str
+    updates: tuple[str, ...] = ()
+    queries: tuple[str, ...] = ()
+
+    @property
+    def task_queue(self) -> str:
+        return task_queue(self.service)
+
+    async def start(
+        self,
+        client: Client,
+        start: Any,
+        workflow_id: str,
+        id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        task_timeout: timedelta | None = None,
+    ) -> WorkflowHandle[Any, Any]:
+        return await client.start_workflow(
+            self.name,
+            start,
+            id=workflow_id,
+            task_queue=self.task_queue,
+            id_reuse_policy=id_reuse_policy,
+            task_timeout=task_timeout,
+        )
+
+
+@contextlib.asynccontextmanager
+async def started_before_commit(
+    session: AsyncSession, reason: str
+) -> AsyncIterator[list[WorkflowHandle[Any, Any]]]:
+    """Commits the session after the block, which starts the workflows of the rows it wrote and lists their
+    handles. A workflow starts before its row commits, so a stored row always has its workflow (its timers,
+    its steps); if the block or the commit fails, every workflow started is terminated with ``reason`` (its
+    activities would find no row anyway)."""
+    started: list[WorkflowHandle[Any, Any]] = []
+    try:
+        yield started
+        await session.commit()
+    except BaseException:
+        await asyncio.gather(*(handle.terminate(reason) for handle in started), return_exceptions=True)
+        raise

@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.common.app import update_refused
+from services.common.commands import update_refused
 from services.common.errors import Conflict
 from services.pledges.lifecycle import Pledge, apply
 from uncops_contracts.pledges import PledgeStatus

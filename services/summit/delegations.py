@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.common.commands import Actor as Actor  # part of this module's vocabulary
+from services.common.actor import Actor as Actor  # part of this module's vocabulary
 from services.common.errors import Conflict, InvalidField
 from uncops_contracts.envelope import EventPayload
 from uncops_contracts.policies import SummitPolicy

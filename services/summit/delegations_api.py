@@ -36,9 +36,9 @@ from services.common.app import (
     SessionDep,
     TemporalDep,
     expected_version,
-    update_refused,
 )
 from services.common.auth import Principal, Role
+from services.common.commands import update_refused
 from services.common.errors import Conflict, InvalidField, NotFound
 from services.common.observability import current_traceparent
 from services.common.outbox import record_event

@@ -1,5 +1,5 @@
 """Bulk import of pledges (services/pledges/importing.py): CSV and JSON parsing, line numbers, row validation,
-size limits, duplicate flags and the rows stored; the CLI's chunking (services/common/cli.py)."""
+size limits, duplicate flags and the rows stored; the CLI's chunking (uncops/import_pledges.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from fastapi import HTTPException
 
-from services.common import cli
 from services.common.database import OutboxEvent
 from services.common.errors import InvalidField
 from services.common.outbox import outbox_row, record_event
@@ -43,6 +42,7 @@ from services.pledges.importing import (
     validate_rows,
 )
 from services.pledges.models import Pledge
+from uncops import cli, import_pledges
 from uncops_contracts.pledges import PledgeSubmitted
 from uncops_contracts.policies import PledgePolicy
 
@@ -443,13 +443,13 @@ def test_the_cli_sends_csv_chunks_with_the_header_and_maps_lines_back(tmp_path: 
         "GHA,other,Five,\n"  # 8
     )
 
-    fmt, chunks, total = cli._import_chunks(str(path), 2)
+    fmt, chunks, total = import_pledges._import_chunks(str(path), 2)
 
     assert (fmt, total) == ("csv", 5)
     assert [c.body.decode().splitlines()[0] for c in chunks] == ["member_state,kind,title,text"] * 3
     assert [c.lines for c in chunks] == [{2: 2, 3: 3}, {2: 6, 3: 7}, {2: 8}]
     assert [c.span for c in chunks] == ["lines 2-3", "lines 6-7", "lines 8-8"]
-    _, (whole,), _ = cli._import_chunks(str(path), 0)
+    _, (whole,), _ = import_pledges._import_chunks(str(path), 0)
     assert whole.lines == {2: 2, 3: 3, 5: 6, 6: 7, 7: 8}
 
 
@@ -457,7 +457,7 @@ def test_the_cli_sends_json_chunks_and_maps_indexes_back(tmp_path: Path) -> None
     path = tmp_path / "pledges.json"
     path.write_text(json.dumps({"pledges": [{"title": str(i)} for i in range(5)]}))
 
-    fmt, chunks, total = cli._import_chunks(str(path), 2)
+    fmt, chunks, total = import_pledges._import_chunks(str(path), 2)
 
     assert (fmt, total) == ("json", 5)
     assert [json.loads(c.body) for c in chunks][2] == [{"title": "4"}]

@@ -8,10 +8,10 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from services.common.app import Route
-from services.common.cli import load_service
 from services.common.settings import SERVICES
 from services.common.text import NUL_REASON, NoNul, nul_locations
 from services.pledges.domain import PledgeSubmission
+from uncops.cli import load_service
 
 
 def test_every_string_and_key_holding_a_nul_is_found() -> None:

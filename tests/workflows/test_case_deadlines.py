@@ -2,7 +2,7 @@
 misses, extensions, pauses, follow-up reminders, policy changes, refused Updates and closing.
 
 A fake activity registered under the real name "store_case_change" records what the workflow asked to store.
-With UNCOPS_RECORD_HISTORIES=1 the scenarios write their histories for tests/workflows/test_case_replay.py.
+With UNCOPS_RECORD_HISTORIES=1 the scenarios write their histories for tests/workflows/test_replay.py.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from services.cases.domain import (
     open_case,
     reference_number,
 )
-from tests.workflows.test_case_replay import record_history
+from tests.workflows.recording import record_history
 from uncops_contracts.cases import (
     AllegationType,
     CaseDeadlineApproaching,

@@ -21,6 +21,7 @@ from temporalio.worker import Replayer, Worker
 
 from deploy.stack import VENV_BIN
 from services.summit.domain import MilestoneStatus
+from tests.workflows.recording import record_history
 from workflows.summit.workflows import (
     CompleteMilestone,
     MilestonePlan,
@@ -176,3 +177,32 @@ async def test_concurrent_second_completion_is_refused_without_a_trace(env: Work
             await handle.execute_update(
                 MilestoneWorkflow.complete, CompleteMilestone(completed_by="planner-3")
             )
+
+
+@activity.defn(name="record_milestone_transition")
+async def ignore_milestone_transition(transition: MilestoneTransition) -> None:
+    return None
+
+
+async def test_a_milestone_that_warns_goes_overdue_and_completes_can_be_recorded(
+    env: WorkflowEnvironment,
+) -> None:
+    queue = f"test-{uuid.uuid4()}"
+    async with Worker(
+        env.client, task_queue=queue, workflows=[MilestoneWorkflow], activities=[ignore_milestone_transition]
+    ):
+        now = await env.get_current_time()
+        plan = MilestonePlan(
+            milestone_id=str(uuid.uuid4()),
+            summit_id="UNCOPS-III",
+            title="Invitations out",
+            due_at=now + timedelta(days=20),
+            warn_at=now + timedelta(days=10),
+        )
+        handle = await env.client.start_workflow(
+            MilestoneWorkflow.run, plan, id=f"m-{plan.milestone_id}", task_queue=queue
+        )
+        await env.sleep(timedelta(days=21))  # warned, then overdue
+        await handle.execute_update(MilestoneWorkflow.complete, CompleteMilestone(completed_by="planner-1"))
+        assert (await handle.result()).status.value == "completed"
+        await record_history(handle, "milestone_warns_overdue_completes")

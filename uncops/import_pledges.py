@@ -1,152 +1,19 @@
-"""``uncops``: one command for every process of the platform and the development token."""
+"""``uncops import-pledges``: a client of POST /pledges/import that sends a large file in chunks and
+merges their reports, each rejected row with its line in the file."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
-import signal
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from services.common.settings import SERVICES, Settings, get_settings
+from services.common.settings import Settings
 
 if TYPE_CHECKING:
     import httpx
-
-    from services.common.runtime import ServiceDefinition, ServiceRuntime
-
-
-def load_service(name: str) -> ServiceDefinition:
-    # Imported on demand: `uncops token` should not pay for loading every service.
-    definition: ServiceDefinition = importlib.import_module(f"services.{name}.service").SERVICE
-    return definition
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="uncops", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    token = commands.add_parser("token", help="print a development token the local stack accepts")
-    token.add_argument(
-        "--role", required=True, help="conduct_officer, state_focal_point, planner, partner, admin"
-    )
-    token.add_argument("--member-state", help="ISO 3166 alpha-3 code, required for state_focal_point")
-    token.add_argument("--subject", help="the token's sub claim (default: a generated one)")
-    token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds (default 8 hours)")
-
-    for name, help_text in (
-        ("serve", "run a service's HTTP API (and, unless UNCOPS_BACKGROUND=false, its relay and consumers)"),
-        ("relay", "run a service's outbox relay alone"),
-        ("consume", "run a service's Kafka consumers alone"),
-        ("worker", "run a service's Temporal worker"),
-        ("migrate", "apply a service's database migrations"),
-    ):
-        sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("service", choices=SERVICES)
-    commands.add_parser("topics", help="create the Kafka topics and their DLQs")
-    _add_import_parser(commands)
-
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    if args.command == "token":
-        return _token(settings, args)
-    if args.command == "import-pledges":
-        return _import_pledges(settings, args)
-    if args.command == "topics":
-        from services.common.kafka import ensure_topics
-
-        created = asyncio.run(ensure_topics(settings))
-        print(f"created: {', '.join(created) or 'none (all exist)'}")
-        return 0
-    if args.command == "migrate":
-        from services.common.migrations import upgrade
-
-        upgrade(args.service, settings.database_url(args.service))
-        return 0
-    if args.command == "serve":
-        return _serve(settings, args.service)
-    return asyncio.run(_background(settings, args.command, args.service))
-
-
-def _token(settings: Settings, args: argparse.Namespace) -> int:
-    from services.common.auth import Role, issue_token
-
-    try:
-        role = Role(args.role)
-    except ValueError:
-        print(f"unknown role {args.role!r}; one of: {', '.join(r.value for r in Role)}", file=sys.stderr)
-        return 2
-    member_state = args.member_state.upper() if args.member_state else None
-    if role is Role.STATE_FOCAL_POINT and not member_state:
-        print("a state_focal_point token needs --member-state (ISO 3166 alpha-3)", file=sys.stderr)
-        return 2
-    if member_state is not None:
-        from uncops_contracts.reference import is_member_state
-
-        if not is_member_state(member_state):
-            print(f"{member_state} is not the ISO 3166 alpha-3 code of a UN Member State", file=sys.stderr)
-            return 2
-    print(issue_token(settings, role, member_state, subject=args.subject, ttl_seconds=args.ttl))
-    return 0
-
-
-def _serve(settings: Settings, service: str) -> int:
-    import uvicorn
-
-    from services.common.app import create_app
-
-    app = create_app(load_service(service), settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port(service),
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
-    return 0
-
-
-async def _background(settings: Settings, command: str, service: str) -> int:
-    from services.common import observability
-    from services.common.runtime import ServiceRuntime
-
-    observability.configure(f"{service}-{command}", settings.log_level)
-    if settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr=settings.host)
-    runtime = ServiceRuntime(load_service(service), settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, runtime.request_stop)
-    try:
-        if command == "worker":
-            await _run_worker(runtime)
-        else:
-            runtime.start_background(relay=command == "relay", consumers=command == "consume")
-            await runtime.wait_background()
-    finally:
-        await runtime.close()
-    return 0
-
-
-async def _run_worker(runtime: ServiceRuntime) -> None:
-    from services.common.temporal import build_worker
-
-    definition = runtime.definition
-    if not definition.workflows:
-        print(f"{definition.name} has no workflows yet", file=sys.stderr)
-        return
-    activities = definition.activities(runtime) if definition.activities else []
-    client = await runtime.temporal()
-    worker = build_worker(client, definition.task_queue, definition.workflows, activities)
-    async with worker:
-        print(f"worker polling task queue {definition.task_queue}", flush=True)
-        await runtime.stopped()
 
 
 IMPORT_HELP = """\
@@ -163,7 +30,7 @@ Exit status: 0 if every row was imported, 1 if some rows were rejected, 2 on an 
 refused request, service unreachable: the report then holds the chunks sent before it)."""
 
 
-def _add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imports = commands.add_parser(
         "import-pledges",
         help="import a summit's pledges from a CSV or JSON file into the pledges service",
@@ -236,7 +103,7 @@ class _MergedReport:
         )
 
 
-def _import_pledges(settings: Settings, args: argparse.Namespace) -> int:
+def import_pledges(settings: Settings, args: argparse.Namespace) -> int:
     import httpx
 
     if args.chunk < 0:
@@ -358,7 +225,3 @@ class _Progress:
             self.bar.close()
         else:
             print(file=sys.stderr, flush=True)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The `uncops` command: every process of the platform, started by name."""
