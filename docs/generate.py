@@ -49,8 +49,8 @@ def render_catalogue() -> str:
         # An event on a topic topics.py does not declare would be left out of the page without a word.
         raise ValueError(f"events on topics missing from uncops_contracts.topics: {', '.join(unknown)}")
     lines = [
-        "<!-- Written by docs/generate.py from uncops_contracts (topics.py, registry.py): edit the contracts,",
-        "     then run `python docs/generate.py`. -->",
+        "<!-- Written by docs/generate.py from uncops_contracts (topics.py, registry.py):",
+        "     edit the contracts, then run `python docs/generate.py`. -->",
         "",
         "| topic | producer | partner-facing | dead-letter topic | events | what |",
         "|---|---|---|---|---|---|",
@@ -70,9 +70,10 @@ def render_catalogue() -> str:
             "|---|---|---|---|---|---|",
         ]
         for cls in events_on(topic):
-            schema = f"contracts/schemas/{cls.schema_path()}"
+            # A link, so the docs' link check also finds a schema file that is missing.
+            schema = f"[{cls.schema_path()}](../contracts/schemas/{cls.schema_path()})"
             lines.append(
-                f"| `{cls.event_type()}` | {cls.version} | {producer(cls)} | [{cls.schema_path()}](../{schema}) "
+                f"| `{cls.event_type()}` | {cls.version} | {producer(cls)} | {schema} "
                 f"| `{cls.__module__}.{cls.__qualname__}` | {_cell(description(cls))} |"
             )
     # A blank line before the end marker, so Markdown ends the last table there.
@@ -82,15 +83,19 @@ def render_catalogue() -> str:
 def updated(text: str, catalogue: str) -> str:
     """``text`` with the block between the markers replaced by ``catalogue``."""
     head, begin, rest = text.partition(BEGIN + "\n")
-    old, end, tail = rest.partition(END)
+    _old, end, tail = rest.partition(END)
     if not begin or not end:
         raise ValueError(f"the page needs the markers {BEGIN!r} and {END!r}, in that order, each on its line")
     return f"{head}{BEGIN}\n{catalogue}{END}{tail}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the page is out of date")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the page is out of date"
+    )
     parser.add_argument("--file", type=Path, default=EVENTS_MD, help="the page (default docs/events.md)")
     args = parser.parse_args(argv)
 
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.file.name}: event catalogue up to date")
         return 0
     if args.check:
-        print(f"{args.file}: the event catalogue is out of date: run `python docs/generate.py`", file=sys.stderr)
+        print(f"{args.file}: event catalogue out of date: run `python docs/generate.py`", file=sys.stderr)
         return 1
     args.file.write_text(new)
     print(f"wrote the event catalogue in {args.file}")
