@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml contracts/pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench histories clean lock
+.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench histories docs clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,11 +38,16 @@ test-unit: install ## the tests that need no server
 lint: install ## ruff, mypy and the contracts check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy contracts/uncops_contracts services workflows deploy uncops tests bench
+	$(VENV)/bin/mypy contracts/uncops_contracts services workflows deploy uncops tests bench docs/generate.py
 	$(PY) contracts/generate.py --check
+	$(PY) docs/generate.py --check
 
-contracts: install ## regenerate contracts/schemas and contracts/asyncapi.yaml
+contracts: install ## regenerate contracts/schemas and contracts/asyncapi.yaml, and the event catalogue
 	$(PY) contracts/generate.py
+	$(PY) docs/generate.py
+
+docs: install ## rewrite the event catalogue in docs/events.md from the contracts
+	$(PY) docs/generate.py
 
 kafka-jars: install ## resolve the Kafka broker's jars (cached in ~/.m2)
 	$(PY) -m deploy.stack kafka-jars
