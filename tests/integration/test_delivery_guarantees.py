@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 import httpx
@@ -152,8 +153,8 @@ async def test_kafka_down_while_500_submissions_arrive(
                     b'{"source":"s","type":"t","subject":"s","dataschema":"d","data":' + value + b"}"
                 ).data["title"]
             )
-    for key in ordered_keys:
-        assert steps[key.encode()] == [f"step {step:03d}" for step in range(20)], key
+    for ordered_key in ordered_keys:
+        assert steps[ordered_key.encode()] == [f"step {step:03d}" for step in range(20)], ordered_key
     # Each submission applied once by the summit service.
     async with summit_db.connect() as conn:
         rows = await conn.scalar(
@@ -243,8 +244,8 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     await producer.start()
     try:
-        for key, headers, value in poison:
-            await producer.send_and_wait("uncops.pledges.v1", value, key=key, headers=headers)
+        for key, sent_headers, value in poison:
+            await producer.send_and_wait("uncops.pledges.v1", value, key=key, headers=sent_headers)
         await producer.send_and_wait(
             "uncops.pledges.v1", good_value, key=good.pledge_id.encode(), headers=good_headers
         )
@@ -255,9 +256,9 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(
             # Every consumer group of the topic parks its own copy; the summit's is the one checked here.
             for records in (await reader.getmany(timeout_ms=500)).values():
                 for record in records:
-                    headers = dict(record.headers)
-                    if headers.get("uncops_consumer") == b"summit.pledges":
-                        parked[record.key] = headers
+                    record_headers = dict(record.record_headers)
+                    if record_headers.get("uncops_consumer") == b"summit.pledges":
+                        parked[record.key] = record_headers
             return {b"poison-1", b"poison-2", b"poison-3"} <= set(parked)
 
         await eventually(all_parked, timeout=60, interval=0)
@@ -265,15 +266,15 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(
         await producer.stop()
         await reader.stop()
     for key in (b"poison-1", b"poison-2", b"poison-3"):
-        headers = parked[key]
-        assert headers["uncops_original_topic"] == b"uncops.pledges.v1"
-        assert int(headers["uncops_original_offset"]) >= 0
-        assert headers["uncops_original_partition"].isdigit()
-        assert headers["uncops_consumer"] == b"summit.pledges"
-        assert headers["uncops_error"]
+        dlq_headers = parked[key]
+        assert dlq_headers["uncops_original_topic"] == b"uncops.pledges.v1"
+        assert int(dlq_headers["uncops_original_offset"]) >= 0
+        assert dlq_headers["uncops_original_partition"].isdigit()
+        assert dlq_headers["uncops_consumer"] == b"summit.pledges"
+        assert dlq_headers["uncops_error"]
     assert b"ValidationError" in parked[b"poison-3"]["uncops_error_type"]
     await eventually(lambda: _is(applied(summit_db, [good.pledge_id]), 1), timeout=60)
 
 
-async def _is(value: object, expected: int) -> bool:
-    return await value == expected  # type: ignore[misc]
+async def _is(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected

@@ -136,7 +136,7 @@ def test_an_expired_token_is_refused(settings: Settings, verifier: TokenVerifier
 
 @pytest.mark.parametrize("override", [{"jwt_audience": "someone-else"}, {"jwt_issuer": "evil-issuer"}])
 def test_wrong_audience_or_issuer_is_refused(override: dict[str, str], verifier: TokenVerifier) -> None:
-    token = issue_token(Settings(environment="test", **override), Role.PLANNER)
+    token = issue_token(Settings(environment="test").model_copy(update=override), Role.PLANNER)
 
     with pytest.raises(TokenError):
         verifier.verify(token)
@@ -157,7 +157,7 @@ def _claims(settings: Settings, **extra: Any) -> dict[str, Any]:
 
 
 def test_an_unsigned_alg_none_token_is_refused(settings: Settings, verifier: TokenVerifier) -> None:
-    token = jwt.encode(_claims(settings), None, algorithm="none")
+    token = jwt.encode(_claims(settings), "", algorithm="none")
 
     with pytest.raises(TokenError):
         verifier.verify(token)

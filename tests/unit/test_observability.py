@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan
 
 from services.common.observability import (
     configure,
@@ -62,7 +63,7 @@ def test_continued_span_continues_the_trace() -> None:
         assert inner is not None
         assert inner.split("-")[1] == trace_id
         assert inner.split("-")[2] != parent_span_id
-        assert span.parent is not None
+        assert isinstance(span, ReadableSpan) and span.parent is not None
         assert format(span.parent.span_id, "016x") == parent_span_id
 
     assert current_correlation_id() is None

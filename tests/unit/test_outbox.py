@@ -38,7 +38,7 @@ def payload() -> PledgeSubmitted:
         summit="UNCOPS-2018",
         kind=PledgeKind.FINANCIAL_SUPPORT,
         title="Support for UNCOPS III",
-        terms=PledgeTerms(amount="1000.50", currency="USD"),  # type: ignore[arg-type]
+        terms=PledgeTerms(amount="1000.50", currency="USD"),
         supports_summit="UNCOPS-III",
         submitted_at=datetime(2025, 6, 20, 9, 30, tzinfo=UTC),
     )

@@ -72,7 +72,7 @@ def test_production_accepts_a_jwks_url_instead_of_a_secret() -> None:
 
 @pytest.mark.parametrize("environment", ["development", "test"])
 def test_development_and_test_accept_the_defaults(environment: str) -> None:
-    settings = Settings(environment=environment)  # type: ignore[arg-type]
+    settings = Settings(environment=environment)
 
     assert settings.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
     assert settings.victim_data_key.get_secret_value() == DEVELOPMENT_VICTIM_DATA_KEY
