@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.cases.audit import GENESIS, ChainLink, entry_hash, verify_chain
+from services.cases.domain.audit import GENESIS, ChainLink, entry_hash, verify_chain
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 

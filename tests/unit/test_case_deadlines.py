@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.cases.deadlines import (
+from services.cases.domain.deadlines import (
     Deadline,
     add_working_days,
     extend,

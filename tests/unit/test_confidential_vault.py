@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.cases.confidential import Vault, VictimIdentity
+from services.cases.domain.confidential import Vault, VictimIdentity
 
 SECRET = "a-long-random-test-key-0123456789"
 
