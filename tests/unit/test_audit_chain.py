@@ -1,4 +1,4 @@
-"""The audit trail's hash chain (services/cases/audit.py): a valid chain verifies, and every kind of
+"""The audit trail's hash chain (services/cases/domain/audit.py): a valid chain verifies, and every kind of
 tampering (edited field, deleted or reordered entry, changed stored hash) is caught at its position."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Misconduct case rules (services/cases/domain.py): intake, the lifecycle through ``apply``, who may do
+"""Misconduct case rules (services/cases/domain/): intake, the lifecycle through ``apply``, who may do
 what, audit diffs, events, the public record, and deadlines firing."""
 
 from __future__ import annotations
@@ -744,6 +744,17 @@ def test_every_change_emits_case_changed_and_the_public_record_only_when_it_chan
     measured = measure.events[1]
     assert isinstance(measured, AllegationRecorded)
     assert measured.interim_measures == [InterimMeasure.PAYMENT_SUSPENSION]
+
+
+def test_an_outcome_carries_its_events_as_type_and_payload() -> None:
+    # The shape the store activity's recorded inputs hold (tests/workflows/histories/case_*.json): typed
+    # events must keep it, or a change scheduled by an older worker could not be stored by a newer one.
+    assessed = apply(ipo_case(), StartAssessment(), OFFICER, T0, POLICY).case
+    outcome = apply(assessed, ReferForInvestigation(), OFFICER, T0, POLICY)
+    wire = json.loads(outcome.model_dump_json())
+    assert [e["type"] for e in wire["events"]] == [CHANGED, PUBLIC]
+    assert wire["events"][0]["payload"] == outcome.events[0].model_dump(mode="json")
+    assert Outcome.model_validate(wire) == outcome
 
 
 def test_opening_a_case_emits_both_events() -> None:

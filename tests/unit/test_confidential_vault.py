@@ -1,4 +1,4 @@
-"""Victims' identity encrypted at rest (services/cases/confidential.py)."""
+"""Victims' identity encrypted at rest (services/cases/domain/confidential.py)."""
 
 from __future__ import annotations
 

@@ -26,8 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.cases.activities import CaseActivities
 
 SYSTEM = Actor(subject="uncops-deadlines", role="system")
-
-
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 REOPEN_WINDOW = timedelta(minutes=5)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
