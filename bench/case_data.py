@@ -17,11 +17,9 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from services.cases.domain import (
-    Actor,
+from services.cases.domain.case import Case
+from services.cases.domain.commands import (
     AddInterimMeasure,
-    Case,
-    CaseIntake,
     CloseCase,
     CloseNotCredible,
     RecordFinding,
@@ -33,11 +31,11 @@ from services.cases.domain import (
     ReferForProsecution,
     ReplyToNotification,
     StartAssessment,
-    apply,
-    category_of,
-    open_case,
 )
+from services.cases.domain.intake import CaseIntake, category_of, open_case
+from services.cases.domain.lifecycle import apply
 from services.cases.store import row_values
+from services.common.actor import Actor
 from uncops_contracts.cases import (
     CATEGORY_2_TYPES,
     SEA_TYPES,

@@ -411,7 +411,9 @@ async def _insert_rows(dsn: str, records: list[tuple[Any, ...]], chunk: int = 50
 def _timer_cases(count: int, seed: int) -> tuple[list[Any], list[tuple[Any, ...]]]:
     """``count`` cases under preliminary assessment (their rows stored as the service stores them),
     ready to be referred for investigation."""
-    from services.cases.domain import CaseIntake, StartAssessment, apply, open_case
+    from services.cases.domain.commands import StartAssessment
+    from services.cases.domain.intake import CaseIntake, open_case
+    from services.cases.domain.lifecycle import apply
     from services.cases.store import row_values
 
     policy = Settings().case_policy
@@ -435,10 +437,10 @@ async def _start_timers(
     from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
     from temporalio.common import WorkflowIDReusePolicy
 
-    from services.cases.api import TASK_QUEUE, workflow_id
-    from services.cases.domain import ReferForInvestigation
+    from services.cases.domain.commands import ReferForInvestigation
+    from services.cases.gateway import CASE, CaseCommandRequest, CaseStart, workflow_id
     from services.common.temporal import connect
-    from workflows.cases.workflows import CaseCommandRequest, CaseStart, CaseWorkflow
+    from workflows.cases.workflows import CaseWorkflow
 
     settings = Settings(temporal_address=f"127.0.0.1:{stack.ports.temporal}")
     policy = settings.case_policy
@@ -457,7 +459,7 @@ async def _start_timers(
             CaseWorkflow.run,
             CaseStart(case=case, policy=policy),
             id=workflow_id(case.case_id),
-            task_queue=TASK_QUEUE,
+            task_queue=CASE.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
         referred = time.perf_counter()

@@ -58,7 +58,7 @@ class CaseRow(SQLModel, table=True):
     audit_head: str = "0" * 64
 
 
-class VictimIdentity(SQLModel, table=True):
+class VictimIdentityRow(SQLModel, table=True):
     """Identity and contact data of a victim: encrypted at rest, read only through an audited reveal."""
 
     __tablename__ = "victim_identity"
@@ -68,11 +68,8 @@ class VictimIdentity(SQLModel, table=True):
     ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
-class AuditEntry(SQLModel, table=True):
+class AuditEntry(SQLModel):
     """Append-only, chained: each entry's hash covers its content and the previous entry's hash."""
-
-    __tablename__ = "case_audit"
-    __table_args__ = (UniqueConstraint("case_id", "position", name="case_audit_position"),)
 
     id: int | None = Field(
         default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
@@ -89,7 +86,13 @@ class AuditEntry(SQLModel, table=True):
     hash: str = Field(sa_column=Column(Text, nullable=False))
 
 
-class ReferenceCounter(SQLModel, table=True):
+class AuditEntryRow(AuditEntry, table=True):
+    # The entry as GET /cases/{id}/audit shows it is AuditEntry (its schema keeps that name).
+    __tablename__ = "case_audit"
+    __table_args__ = (UniqueConstraint("case_id", "position", name="case_audit_position"),)
+
+
+class ReferenceCounterRow(SQLModel, table=True):
     """Next number of a mission's cases in a year, for references like MINUSCA-2026-0042."""
 
     __tablename__ = "case_reference_counter"
@@ -99,7 +102,7 @@ class ReferenceCounter(SQLModel, table=True):
     last: int = 0
 
 
-class CaseStatistics(SQLModel, table=True):
+class CaseStatisticsRow(SQLModel, table=True):
     """Counts of case files per combination of every dimension the statistics offer. Written only by
     case_file's triggers (migration 0003), in the transaction of the write they count."""
 
@@ -117,7 +120,7 @@ class CaseStatistics(SQLModel, table=True):
     victims_minor: int
 
 
-class CaseStatisticsHeadline(SQLModel, table=True):
+class CaseStatisticsHeadlineRow(SQLModel, table=True):
     """The same counts by year, mission, nationality and result only: a few thousand rows where the full
     grain has about one per two cases. Kept by the same triggers."""
 
@@ -132,10 +135,9 @@ class CaseStatisticsHeadline(SQLModel, table=True):
     victims_minor: int
 
 
-class ReviewFlag(SQLModel, table=True):
-    __tablename__ = "review_flag"
-    __table_args__ = (Index("review_flag_subject", "kind", "police_contributing_country", "unit"),)
-
+class ReviewFlag(SQLModel):
+    # A Security Council resolution 2272 review flag as GET /cases/review-flags shows it (no docstring: the
+    # schema has no description).
     id: str = Field(primary_key=True)
     kind: str
     police_contributing_country: str
@@ -144,3 +146,8 @@ class ReviewFlag(SQLModel, table=True):
     count: int
     threshold: int
     raised_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ReviewFlagRow(ReviewFlag, table=True):
+    __tablename__ = "review_flag"
+    __table_args__ = (Index("review_flag_subject", "kind", "police_contributing_country", "unit"),)

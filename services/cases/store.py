@@ -1,5 +1,6 @@
 """Storing a case change: the case row, its audit entry, its events and any review flag it raises, all in
-the caller's one transaction (the API's for a new case, the workflow activity's for every change after)."""
+the caller's one transaction (opening a case's in service.py, the workflow activity's for every change
+after: ``store_change``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.cases.audit import GENESIS, ChainLink, entry_hash
-from services.cases.domain import Actor, Case
-from services.cases.models import AuditEntry, CaseRow, ReviewFlag
+from services.cases.domain.audit import GENESIS, ChainLink, entry_hash
+from services.cases.domain.case import ENDED, Case
+from services.cases.domain.events import CaseEvent
+from services.cases.domain.lifecycle import Outcome
+from services.cases.models import (
+    AuditEntryRow,
+    CaseRow,
+    ReferenceCounterRow,
+    ReviewFlagRow,
+    VictimIdentityRow,
+)
+from services.common.actor import Actor
 from services.common.outbox import record_event
 from uncops_contracts.cases import (
     SEA_TYPES,
@@ -24,7 +35,77 @@ from uncops_contracts.cases import (
     ReviewFlagRaised,
 )
 from uncops_contracts.policies import CasePolicy
-from uncops_contracts.registry import event_class
+
+
+async def next_reference_number(session: AsyncSession, mission: str, year: int) -> int:
+    """The next number of the mission's cases this year; the counter row's lock orders concurrent intakes."""
+    number = await session.scalar(
+        insert(ReferenceCounterRow)
+        .values(mission=mission, year=year, last=1)
+        .on_conflict_do_update(
+            index_elements=["mission", "year"],
+            set_={"last": col(ReferenceCounterRow.last) + 1},
+        )
+        .returning(col(ReferenceCounterRow.last))
+    )
+    return int(number or 1)
+
+
+async def add_case(
+    session: AsyncSession,
+    case: Case,
+    actor: Actor,
+    events: list[CaseEvent],
+    now: datetime,
+    traceparent: str | None,
+) -> None:
+    """A new case: its row, the first link of its audit chain and its events."""
+    session.add(CaseRow(id=case.case_id, opened_at=now, **row_values(case, now)))
+    await session.flush()
+    after = case.model_dump(mode="json", exclude={"version"})
+    await append_audit(session, case.case_id, actor, "open", {}, after, now)
+    record_case_events(session, case, events, traceparent)
+    await session.flush()
+
+
+async def store_change(
+    session: AsyncSession,
+    outcome: Outcome,
+    actor: Actor,
+    policy: CasePolicy,
+    traceparent: str | None,
+    victim_identity_ciphertext: str | None,
+    now: datetime,
+) -> None:
+    """One change of a case, in the caller's transaction. A retry finds its change already stored (the
+    version tells) and does nothing."""
+    case = outcome.case
+    row = await session.get(CaseRow, case.case_id, with_for_update=True)
+    if row is None:
+        # The transaction that creates the case may not have committed yet: retried.
+        raise RuntimeError(f"case {case.case_id} is not stored yet")
+    if row.version >= case.version:
+        return
+    for name, value in row_values(case, now).items():
+        setattr(row, name, value)
+    if victim_identity_ciphertext:
+        # The victim this change added is the last one with identity data.
+        new_victim = next(v for v in reversed(case.victims) if v.has_identity)
+        session.add(
+            VictimIdentityRow(
+                victim_id=new_victim.victim_id,
+                case_id=case.case_id,
+                ciphertext=victim_identity_ciphertext.encode(),
+            )
+        )
+    await append_audit(
+        session, case.case_id, actor, outcome.action, outcome.audit_before, outcome.audit_after, now
+    )
+    record_case_events(session, case, outcome.events, traceparent)
+    await session.flush()
+    # A unit's count changes when a case opens; a country's, when one of its deadlines is missed.
+    if outcome.action.startswith("deadline_missed"):
+        await raise_review_flags(session, case, policy, now, traceparent, unit=False, country=True)
 
 
 def row_values(case: Case, now: datetime) -> dict[str, Any]:
@@ -63,13 +144,13 @@ async def append_audit(
     before: dict[str, Any],
     after: dict[str, Any],
     now: datetime,
-) -> AuditEntry:
+) -> AuditEntryRow:
     """The next link of the case's chain. The caller holds the case row's lock, so positions never race."""
     last = (
         await session.execute(
-            select(col(AuditEntry.position), col(AuditEntry.hash))
-            .where(col(AuditEntry.case_id) == case_id)
-            .order_by(col(AuditEntry.position).desc())
+            select(col(AuditEntryRow.position), col(AuditEntryRow.hash))
+            .where(col(AuditEntryRow.case_id) == case_id)
+            .order_by(col(AuditEntryRow.position).desc())
             .limit(1)
         )
     ).first()
@@ -84,7 +165,7 @@ async def append_audit(
         after=after,
         previous_hash=last.hash if last else GENESIS,
     )
-    entry = AuditEntry(
+    entry = AuditEntryRow(
         case_id=case_id,
         position=link.position,
         at=now,
@@ -105,10 +186,9 @@ async def append_audit(
 
 
 def record_case_events(
-    session: AsyncSession, case: Case, events: list[dict[str, Any]], traceparent: str | None
+    session: AsyncSession, case: Case, events: list[CaseEvent], traceparent: str | None
 ) -> None:
-    for event in events:
-        payload = event_class(event["type"]).model_validate(event["payload"])
+    for payload in events:
         # Public data is keyed by its opaque allegation id: the case id stays inside the UN.
         key = payload.allegation_id if isinstance(payload, AllegationRecorded) else case.case_id
         record_event(session, payload, key=key, traceparent=traceparent)
@@ -167,7 +247,7 @@ async def raise_review_flags(
             await session.execute(
                 select(col(CaseRow.id)).where(
                     col(CaseRow.police_contributing_country) == case.police_contributing_country,
-                    col(CaseRow.status) != "closed",
+                    col(CaseRow.status).not_in([s.value for s in ENDED]),
                     text(
                         "jsonb_path_exists(state, '$.deadlines[*] ? (@.missed == true && "
                         '(@.kind == "pcc_reply" || @.kind == "investigation") && '
@@ -211,14 +291,14 @@ async def _raise(
         text("SELECT pg_advisory_xact_lock(hashtext(:subject))"),
         {"subject": f"{kind.value}|{country}|{unit}"},
     )
-    same_unit = col(ReviewFlag.unit) == unit if unit is not None else col(ReviewFlag.unit).is_(None)
+    same_unit = col(ReviewFlagRow.unit) == unit if unit is not None else col(ReviewFlagRow.unit).is_(None)
     existing = (
         await session.execute(
-            select(col(ReviewFlag.id)).where(
-                col(ReviewFlag.kind) == kind.value,
-                col(ReviewFlag.police_contributing_country) == country,
+            select(col(ReviewFlagRow.id)).where(
+                col(ReviewFlagRow.kind) == kind.value,
+                col(ReviewFlagRow.police_contributing_country) == country,
                 same_unit,
-                func.date(ReviewFlag.raised_at) >= since,
+                func.date(ReviewFlagRow.raised_at) >= since,
             )
         )
     ).first()
@@ -235,7 +315,7 @@ async def _raise(
         raised_at=now,
     )
     session.add(
-        ReviewFlag(
+        ReviewFlagRow(
             id=flag.flag_id,
             kind=kind.value,
             police_contributing_country=country,

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 
 from deploy.stack import LocalStack
-from services.cases.deadlines import open_deadline
-from services.cases.domain import CaseIntake, open_case
+from services.cases.domain.deadlines import open_deadline
+from services.cases.domain.intake import CaseIntake, open_case
 from services.cases.models import CaseRow
 from services.cases.store import raise_review_flags, row_values
 from services.common.auth import Role

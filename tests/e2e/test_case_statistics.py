@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from deploy.stack import LocalStack
-from services.cases.domain import CaseIntake, open_case
+from services.cases.domain.intake import CaseIntake, open_case
 from services.cases.models import CaseRow
 from services.cases.store import row_values
 from services.common.auth import Role

@@ -1,4 +1,4 @@
-"""The audit trail's hash chain (services/cases/audit.py): a valid chain verifies, and every kind of
+"""The audit trail's hash chain (services/cases/domain/audit.py): a valid chain verifies, and every kind of
 tampering (edited field, deleted or reordered entry, changed stored hash) is caught at its position."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.cases.audit import GENESIS, ChainLink, entry_hash, verify_chain
+from services.cases.domain.audit import GENESIS, ChainLink, entry_hash, verify_chain
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 

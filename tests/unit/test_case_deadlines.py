@@ -1,4 +1,4 @@
-"""Case deadlines (services/cases/deadlines.py): working days, warning points, investigation periods,
+"""Case deadlines (services/cases/domain/deadlines.py): working days, warning points, investigation periods,
 extensions, pauses and which alarm comes next."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.cases.deadlines import (
+from services.cases.domain.deadlines import (
     Deadline,
     add_working_days,
     extend,

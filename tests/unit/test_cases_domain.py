@@ -1,4 +1,4 @@
-"""Misconduct case rules (services/cases/domain.py): intake, the lifecycle through ``apply``, who may do
+"""Misconduct case rules (services/cases/domain/): intake, the lifecycle through ``apply``, who may do
 what, audit diffs, events, the public record, and deadlines firing."""
 
 from __future__ import annotations
@@ -10,24 +10,18 @@ from typing import Any
 
 import pytest
 
-from services.cases.deadlines import add_working_days
-from services.cases.domain import (
-    FOCAL_POINT_ACTIONS,
-    STATUS_ACTIONS,
-    Actor,
+from services.cases.domain.case import FOCAL_POINT_ACTIONS, STATUS_ACTIONS, Case, allowed_actions
+from services.cases.domain.commands import (
     AddAttachment,
     AddInterimMeasure,
     AddSubject,
     AddVictim,
     AssignOfficer,
-    Case,
-    CaseIntake,
     CloseCase,
     CloseNotCredible,
     Command,
     ExtendDeadline,
     NameNio,
-    Outcome,
     PauseDeadline,
     RecordAssistance,
     RecordFinding,
@@ -44,15 +38,12 @@ from services.cases.domain import (
     ReportProgress,
     ResumeDeadline,
     StartAssessment,
-    allowed_actions,
-    apply,
-    change_events,
-    fire_alarm,
-    open_case,
-    public_record,
-    reference_number,
-    summary,
 )
+from services.cases.domain.deadlines import add_working_days
+from services.cases.domain.events import CaseEvent, change_events, public_record, summary
+from services.cases.domain.intake import CaseIntake, open_case, reference_number
+from services.cases.domain.lifecycle import Outcome, apply, fire_alarm
+from services.common.actor import Actor
 from services.common.errors import Conflict, InvalidField
 from uncops_contracts.cases import (
     AllegationRecorded,
@@ -708,7 +699,7 @@ def test_audit_holds_only_the_changed_fields() -> None:
 
 
 def event_types(outcome: Outcome) -> list[str]:
-    return [e["type"] for e in outcome.events]
+    return [e.event_type() for e in outcome.events]
 
 
 def test_every_change_emits_case_changed_and_the_public_record_only_when_it_changed() -> None:
@@ -716,7 +707,8 @@ def test_every_change_emits_case_changed_and_the_public_record_only_when_it_chan
     start = apply(case, StartAssessment(), OFFICER, T0, POLICY)
     # received -> preliminary assessment: the public record does not change
     assert event_types(start) == [CHANGED]
-    changed = CaseChanged.model_validate(start.events[0]["payload"])
+    changed = start.events[0]
+    assert isinstance(changed, CaseChanged)
     assert changed.from_status is CaseStatus.RECEIVED
     assert changed.to_status is CaseStatus.PRELIMINARY_ASSESSMENT
     assert changed.case_version == 2
@@ -736,7 +728,8 @@ def test_every_change_emits_case_changed_and_the_public_record_only_when_it_chan
 
     refer = apply(start.case, ReferForInvestigation(), OFFICER, T0, POLICY)
     assert event_types(refer) == [CHANGED, PUBLIC]
-    public = AllegationRecorded.model_validate(refer.events[1]["payload"])
+    public = refer.events[1]
+    assert isinstance(public, AllegationRecorded)
     assert public == public_record(refer.case)
     assert public.investigation_status == "under_investigation"
 
@@ -748,19 +741,30 @@ def test_every_change_emits_case_changed_and_the_public_record_only_when_it_chan
         POLICY,
     )
     assert event_types(measure) == [CHANGED, PUBLIC]
-    assert AllegationRecorded.model_validate(measure.events[1]["payload"]).interim_measures == [
-        InterimMeasure.PAYMENT_SUSPENSION
-    ]
+    measured = measure.events[1]
+    assert isinstance(measured, AllegationRecorded)
+    assert measured.interim_measures == [InterimMeasure.PAYMENT_SUSPENSION]
+
+
+def test_an_outcome_carries_its_events_as_type_and_payload() -> None:
+    # The shape the store activity's recorded inputs hold (tests/workflows/histories/case_*.json): typed
+    # events must keep it, or a change scheduled by an older worker could not be stored by a newer one.
+    assessed = apply(ipo_case(), StartAssessment(), OFFICER, T0, POLICY).case
+    outcome = apply(assessed, ReferForInvestigation(), OFFICER, T0, POLICY)
+    wire = json.loads(outcome.model_dump_json())
+    assert [e["type"] for e in wire["events"]] == [CHANGED, PUBLIC]
+    assert wire["events"][0]["payload"] == outcome.events[0].model_dump(mode="json")
+    assert Outcome.model_validate(wire) == outcome
 
 
 def test_opening_a_case_emits_both_events() -> None:
     case = ipo_case()
     events = change_events(None, case, "open", OFFICER, T0)
-    assert [e["type"] for e in events] == [CHANGED, PUBLIC]
-    assert events[0]["payload"]["from_status"] is None
+    assert [e.event_type() for e in events] == [CHANGED, PUBLIC]
+    assert events[0].model_dump(mode="json")["from_status"] is None
 
 
-def full_case() -> tuple[Case, list[dict[str, Any]]]:
+def full_case() -> tuple[Case, list[CaseEvent]]:
     """A case carrying every kind of name and free text there is, and the events of every step."""
     case = fpu_case(description="confidential description of what happened")
     events = change_events(None, case, "open", OFFICER, T0)
@@ -825,7 +829,7 @@ def full_case() -> tuple[Case, list[dict[str, Any]]]:
         outcome = apply(case, command, actor, at, POLICY)
         # Every change emits case_changed; the public record only when it changed.
         expected = [CHANGED, PUBLIC] if public_record(outcome.case) != public_record(case) else [CHANGED]
-        assert [e["type"] for e in outcome.events] == expected, command.action
+        assert [e.event_type() for e in outcome.events] == expected, command.action
         events.extend(outcome.events)
         case = outcome.case
     return case, events
@@ -872,14 +876,14 @@ def test_no_event_of_any_step_carries_pseudonyms_or_victim_data() -> None:
     # carries no free text at all.
     case, events = full_case()
     assert case.status is CaseStatus.CLOSED
-    public = [e for e in events if e["type"] == PUBLIC]
+    public = [e for e in events if e.event_type() == PUBLIC]
     assert len(public) >= 8
     for event in events:
-        text = json.dumps(event)
+        text = event.model_dump_json()
         for secret in ("Victim-Alpha", "Victim-Bravo", "Subject-Zulu", "confidential description"):
-            assert secret not in text, (event["type"], secret)
+            assert secret not in text, (event.event_type(), secret)
     for event in public:
-        text = json.dumps(event)
+        text = event.model_dump_json()
         for secret in (*SECRETS, "High Court", "2 years", case.reference):
             assert secret not in text, secret
     assert summary(case, T0).model_dump().keys().isdisjoint({"victims", "subjects", "description", "record"})
@@ -903,7 +907,8 @@ def test_investigation_warns_then_is_missed() -> None:
     assert warned.action == "deadline_approaching:investigation"
     assert warned.case.version == case.version + 1
     assert event_types(warned) == [CaseDeadlineApproaching.event_type()]
-    payload = CaseDeadlineApproaching.model_validate(warned.events[0]["payload"])
+    payload = warned.events[0]
+    assert isinstance(payload, CaseDeadlineApproaching)
     assert payload.due_at == T0 + 90 * DAY and payload.owner == "oios"
     assert payload.police_contributing_country == "XYZ"
     investigation = warned.case.deadline(DeadlineKind.INVESTIGATION)
@@ -928,7 +933,8 @@ def test_a_missed_follow_up_rolls_over_to_a_new_reminder_period() -> None:
     case = step(under_investigation(), RecordFinding(finding=Finding.SUBSTANTIATED), T0)
     first = fire_alarm(case, DeadlineKind.FOLLOW_UP, "miss", T0 + 90 * DAY, POLICY)
     assert first is not None and first.action == "deadline_missed:follow_up"
-    payload = CaseDeadlineMissed.model_validate(first.events[0]["payload"])
+    payload = first.events[0]
+    assert isinstance(payload, CaseDeadlineMissed)
     assert payload.due_at == T0 + 90 * DAY
     follow_up = first.case.deadline(DeadlineKind.FOLLOW_UP)
     assert follow_up is not None

@@ -1,11 +1,11 @@
-"""Victims' identity encrypted at rest (services/cases/confidential.py)."""
+"""Victims' identity encrypted at rest (services/cases/domain/confidential.py)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from services.cases.confidential import Vault, VictimIdentity
+from services.cases.domain.confidential import Vault, VictimIdentity
 
 SECRET = "a-long-random-test-key-0123456789"
 

@@ -25,12 +25,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from deploy.stack import VENV_BIN
-from services.cases.deadlines import Deadline, add_working_days
-from services.cases.domain import (
-    STATUS_ACTIONS,
-    Actor,
-    Case,
-    CaseIntake,
+from services.cases.domain.case import STATUS_ACTIONS, Case
+from services.cases.domain.commands import (
     CloseCase,
     CloseNotCredible,
     ExtendDeadline,
@@ -43,9 +39,11 @@ from services.cases.domain import (
     ReplyToNotification,
     ResumeDeadline,
     StartAssessment,
-    open_case,
-    reference_number,
 )
+from services.cases.domain.deadlines import Deadline, add_working_days
+from services.cases.domain.intake import CaseIntake, open_case, reference_number
+from services.cases.gateway import CaseCommandRequest, CaseStart, CaseView, StoreChange
+from services.common.actor import Actor
 from tests.workflows.recording import record_history
 from uncops_contracts.cases import (
     AllegationType,
@@ -60,13 +58,7 @@ from uncops_contracts.cases import (
     PersonnelCategory,
 )
 from uncops_contracts.policies import CasePolicy
-from workflows.cases.workflows import (
-    CaseCommandRequest,
-    CaseStart,
-    CaseView,
-    CaseWorkflow,
-    StoreChange,
-)
+from workflows.cases.workflows import CaseWorkflow
 
 POLICY = CasePolicy()
 OFFICER = Actor(subject="cdo", role="conduct_officer")
@@ -245,8 +237,8 @@ async def test_pcc_reply_deadline_warns_at_80_percent_then_is_missed(env: Workfl
         now = await env.get_current_time()
         assert reply.warn_at <= now < reply.due_at
         assert change.actor.role == "system"
-        assert [e["type"] for e in change.outcome.events] == [CaseDeadlineApproaching.event_type()]
-        assert change.outcome.events[0]["payload"]["owner"] == "police_contributing_country"
+        assert [e.event_type() for e in change.outcome.events] == [CaseDeadlineApproaching.event_type()]
+        assert change.outcome.events[0].model_dump(mode="json")["owner"] == "police_contributing_country"
         assert deadline_of(change.outcome.case, DeadlineKind.PCC_REPLY).warned
 
         # Just before the due date: warned once, not missed.
@@ -258,7 +250,7 @@ async def test_pcc_reply_deadline_warns_at_80_percent_then_is_missed(env: Workfl
         at, change = await store.stored("deadline_missed:pcc_reply")
         assert near(at, reply.due_at)
         assert await env.get_current_time() >= reply.due_at
-        assert [e["type"] for e in change.outcome.events] == [CaseDeadlineMissed.event_type()]
+        assert [e.event_type() for e in change.outcome.events] == [CaseDeadlineMissed.event_type()]
         assert deadline_of(change.outcome.case, DeadlineKind.PCC_REPLY).missed
         case = await handle.query(CaseWorkflow.view)
         assert case.version == change.outcome.case.version
@@ -329,7 +321,11 @@ async def test_an_extended_investigation_is_missed_at_the_new_date_not_the_old(
         await env.sleep(2 * HOUR)
         at, change = await store.stored("deadline_missed:investigation")
         assert near(at, extended.due_at)
-        assert change.outcome.events[0]["payload"]["due_at"].startswith(extended.due_at.isoformat()[:19])
+        assert (
+            change.outcome.events[0]
+            .model_dump(mode="json")["due_at"]
+            .startswith(extended.due_at.isoformat()[:19])
+        )
         await finish(handle, "case_extension")
 
 

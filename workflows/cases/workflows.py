@@ -12,48 +12,20 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from services.cases.deadlines import next_alarm
-    from services.cases.domain import Actor, Case, Command, Outcome, allowed_actions, apply, fire_alarm
+    from services.cases.domain.case import Case, allowed_actions
+    from services.cases.domain.deadlines import next_alarm
+    from services.cases.domain.lifecycle import apply, fire_alarm
+    from services.cases.gateway import CaseCommandRequest, CaseStart, CaseView, StoreChange
+    from services.common.actor import Actor
     from services.common.commands import refusal, version_conflict
     from services.common.errors import Conflict, InvalidField
-    from uncops_contracts.policies import CasePolicy
+    from workflows.cases.activities import CaseActivities
 
 SYSTEM = Actor(subject="uncops-deadlines", role="system")
-
-
-class CaseStart(BaseModel):
-    case: Case
-    policy: CasePolicy
-
-
-class CaseCommandRequest(BaseModel):
-    command: Command
-    actor: Actor
-    policy: CasePolicy
-    expected_version: int | None = None
-    traceparent: str | None = None
-    # Encrypted by the API; stored by the activity, never kept in the workflow's state.
-    victim_identity_ciphertext: str | None = None
-
-
-class CaseView(BaseModel):
-    case: Case
-    allowed_actions: list[str]
-
-
-class StoreChange(BaseModel):
-    outcome: Outcome
-    actor: Actor
-    policy: CasePolicy
-    traceparent: str | None = None
-    victim_identity_ciphertext: str | None = None
-
-
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 REOPEN_WINDOW = timedelta(minutes=5)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -70,18 +42,18 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, start: CaseStart) -> Case:
-        if self._closed():
+        if self.case.ended:
             # Started to take a reopening (or another step allowed on a closed case): wait for it briefly.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: not self._closed() or self.changed, timeout=REOPEN_WINDOW
+                    lambda: not self.case.ended or self.changed, timeout=REOPEN_WINDOW
                 )
-        while not self._closed():
+        while not self.case.ended:
             alarm = next_alarm(self.case.deadlines)
             self.changed = False
             timeout = None if alarm is None else max((alarm[0] - workflow.now()).total_seconds(), 0.001)
             try:
-                await workflow.wait_condition(lambda: self.changed or self._closed(), timeout=timeout)
+                await workflow.wait_condition(lambda: self.changed or self.case.ended, timeout=timeout)
             except TimeoutError:
                 assert alarm is not None
                 async with self.lock:
@@ -129,12 +101,12 @@ class CaseWorkflow:
     def view(self) -> Case:
         return self.case
 
-    def _closed(self) -> bool:
-        return self.case.status.value == "closed"
-
     async def _store(self, change: StoreChange) -> None:
-        await workflow.execute_activity(
-            "store_case_change", change, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+        await workflow.execute_activity_method(
+            CaseActivities.store_case_change,
+            change,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
         )
         self.case = change.outcome.case
         self.changed = True

@@ -25,7 +25,7 @@ down_revision: str | None = "0002"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
-# How a case file's row maps to the summaries' keys (services/cases/api.py reads the same names).
+# How a case file's row maps to the summaries' keys (services/cases/queries.py reads the same names).
 KEY_OF_CASE = {
     "year": "extract(year FROM reported_on)::int",
     "mission": "mission",

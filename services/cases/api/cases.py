@@ -1,0 +1,132 @@
+"""Cases: record a new one, find them, read one, take a step on one."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
+
+from services.cases import queries, service
+from services.cases.domain.case import Case, visible
+from services.cases.domain.commands import AddAttachment, AddVictim, Command
+from services.cases.domain.intake import CaseIntake
+from services.common.actor import Actor
+from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, TemporalDep, expected_version
+from services.common.auth import Principal, Role, actor_of, require_roles
+from services.common.errors import InvalidField
+from uncops_contracts.cases import AllegationType, CaseStatus, MisconductCategory, PersonnelCategory
+
+router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
+
+OFFICERS = require_roles(Role.CONDUCT_OFFICER)
+READERS = require_roles(Role.CONDUCT_OFFICER, Role.STATE_FOCAL_POINT)
+
+
+def acting(principal: Principal) -> Actor:
+    return actor_of(principal, (Role.CONDUCT_OFFICER, Role.ADMIN))
+
+
+def present(case: Case, principal: Principal, response: Response | None = None) -> dict[str, Any]:
+    """The case as this caller may see it (with its version as the ETag when answering for one case)."""
+    if response is not None:
+        response.headers["ETag"] = f'"{case.version}"'
+    return visible(case, acting(principal), datetime.now(UTC))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Record a new case")
+async def open_new_case(
+    intake: CaseIntake,
+    session: SessionDep,
+    temporal: TemporalDep,
+    runtime: RuntimeDep,
+    response: Response,
+    principal: Annotated[Principal, OFFICERS],
+) -> dict[str, Any]:
+    case = await service.open_new_case(
+        session, temporal, acting(principal), intake, runtime.settings.case_policy
+    )
+    response.headers["Location"] = f"/cases/{case.case_id}"
+    return present(case, principal, response)
+
+
+class CasePage(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@router.get("", summary="Cases, with filters and keyset pagination")
+async def list_cases(
+    session: SessionDep,
+    principal: Annotated[Principal, READERS],
+    mission: str | None = None,
+    status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
+    police_contributing_country: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    category: MisconductCategory | None = None,
+    personnel_category: PersonnelCategory | None = None,
+    allegation_type: AllegationType | None = None,
+    overdue: bool | None = None,
+    assigned_officer: str | None = None,
+    reported_from: date | None = None,
+    reported_to: date | None = None,
+    incident_from: date | None = None,
+    incident_to: date | None = None,
+    sort: Literal["reported_on", "-reported_on"] = "-reported_on",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> CasePage:
+    if Role.CONDUCT_OFFICER not in principal.roles and Role.ADMIN not in principal.roles:
+        police_contributing_country = principal.member_state  # a State lists its own personnel's cases
+    filters = queries.CaseFilters(
+        mission=mission,
+        status=status_,
+        police_contributing_country=police_contributing_country,
+        category=category,
+        personnel_category=personnel_category,
+        allegation_type=allegation_type,
+        overdue=overdue,
+        assigned_officer=assigned_officer,
+        reported_from=reported_from,
+        reported_to=reported_to,
+        incident_from=incident_from,
+        incident_to=incident_to,
+    )
+    cases, next_cursor = await queries.list_cases(session, filters, sort, limit, cursor)
+    return CasePage(items=[present(case, principal) for case in cases], next_cursor=next_cursor)
+
+
+@router.get("/{case_id}", summary="One case")
+async def get_case(
+    case_id: str, session: SessionDep, response: Response, principal: Annotated[Principal, READERS]
+) -> dict[str, Any]:
+    return present(await queries.load_case(session, case_id, principal), principal, response)
+
+
+@router.post("/{case_id}/actions", summary="Take the next step on a case (or record something on it)")
+async def take_action(
+    case_id: str,
+    command: Command,
+    session: SessionDep,
+    temporal: TemporalDep,
+    runtime: RuntimeDep,
+    response: Response,
+    principal: Annotated[Principal, READERS],
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    if isinstance(command, AddVictim | AddAttachment):
+        raise InvalidField(
+            "action",
+            f"use POST /cases/{case_id}/{'victims' if isinstance(command, AddVictim) else 'attachments'}",
+        )
+    case = await service.take_step(
+        session,
+        temporal,
+        principal,
+        acting(principal),
+        case_id,
+        command,
+        expected_version(if_match),
+        runtime.settings.case_policy,
+    )
+    return present(case, principal, response)

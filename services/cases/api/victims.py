@@ -1,0 +1,72 @@
+"""A case's victims: known by pseudonyms; their identity sealed at rest and read only through an audited
+reveal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from services.cases import service
+from services.cases.api.cases import OFFICERS, acting, present
+from services.cases.domain.confidential import Vault, VictimIdentity
+from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, TemporalDep, expected_version
+from services.common.auth import Principal
+
+router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
+
+
+def vault(runtime: RuntimeDep) -> Vault:
+    return Vault(runtime.settings.victim_data_key.get_secret_value())
+
+
+class NewVictim(BaseModel):
+    pseudonym: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,40}$", examples=["V-01"])
+    minor: bool
+    identity: VictimIdentity | None = None
+
+
+@router.post("/{case_id}/victims", summary="Add a victim, known by a pseudonym; identity encrypted at rest")
+async def add_victim(
+    case_id: str,
+    body: NewVictim,
+    session: SessionDep,
+    temporal: TemporalDep,
+    runtime: RuntimeDep,
+    response: Response,
+    principal: Annotated[Principal, OFFICERS],
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    case = await service.add_victim(
+        session,
+        temporal,
+        principal,
+        acting(principal),
+        case_id,
+        body.pseudonym,
+        body.minor,
+        body.identity,
+        vault(runtime),
+        expected_version(if_match),
+        runtime.settings.case_policy,
+    )
+    return present(case, principal, response)
+
+
+class RevealRequest(BaseModel):
+    purpose: str = Field(min_length=10, max_length=1000, description="Why the identity is needed now")
+
+
+@router.post("/{case_id}/victims/{victim_id}/reveal", summary="Read a victim's identity (audited)")
+async def reveal_victim(
+    case_id: str,
+    victim_id: str,
+    body: RevealRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, OFFICERS],
+) -> VictimIdentity:
+    return await service.reveal_victim_identity(
+        session, acting(principal), case_id, victim_id, body.purpose, vault(runtime)
+    )

@@ -1,0 +1,88 @@
+"""A new case: what a conduct-and-discipline officer records at intake, and the case it opens."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from services.cases.domain.case import Case, DomainModel, Note
+from services.common.errors import InvalidField
+from uncops_contracts.cases import CATEGORY_2_TYPES, AllegationType, MisconductCategory, PersonnelCategory
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class CaseIntake(DomainModel):
+    """A new case as a conduct-and-discipline officer records it."""
+
+    mission: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3,10}$")] = Field(examples=["MINUSCA"])
+    personnel_category: PersonnelCategory
+    police_contributing_country: CountryCode = Field(examples=["XYZ"])
+    unit: str | None = Field(None, max_length=100, description="Required for formed police units")
+    allegation_type: AllegationType
+    category: MisconductCategory | None = Field(
+        None, description="Derived from the allegation type if omitted"
+    )
+    urgent: bool = False
+    incident_date: date | None = None
+    reported_on: date
+    how_reported: str = Field(min_length=2, max_length=200)
+    alleged_perpetrators: int = Field(1, ge=0, le=500)
+    victims: int = Field(0, ge=0, le=10000)
+    victims_minor: int = Field(0, ge=0, le=10000)
+    description: Note = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.victims_minor > self.victims:
+            raise InvalidField(
+                "victims_minor", f"{self.victims_minor} minors is more than {self.victims} victims"
+            )
+        if self.incident_date and self.incident_date > self.reported_on:
+            raise InvalidField("incident_date", "the incident cannot be after the date it was reported")
+        if self.personnel_category is PersonnelCategory.FORMED_POLICE_UNIT and not self.unit:
+            raise InvalidField("unit", "a formed police unit case names the unit")
+        derived = category_of(self.allegation_type)
+        if self.category is not None and self.category is not derived:
+            raise InvalidField("category", f"{self.allegation_type.value} is {derived.value} misconduct")
+        return self
+
+
+def category_of(allegation: AllegationType) -> MisconductCategory:
+    return MisconductCategory.CATEGORY_2 if allegation in CATEGORY_2_TYPES else MisconductCategory.CATEGORY_1
+
+
+def check_intake_dates(intake: CaseIntake, today: date) -> None:
+    if intake.reported_on > today:
+        raise InvalidField("reported_on", "is in the future")
+    if intake.incident_date and intake.incident_date > today:
+        raise InvalidField("incident_date", "is in the future")
+
+
+def open_case(case_id: str, reference: str, intake: CaseIntake, now: datetime) -> Case:
+    return Case(
+        case_id=case_id,
+        reference=reference,
+        opened_at=now,
+        mission=intake.mission,
+        personnel_category=intake.personnel_category,
+        police_contributing_country=intake.police_contributing_country,
+        unit=intake.unit,
+        category=category_of(intake.allegation_type),
+        allegation_type=intake.allegation_type,
+        urgent=intake.urgent,
+        incident_date=intake.incident_date,
+        reported_on=intake.reported_on,
+        how_reported=intake.how_reported,
+        alleged_perpetrators=intake.alleged_perpetrators,
+        victims_adult=intake.victims - intake.victims_minor,
+        victims_minor=intake.victims_minor,
+        description=intake.description,
+    )
+
+
+def reference_number(mission: str, year: int, sequence: int) -> str:
+    """Something people can say aloud on the phone: MINUSCA-2026-0042."""
+    return f"{mission}-{year}-{sequence:04d}"

@@ -1,0 +1,160 @@
+"""Reading cases: one case as its caller may know it, lists with keyset pages, the statistics, the review
+flags and the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from sqlalchemy import case, func, inspect, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.cases.domain.case import Case
+from services.cases.models import (
+    AuditEntryRow,
+    CaseRow,
+    CaseStatisticsHeadlineRow,
+    CaseStatisticsRow,
+    ReviewFlagRow,
+    VictimIdentityRow,
+)
+from services.common.auth import Principal
+from services.common.errors import InvalidField, NotFound
+from uncops_contracts.cases import AllegationType, CaseStatus, MisconductCategory, PersonnelCategory
+
+
+async def load_case(session: AsyncSession, case_id: str, principal: Principal) -> Case:
+    row = await session.get(CaseRow, case_id)
+    # Another State's case is not acknowledged to exist.
+    if row is None or not principal.may_act_for(row.police_contributing_country):
+        raise NotFound(f"no case {case_id}")
+    return Case.model_validate(row.state)
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    """What a list of cases may be narrowed to; None leaves a dimension open."""
+
+    mission: str | None = None
+    status: CaseStatus | None = None
+    police_contributing_country: str | None = None
+    category: MisconductCategory | None = None
+    personnel_category: PersonnelCategory | None = None
+    allegation_type: AllegationType | None = None
+    overdue: bool | None = None
+    assigned_officer: str | None = None
+    reported_from: date | None = None
+    reported_to: date | None = None
+    incident_from: date | None = None
+    incident_to: date | None = None
+
+
+async def list_cases(
+    session: AsyncSession,
+    filters: CaseFilters,
+    sort: Literal["reported_on", "-reported_on"],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Case], str | None]:
+    """A page of cases in report order and the cursor of the next page (None on the last)."""
+    conditions: list[Any] = []
+    for column, value in (
+        (CaseRow.mission, filters.mission),
+        (CaseRow.status, filters.status.value if filters.status else None),
+        (CaseRow.police_contributing_country, filters.police_contributing_country),
+        (CaseRow.category, filters.category.value if filters.category else None),
+        (
+            CaseRow.personnel_category,
+            filters.personnel_category.value if filters.personnel_category else None,
+        ),
+        (CaseRow.allegation_type, filters.allegation_type.value if filters.allegation_type else None),
+        (CaseRow.overdue, filters.overdue),
+        (CaseRow.assigned_officer, filters.assigned_officer),
+    ):
+        if value is not None:
+            conditions.append(col(column) == value)
+    for day_column, low, high in (
+        (CaseRow.reported_on, filters.reported_from, filters.reported_to),
+        (CaseRow.incident_date, filters.incident_from, filters.incident_to),
+    ):
+        if low is not None:
+            conditions.append(col(day_column) >= low)
+        if high is not None:
+            conditions.append(col(day_column) <= high)
+    descending = sort.startswith("-")
+    if cursor:
+        at_text, _, last_id = cursor.partition("|")
+        try:
+            at = date.fromisoformat(at_text)
+        except ValueError as exc:
+            raise InvalidField("cursor", "not a next_cursor this endpoint returned") from exc
+        # A row comparison lets PostgreSQL enter the index at the cursor instead of reading from the start.
+        position = tuple_(col(CaseRow.reported_on), col(CaseRow.id))
+        conditions.append(position < (at, last_id) if descending else position > (at, last_id))
+    order = (
+        (col(CaseRow.reported_on).desc(), col(CaseRow.id).desc())
+        if descending
+        else (col(CaseRow.reported_on), col(CaseRow.id))
+    )
+    query = select(CaseRow).where(*conditions).order_by(*order).limit(limit + 1)
+    rows = list((await session.execute(query)).scalars())
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = f"{last.reported_on.isoformat()}|{last.id}" if last else None
+    return [Case.model_validate(r.state) for r in rows[:limit]], next_cursor
+
+
+# The statistics' dimensions, as columns of the summaries that case_file's triggers keep (migration 0003).
+STAT_DIMENSIONS = {
+    "year": "year",
+    "mission": "mission",
+    "personnel_category": "personnel_category",
+    "nationality": "police_contributing_country",
+    "allegation_type": "allegation_type",
+    "category": "category",
+    "result": "result",
+}
+# Smallest first: a question is answered from the first summary that has all its dimensions.
+SUMMARIES = [inspect(CaseStatisticsHeadlineRow).local_table, inspect(CaseStatisticsRow).local_table]
+
+
+async def statistics(session: AsyncSession, by: list[str]) -> list[dict[str, Any]]:
+    """Allegations and victims counted by the ``by`` dimensions, in the shape of the UN's public tables."""
+    dimension_names = list(dict.fromkeys(by))
+    columns = [STAT_DIMENSIONS[d] for d in dimension_names]
+    summary = next(s for s in SUMMARIES if all(c in s.c for c in columns)).c
+    dimensions = [summary[c].label(d) for c, d in zip(columns, dimension_names, strict=True)]
+    substantiated = case((summary.result == "substantiated", summary.allegations), else_=0)
+    query = (
+        select(
+            *dimensions,
+            func.sum(summary.allegations).label("allegations"),
+            func.sum(summary.victims_adult).label("victims_adult"),
+            func.sum(summary.victims_minor).label("victims_minor"),
+            func.sum(substantiated).label("substantiated"),
+        )
+        .group_by(*dimensions)
+        .order_by(*dimensions)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def review_flags(session: AsyncSession) -> list[ReviewFlagRow]:
+    query = select(ReviewFlagRow).order_by(col(ReviewFlagRow.raised_at).desc())
+    return list((await session.execute(query)).scalars())
+
+
+async def audit_trail(session: AsyncSession, case_id: str) -> list[AuditEntryRow]:
+    query = (
+        select(AuditEntryRow)
+        .where(col(AuditEntryRow.case_id) == case_id)
+        .order_by(col(AuditEntryRow.position))
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def sealed_identity(session: AsyncSession, case_id: str, victim_id: str) -> bytes | None:
+    """The victim's encrypted identity, if the case recorded one for that victim."""
+    stored = await session.get(VictimIdentityRow, victim_id)
+    return stored.ciphertext if stored is not None and stored.case_id == case_id else None
