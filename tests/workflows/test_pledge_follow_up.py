@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -25,12 +26,17 @@ from services.pledges.lifecycle import (
     Accept,
     Acknowledge,
     Actor,
+    Edit,
     Extend,
     Pledge,
+    RecordDelivery,
     ReportProgress,
+    RequestClarification,
+    Resubmit,
     StartReview,
 )
 from services.pledges.store import lifecycle_values
+from tests.workflows.recording import record_history
 from uncops_contracts.pledges import PledgeKind, PledgeStatus, ProgressStage, TrafficLight
 from uncops_contracts.policies import PledgePolicy
 from workflows.pledges.workflows import (
@@ -369,3 +375,76 @@ async def test_a_refused_update_leaves_no_update_event_in_history(env: WorkflowE
             * 3
         )
         await handle.terminate("test over")
+
+
+async def test_recorded_follow_up_of_a_financial_pledge(env: WorkflowEnvironment) -> None:
+    """The history replayed by tests/workflows/test_replay.py (pledge_follow_up.json): every kind of step a
+    pledge's workflow takes — Updates refused by the validator and accepted, clarification and resubmission,
+    money received (and received again), the reminder, the overdue report, a report, an extension — and the
+    lapse that ends it."""
+    store = FakeStore()
+    queue = f"test-{uuid.uuid4()}"
+    async with Worker(env.client, task_queue=queue, workflows=[PledgeWorkflow], activities=[store.store]):
+        now = await env.get_current_time()
+        pledge = Pledge(
+            pledge_id=str(uuid.uuid4()),
+            member_state="GHA",
+            kind=PledgeKind.FINANCIAL_SUPPORT,
+            title="Training fund for FPUs",
+            summit="UNCOPS-2018",
+            submitted_at=now,
+            target_date=(now + TARGET_AFTER).date(),
+            amount=Decimal("100000.00"),
+            currency="USD",
+        )
+        handle = await env.client.start_workflow(
+            PledgeWorkflow.run,
+            PledgeStart(pledge=pledge, policy=POLICY),
+            id=f"pledge-{pledge.pledge_id}",
+            task_queue=queue,
+        )
+        with pytest.raises(WorkflowUpdateFailedError):  # the State may not acknowledge its own pledge
+            await act(handle, Acknowledge(), STATE)
+        await act(handle, Edit(title="Training fund for formed police units"), STATE)
+        await act(handle, Acknowledge())
+        await act(handle, StartReview())
+        await act(handle, RequestClarification(questions="Over how many years?"))
+        await act(handle, Resubmit(answer="Over two years"), STATE)
+        accepted = await act(handle, Accept(note="welcome"))
+        t0 = accepted.accepted_at
+        assert t0 is not None and accepted.lapse_at is not None
+        delivery = RecordDelivery(receipt_id="r-1", amount=Decimal("25000.00"), currency="USD")
+        await act(handle, delivery, Actor(subject="uncops-summit-funding", role="system"))
+        # The same receipt again (a redelivered event): no change, no new version.
+        again = await act(handle, delivery, Actor(subject="uncops-summit-funding", role="system"))
+        assert again.version == accepted.version + 1
+
+        await until(env, t0 + timedelta(days=366))  # reminded at day 335, overdue at 365
+        await reaches(handle, lambda p: p.missed_reports == 1, "the missed report")
+        await until(env, t0 + timedelta(days=400))
+        await act(handle, ReportProgress(period="2028-H1", stage=ProgressStage.IN_PROGRESS), STATE)
+        with pytest.raises(WorkflowUpdateFailedError):  # the same period twice, refused by field
+            await act(handle, ReportProgress(period="2028-H1", stage=ProgressStage.IN_PROGRESS), STATE)
+        extended = await act(handle, Extend(days=30, reason="procurement delayed"))
+        assert extended.lapse_at is not None
+
+        await until(env, extended.lapse_at + timedelta(days=1))
+        result = await handle.result()
+        assert result.status is PledgeStatus.LAPSED
+        assert store.actions == [
+            "edit",
+            "acknowledge",
+            "start_review",
+            "request_clarification",
+            "resubmit",
+            "accept",
+            "record_delivery",
+            "record_delivery",  # stored again, as it was (the activity ignores a version it has)
+            "timer:remind",
+            "timer:overdue",
+            "report_progress",
+            "extend",
+            "timer:remind",  # day 699, before the lapse at about day 728
+            "timer:lapse",
+        ]
+        await record_history(handle, "pledge_follow_up")
