@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 
 from services.common.settings import Settings
-from services.pledges.domain import PledgeSubmission
-from services.pledges.intake import IntakeWriter, Submitted
+from services.pledges.domain.submission import PledgeSubmission
+from services.pledges.store import IntakeWriter, Submitted
 from uncops_contracts.pledges import PledgeKind
 
 
