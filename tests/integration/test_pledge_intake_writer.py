@@ -1,4 +1,4 @@
-"""Submissions stored together (services/pledges/intake.py, IntakeWriter), on a real PostgreSQL database of
+"""Submissions stored together (services/pledges/store.py, IntakeWriter), on a real PostgreSQL database of
 their own: those that queue up go in one batch, each gets its own answer, duplicates are found within the
 batch too, a used Idempotency-Key stores nothing, and a batch PostgreSQL refuses is stored one by one."""
 

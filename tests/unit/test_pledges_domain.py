@@ -1,4 +1,4 @@
-"""Pledge intake rules (services/pledges/domain.py): schema, business rules, fingerprint, event."""
+"""Pledge intake rules (services/pledges/domain/submission.py, duplicates.py): schema, business rules, fingerprint, event."""
 
 from __future__ import annotations
 

@@ -15,14 +15,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from services.common.actor import Actor
     from services.common.commands import refusal, version_conflict
     from services.common.errors import Conflict, InvalidField
     from services.pledges.domain.pledge import ENDED, Pledge, allowed_actions, apply, fire_alarm, next_alarm
     from services.pledges.gateway import PledgeCommandRequest, PledgeStart, PledgeView, StorePledgeChange
     from workflows.pledges.activities import PledgeActivities
 
-SYSTEM = Actor(subject="uncops-follow-up", role="system")
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
