@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Self, get_args
 
 from pydantic import model_validator
 
@@ -66,19 +66,7 @@ PledgeChangeEvent = (
     | PledgeWithdrawn
 )
 CHANGE_EVENTS: dict[str, type[PledgeChangeEvent]] = {
-    cls.event_type(): cls
-    for cls in (
-        PledgeAcknowledged,
-        PledgeAccepted,
-        PledgeClarificationRequested,
-        PledgeRejected,
-        PledgeProgressReported,
-        PledgeReportDue,
-        PledgeReportOverdue,
-        PledgeFulfilled,
-        PledgeLapsed,
-        PledgeWithdrawn,
-    )
+    cls.event_type(): cls for cls in get_args(PledgeChangeEvent)
 }
 
 # Pledges whose reports are followed (timers, traffic light).
