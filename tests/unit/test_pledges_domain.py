@@ -1,4 +1,5 @@
-"""Pledge intake rules (services/pledges/domain/submission.py, duplicates.py): schema, business rules, fingerprint, event."""
+"""Pledge intake rules (services/pledges/domain/submission.py, duplicates.py): schema, business rules,
+fingerprint, event."""
 
 from __future__ import annotations
 
