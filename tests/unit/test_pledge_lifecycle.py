@@ -1,5 +1,6 @@
 """The pledge lifecycle in plain Python (services/pledges/domain/pledge.py): every transition through
-``apply``, who may do what, the report cadence, the traffic light, the timers, deliveries and the Compact signature."""
+``apply``, who may do what, the report cadence, the traffic light, the timers, deliveries and the Compact
+signature."""
 
 from __future__ import annotations
 
