@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request
 
-from services.pledges.domain import normal_title
+from services.pledges.domain.duplicates import normal_title
 
 pool: asyncpg.Pool | None = None
 

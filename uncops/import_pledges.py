@@ -164,7 +164,7 @@ def _import_chunks(path: str, chunk: int) -> tuple[str, list[_Chunk], int]:
     from pathlib import Path
 
     from services.common.errors import InvalidField
-    from services.pledges.importing import csv_records
+    from services.pledges.domain.importing import csv_records
 
     text = Path(path).read_text(encoding="utf-8-sig")
     suffix = Path(path).suffix.lower()

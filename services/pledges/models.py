@@ -6,12 +6,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Integer, Numeric, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 
-class Pledge(SQLModel, table=True):
+class PledgeRow(SQLModel, table=True):
     __tablename__ = "pledge"
     __table_args__ = (
         UniqueConstraint("member_state", "idempotency_key", name="pledge_idempotency"),
@@ -26,7 +26,7 @@ class Pledge(SQLModel, table=True):
     summit: str
     kind: str
     title: str
-    # The title as duplicates are matched (domain.normal_title), kept up to date with the title.
+    # The title as duplicates are matched (domain.duplicates.normal_title), kept up to date with the title.
     title_normal: str = ""
     text: str = ""
     indicator: str | None = None
@@ -52,3 +52,19 @@ class Pledge(SQLModel, table=True):
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
     version: int = 1
+
+
+class PledgeImportRow(SQLModel, table=True):
+    """An import made with an Idempotency-Key: its report, replayed when the same key and body come again."""
+
+    __tablename__ = "pledge_import"
+
+    idempotency_key: str = Field(sa_column=Column(Text, primary_key=True))
+    scope: str = Field(sa_column=Column(Text, nullable=False))
+    fingerprint: str = Field(sa_column=Column(Text, nullable=False))
+    status_code: int = Field(sa_column=Column(Integer, nullable=False))
+    report: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    imported_by: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )

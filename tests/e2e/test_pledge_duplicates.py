@@ -16,7 +16,7 @@ from deploy.stack import LocalStack
 from services.common.auth import Role
 from services.common.migrations import upgrade
 from services.common.settings import Settings
-from services.pledges.domain import normal_title, title_grams
+from services.pledges.domain.duplicates import normal_title, title_grams
 from tests.conftest import bearer
 from tests.e2e.test_pledge_lifecycle import step, submit
 

@@ -23,8 +23,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from deploy.stack import REPO, LocalStack
 from services.common.auth import Role
 from services.common.settings import Settings
-from services.pledges.follow_up import workflow_id
-from services.pledges.importing import import_limits
+from services.pledges.api.imports import import_limits
+from services.pledges.gateway import workflow_id
 from tests.conftest import bearer, url
 from uncops_contracts.pledges import PledgeKind
 from uncops_contracts.reference import member_states

@@ -1,4 +1,4 @@
-"""Submissions stored together (services/pledges/intake.py, IntakeWriter), on a real PostgreSQL database of
+"""Submissions stored together (services/pledges/store.py, IntakeWriter), on a real PostgreSQL database of
 their own: those that queue up go in one batch, each gets its own answer, duplicates are found within the
 batch too, a used Idempotency-Key stores nothing, and a batch PostgreSQL refuses is stored one by one."""
 
@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 
 from services.common.settings import Settings
-from services.pledges.domain import PledgeSubmission
-from services.pledges.intake import IntakeWriter, Submitted
+from services.pledges.domain.submission import PledgeSubmission
+from services.pledges.store import IntakeWriter, Submitted
 from uncops_contracts.pledges import PledgeKind
 
 

@@ -1,5 +1,6 @@
-"""Bulk import of pledges (services/pledges/importing.py): CSV and JSON parsing, line numbers, row validation,
-size limits, duplicate flags and the rows stored; the CLI's chunking (uncops/import_pledges.py)."""
+"""Bulk import of pledges (services/pledges/domain/importing.py, api/imports.py): CSV and JSON parsing, line
+numbers, row validation, size limits, duplicate flags and the rows stored; the CLI's chunking
+(uncops/import_pledges.py)."""
 
 from __future__ import annotations
 
@@ -16,32 +17,29 @@ from fastapi import HTTPException
 from services.common.database import OutboxEvent
 from services.common.errors import InvalidField
 from services.common.outbox import outbox_row, record_event
-from services.pledges import importing
-from services.pledges.domain import (
-    PledgeSubmission,
+from services.pledges.api import imports
+from services.pledges.api.imports import TooLarge, body_format, check_declared_size, read_limited
+from services.pledges.domain import duplicates, importing
+from services.pledges.domain.duplicates import (
+    flag_duplicates,
+    min_shared_bigrams,
     similar_titles,
-    submitted_event,
     title_similarity,
 )
-from services.pledges.importing import (
+from services.pledges.domain.importing import (
     CSV_COLUMNS,
     ImportMode,
     ImportRow,
-    TooLarge,
-    body_format,
-    check_declared_size,
     csv_records,
     fingerprint,
-    flag_duplicates,
-    min_shared_bigrams,
     parse_body,
     parse_csv,
     parse_json,
-    pledge_rows,
-    read_limited,
     validate_rows,
 )
-from services.pledges.models import Pledge
+from services.pledges.domain.submission import PledgeSubmission, submitted_event
+from services.pledges.models import PledgeRow
+from services.pledges.store import pledge_rows
 from uncops import cli, import_pledges
 from uncops_contracts.pledges import PledgeSubmitted
 from uncops_contracts.policies import PledgePolicy
@@ -258,20 +256,20 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
 
 def test_the_byte_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UNCOPS_PLEDGE_IMPORT_MAX_BYTES", "1234")
-    assert importing.ImportLimits().max_bytes == 1234
+    assert imports.ImportLimits().max_bytes == 1234
     monkeypatch.delenv("UNCOPS_PLEDGE_IMPORT_MAX_BYTES")
-    assert importing.ImportLimits().max_bytes == 32 * 1024 * 1024
+    assert imports.ImportLimits().max_bytes == 32 * 1024 * 1024
 
 
 def test_too_many_rows_are_refused_naming_the_count() -> None:
     body = ("member_state,kind,title\n" + "GHA,other,A title\n" * 11).encode()
 
     with pytest.raises(InvalidField, match="11 pledges: an import holds at most 10"):
-        importing._read_and_validate(body, "csv", 10, lambda _: True, None)
-    rows, (valid, _) = importing._read_and_validate(body, "csv", 11, lambda _: True, None)
+        importing.read_and_validate(body, "csv", 10, lambda _: True, None)
+    rows, (valid, _) = importing.read_and_validate(body, "csv", 11, lambda _: True, None)
     assert len(rows) == len(valid) == 11
     with pytest.raises(InvalidField, match="no pledges"):
-        importing._read_and_validate(b"member_state,kind,title\n", "csv", 10, lambda _: True, None)
+        importing.read_and_validate(b"member_state,kind,title\n", "csv", 10, lambda _: True, None)
 
 
 @pytest.mark.parametrize(
@@ -357,8 +355,8 @@ def _mutate(text: str, rng: random.Random) -> str:
 def test_the_filters_find_exactly_what_similar_titles_finds(
     size: int, threshold: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(importing, "DUPLICATES_LISTED", 10_000)
-    monkeypatch.setattr(importing, "CANDIDATES_PER_PLEDGE", 10_000)
+    monkeypatch.setattr(duplicates, "DUPLICATES_LISTED", 10_000)
+    monkeypatch.setattr(duplicates, "CANDIDATES_PER_PLEDGE", 10_000)
     rng = random.Random(size * 100 + int(threshold * 10))
     words = ["police", "women", "training", "units", "gender", "parity", "deploy", "formed", "fpu", "command"]
     bases = [" ".join(rng.sample(words, rng.randint(1, 5))) for _ in range(size // 8 + 2)]
@@ -391,7 +389,7 @@ def test_a_flag_lists_the_newest_duplicates_only() -> None:
     flags = flag_duplicates(new, {}, threshold=0.9)
 
     assert flags[0] == [] and flags[1] == ["n0"]
-    assert flags[29] == [f"n{i}" for i in range(28, 28 - importing.DUPLICATES_LISTED, -1)]
+    assert flags[29] == [f"n{i}" for i in range(28, 28 - duplicates.DUPLICATES_LISTED, -1)]
 
 
 # ---------------------------------------------------------------- the rows stored
@@ -415,7 +413,7 @@ def test_pledge_and_outbox_rows_are_those_submit_pledge_stores() -> None:
 
     pledges, events = pledge_rows(new, [[], ["p0"]], "planner-1", now, PledgePolicy(), "00-ab-cd-01")
 
-    columns = set(Pledge.__table__.columns.keys())  # type: ignore[attr-defined]
+    columns = set(PledgeRow.__table__.columns.keys())  # type: ignore[attr-defined]
     assert set(pledges[1]) <= columns and columns - set(pledges[1]) == set()
     assert pledges[1]["status"] == "submitted" and pledges[1]["amount"] == 300000
     assert pledges[1]["possible_duplicate_of"] == ["p0"] == pledges[1]["state"]["possible_duplicate_of"]

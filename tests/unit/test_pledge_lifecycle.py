@@ -1,5 +1,6 @@
-"""The pledge lifecycle in plain Python (services/pledges/lifecycle.py): every transition through ``apply``,
-who may do what, the report cadence, the traffic light, the timers, deliveries and the Compact signature."""
+"""The pledge lifecycle in plain Python (services/pledges/domain/pledge.py): every transition through
+``apply``, who may do what, the report cadence, the traffic light, the timers, deliveries and the Compact
+signature."""
 
 from __future__ import annotations
 
@@ -9,17 +10,14 @@ from typing import Any
 
 import pytest
 
+from services.common.actor import Actor
 from services.common.errors import Conflict, InvalidField
-from services.pledges.lifecycle import (
-    STATUS_ACTIONS,
+from services.pledges.domain.commands import (
     Accept,
     Acknowledge,
-    Actor,
     ConfirmFulfilment,
     Edit,
     Extend,
-    Outcome,
-    Pledge,
     RecordCompactSignature,
     RecordDelivery,
     Reject,
@@ -28,6 +26,11 @@ from services.pledges.lifecycle import (
     Resubmit,
     StartReview,
     Withdraw,
+)
+from services.pledges.domain.pledge import (
+    STATUS_ACTIONS,
+    Outcome,
+    Pledge,
     allowed_actions,
     apply,
     fire_alarm,
@@ -103,7 +106,13 @@ def accepted(kind: PledgeKind = PledgeKind.GENDER_PARITY, at: datetime = T0, **f
 
 
 def event_types(outcome: Outcome) -> list[str]:
-    return [e["type"] for e in outcome.events]
+    return [e.type for e in outcome.events]
+
+
+def payload(outcome: Outcome) -> dict[str, Any]:
+    """The first event's payload as JSON, as the outbox stores it."""
+    found: dict[str, Any] = outcome.events[0].payload.model_dump(mode="json")
+    return found
 
 
 # ---------------------------------------------------------------- who may do what
@@ -213,7 +222,7 @@ def test_review_path_acknowledge_start_review_accept() -> None:
     assert accept.pledge.status is PledgeStatus.ACCEPTED
     assert accept.pledge.accepted_at == T0
     assert event_types(accept) == ["org.un.uncops.pledges.pledge_accepted.v1"]
-    assert accept.events[0]["payload"]["first_report_due"] == str(
+    assert payload(accept)["first_report_due"] == str(
         (T0 + timedelta(days=POLICY.first_report_after_days)).date()
     )
     assert [(h.action, h.by_role, h.note) for h in accept.pledge.history] == [
@@ -250,7 +259,7 @@ def test_rejection_keeps_its_reason_and_ends_the_pledge() -> None:
     assert rejected.pledge.status is PledgeStatus.REJECTED
     assert rejected.pledge.reason == "outside the summit's scope"
     assert event_types(rejected) == ["org.un.uncops.pledges.pledge_rejected.v1"]
-    assert rejected.events[0]["payload"]["reason"] == "outside the summit's scope"
+    assert payload(rejected)["reason"] == "outside the summit's scope"
     assert next_alarm(rejected.pledge, POLICY) is None
 
 
@@ -303,7 +312,7 @@ def test_a_report_needs_an_accepted_pledge_and_moves_it_in_progress() -> None:
     assert out.pledge.status is PledgeStatus.IN_PROGRESS
     assert [(r.period, r.value, r.by) for r in out.pledge.reports] == [("2027-H1", Decimal("14"), "fp-gha")]
     assert event_types(out) == ["org.un.uncops.pledges.pledge_progress_reported.v1"]
-    assert out.events[0]["payload"]["traffic_light"] == "green"
+    assert payload(out)["traffic_light"] == "green"
 
 
 def test_a_second_report_for_the_same_period_is_refused_by_field() -> None:
@@ -331,9 +340,7 @@ def test_a_report_within_the_period_moves_the_due_date_by_a_period() -> None:
     within = due - timedelta(days=POLICY.report_every_days)
     out = apply(p, EVERY_COMMAND["report_progress"], STATE, within, POLICY)
     assert out.pledge.next_report_due == due + timedelta(days=POLICY.report_every_days)
-    assert out.events[0]["payload"]["next_report_due"] == str(
-        (due + timedelta(days=POLICY.report_every_days)).date()
-    )
+    assert payload(out)["next_report_due"] == str((due + timedelta(days=POLICY.report_every_days)).date())
     late_in_period = apply(p, EVERY_COMMAND["report_progress"], STATE, due - timedelta(days=1), POLICY)
     assert late_in_period.pledge.next_report_due == due + timedelta(days=POLICY.report_every_days)
 
@@ -409,7 +416,7 @@ def test_first_alarm_is_the_reminder_then_overdue() -> None:
     assert reminded.pledge.history[-1].action == "timer:remind"
     assert reminded.pledge.history[-1].by_role == "system"
     assert event_types(reminded) == ["org.un.uncops.pledges.pledge_report_due.v1"]
-    assert reminded.events[0]["payload"]["due_on"] == str(due.date())
+    assert payload(reminded)["due_on"] == str(due.date())
     assert reminded.pledge.traffic_light(due - timedelta(days=30), POLICY) is TrafficLight.AMBER
     assert next_alarm(reminded.pledge, POLICY) == (due, "overdue")
 
@@ -426,16 +433,16 @@ def test_overdue_rolls_the_due_date_counts_the_miss_and_turns_red_then_inactive(
     assert first.pledge.next_report_due == due + timedelta(days=182)
     assert first.pledge.status is PledgeStatus.IN_PROGRESS
     assert event_types(first) == ["org.un.uncops.pledges.pledge_report_overdue.v1"]
-    assert first.events[0]["payload"]["due_on"] == str(due.date())
-    assert first.events[0]["payload"]["missed_reports"] == 1
-    assert first.events[0]["payload"]["traffic_light"] == "red"
+    assert payload(first)["due_on"] == str(due.date())
+    assert payload(first)["missed_reports"] == 1
+    assert payload(first)["traffic_light"] == "red"
     # No reminder while a report is missing: the next alarm is the next overdue.
     assert next_alarm(first.pledge, POLICY) == (due + timedelta(days=182), "overdue")
 
     second = fire_alarm(first.pledge, "overdue", due + timedelta(days=182), POLICY)
     assert second is not None
     assert second.pledge.missed_reports == 2
-    assert second.events[0]["payload"]["traffic_light"] == "inactive"
+    assert payload(second)["traffic_light"] == "inactive"
     assert second.pledge.traffic_light(due + timedelta(days=182), POLICY) is TrafficLight.INACTIVE
 
 
@@ -453,7 +460,7 @@ def test_lapse_at_target_date_plus_grace_unless_extended() -> None:
     assert lapsed.pledge.status is PledgeStatus.LAPSED
     assert lapsed.pledge.next_report_due is None and lapsed.pledge.lapse_at is None
     assert event_types(lapsed) == ["org.un.uncops.pledges.pledge_lapsed.v1"]
-    assert lapsed.events[0]["payload"]["target_date"] == str(target)
+    assert payload(lapsed)["target_date"] == str(target)
     assert next_alarm(lapsed.pledge, POLICY) is None
 
     extended = apply(

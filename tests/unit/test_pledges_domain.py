@@ -1,4 +1,5 @@
-"""Pledge intake rules (services/pledges/domain.py): schema, business rules, fingerprint, event."""
+"""Pledge intake rules (services/pledges/domain/submission.py, duplicates.py): schema, business rules,
+fingerprint, event."""
 
 from __future__ import annotations
 
@@ -12,16 +13,14 @@ import pytest
 from pydantic import ValidationError
 
 from services.common.errors import InvalidField
-from services.pledges.domain import (
-    PledgeSubmission,
-    check_submission,
+from services.pledges.domain.duplicates import (
     is_similar,
     normal_title,
     similar_titles,
-    submitted_event,
     title_grams,
     title_similarity,
 )
+from services.pledges.domain.submission import PledgeSubmission, check_submission, submitted_event
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted
 
 FAR_FUTURE = date(2100, 1, 1)

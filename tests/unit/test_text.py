@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from services.common.app import Route
 from services.common.settings import SERVICES
 from services.common.text import NUL_REASON, NoNul, nul_locations
-from services.pledges.domain import PledgeSubmission
+from services.pledges.domain.submission import PledgeSubmission
 from uncops.cli import load_service
 
 

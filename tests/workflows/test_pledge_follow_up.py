@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,24 +22,25 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from deploy.stack import VENV_BIN
-from services.pledges.lifecycle import (
+from services.common.actor import Actor
+from services.pledges.domain.commands import (
     Accept,
     Acknowledge,
-    Actor,
+    Edit,
     Extend,
-    Pledge,
+    RecordDelivery,
     ReportProgress,
+    RequestClarification,
+    Resubmit,
     StartReview,
 )
+from services.pledges.domain.pledge import Pledge
+from services.pledges.gateway import PledgeCommandRequest, PledgeStart, StorePledgeChange
 from services.pledges.store import lifecycle_values
+from tests.workflows.recording import record_history
 from uncops_contracts.pledges import PledgeKind, PledgeStatus, ProgressStage, TrafficLight
 from uncops_contracts.policies import PledgePolicy
-from workflows.pledges.workflows import (
-    PledgeCommandRequest,
-    PledgeStart,
-    PledgeWorkflow,
-    StorePledgeChange,
-)
+from workflows.pledges.workflows import PledgeWorkflow
 
 POLICY = PledgePolicy()  # first report after 365 days, then every 182; reminder 30 days before; grace 90
 STATE = Actor(subject="fp-gha", role="state_focal_point", member_state="GHA")
@@ -80,8 +82,13 @@ class FakeStore:
         light: str | None = lifecycle_values(pledge, change.policy, pledge.history[-1].at)["traffic_light"]
         return light
 
+    def payload(self, action: str) -> dict[str, Any]:
+        """The last change's first event's payload as JSON, as the outbox stores it."""
+        found: dict[str, Any] = self.last(action).outcome.events[0].payload.model_dump(mode="json")
+        return found
+
     def event_types(self, action: str) -> list[str]:
-        return [e["type"].split(".")[-2] for e in self.last(action).outcome.events]
+        return [e.type.split(".")[-2] for e in self.last(action).outcome.events]
 
 
 Handle = WorkflowHandle[PledgeWorkflow, Pledge]
@@ -162,7 +169,7 @@ async def first_year(env: WorkflowEnvironment, handle: Handle, store: FakeStore,
     view = await reaches(handle, lambda p: p.reminded, "the reminder")
     assert store.actions[-1] == "timer:remind"
     assert store.event_types("timer:remind") == ["pledge_report_due"]
-    assert store.last("timer:remind").outcome.events[0]["payload"]["due_on"] == str(first_due.date())
+    assert store.payload("timer:remind")["due_on"] == str(first_due.date())
     reminded_at = store.last("timer:remind").outcome.pledge.history[-1].at
     assert near(reminded_at, first_due - timedelta(days=30))
     assert store.row_light("timer:remind") == "amber"
@@ -174,9 +181,9 @@ async def first_year(env: WorkflowEnvironment, handle: Handle, store: FakeStore,
     assert store.actions[-1] == "timer:overdue"
     assert near(store.last("timer:overdue").outcome.pledge.history[-1].at, first_due)
     overdue = store.last("timer:overdue").outcome.events
-    assert [e["type"].split(".")[-2] for e in overdue] == ["pledge_report_overdue"]
-    assert overdue[0]["payload"]["missed_reports"] == 1
-    assert overdue[0]["payload"]["traffic_light"] == "red"
+    assert [e.type.split(".")[-2] for e in overdue] == ["pledge_report_overdue"]
+    assert store.payload("timer:overdue")["missed_reports"] == 1
+    assert store.payload("timer:overdue")["traffic_light"] == "red"
     assert store.row_light("timer:overdue") == "red"
     assert view.next_report_due == first_due + timedelta(days=182)  # rolled to day 547
     assert await light(env, view) is TrafficLight.RED
@@ -190,7 +197,7 @@ async def first_year(env: WorkflowEnvironment, handle: Handle, store: FakeStore,
     assert await light(env, view) is TrafficLight.GREEN
     assert store.actions[-1] == "report_progress"
     assert store.row_light("report_progress") == "green"
-    reported = store.last("report_progress").outcome.events[0]["payload"]
+    reported = store.payload("report_progress")
     assert reported["traffic_light"] == "green"
     assert reported["next_report_due"] == str((t0 + timedelta(days=729)).date())
 
@@ -223,9 +230,7 @@ async def test_reminder_overdue_report_and_lapse_at_target_date_plus_grace(env: 
         ]
         assert near(store.last("timer:lapse").outcome.pledge.history[-1].at, lapse_at)
         assert store.event_types("timer:lapse") == ["pledge_lapsed"]
-        assert store.last("timer:lapse").outcome.events[0]["payload"]["target_date"] == str(
-            accepted.target_date
-        )
+        assert store.payload("timer:lapse")["target_date"] == str(accepted.target_date)
         assert store.row_light("timer:lapse") is None
         assert view.next_report_due is None and view.lapse_at is None
         assert await light(env, view) is None
@@ -282,7 +287,7 @@ async def test_two_missed_reports_make_it_inactive_and_an_extension_moves_the_la
         await until(env, t0 + timedelta(days=912))
         view = await reaches(handle, lambda p: p.missed_reports == 2, "the third report missed")
         assert store.actions[-1] == "timer:overdue"
-        assert store.last("timer:overdue").outcome.events[0]["payload"]["traffic_light"] == "inactive"
+        assert store.payload("timer:overdue")["traffic_light"] == "inactive"
         assert store.row_light("timer:overdue") == "inactive"
         assert await light(env, view) is TrafficLight.INACTIVE
         assert view.status is PledgeStatus.IN_PROGRESS
@@ -293,7 +298,7 @@ async def test_two_missed_reports_make_it_inactive_and_an_extension_moves_the_la
         await until(env, new_lapse + timedelta(days=1))
         view = await reaches(handle, lambda p: p.status is PledgeStatus.LAPSED, "the lapse at the new date")
         assert near(store.last("timer:lapse").outcome.pledge.history[-1].at, new_lapse)
-        assert store.last("timer:lapse").outcome.events[0]["payload"]["target_date"] == str(view.target_date)
+        assert store.payload("timer:lapse")["target_date"] == str(view.target_date)
         assert store.actions == [
             "acknowledge",
             "start_review",
@@ -369,3 +374,76 @@ async def test_a_refused_update_leaves_no_update_event_in_history(env: WorkflowE
             * 3
         )
         await handle.terminate("test over")
+
+
+async def test_recorded_follow_up_of_a_financial_pledge(env: WorkflowEnvironment) -> None:
+    """The history replayed by tests/workflows/test_replay.py (pledge_follow_up.json): every kind of step a
+    pledge's workflow takes — Updates refused by the validator and accepted, clarification and resubmission,
+    money received (and received again), the reminder, the overdue report, a report, an extension — and the
+    lapse that ends it."""
+    store = FakeStore()
+    queue = f"test-{uuid.uuid4()}"
+    async with Worker(env.client, task_queue=queue, workflows=[PledgeWorkflow], activities=[store.store]):
+        now = await env.get_current_time()
+        pledge = Pledge(
+            pledge_id=str(uuid.uuid4()),
+            member_state="GHA",
+            kind=PledgeKind.FINANCIAL_SUPPORT,
+            title="Training fund for FPUs",
+            summit="UNCOPS-2018",
+            submitted_at=now,
+            target_date=(now + TARGET_AFTER).date(),
+            amount=Decimal("100000.00"),
+            currency="USD",
+        )
+        handle = await env.client.start_workflow(
+            PledgeWorkflow.run,
+            PledgeStart(pledge=pledge, policy=POLICY),
+            id=f"pledge-{pledge.pledge_id}",
+            task_queue=queue,
+        )
+        with pytest.raises(WorkflowUpdateFailedError):  # the State may not acknowledge its own pledge
+            await act(handle, Acknowledge(), STATE)
+        await act(handle, Edit(title="Training fund for formed police units"), STATE)
+        await act(handle, Acknowledge())
+        await act(handle, StartReview())
+        await act(handle, RequestClarification(questions="Over how many years?"))
+        await act(handle, Resubmit(answer="Over two years"), STATE)
+        accepted = await act(handle, Accept(note="welcome"))
+        t0 = accepted.accepted_at
+        assert t0 is not None and accepted.lapse_at is not None
+        delivery = RecordDelivery(receipt_id="r-1", amount=Decimal("25000.00"), currency="USD")
+        await act(handle, delivery, Actor(subject="uncops-summit-funding", role="system"))
+        # The same receipt again (a redelivered event): no change, no new version.
+        again = await act(handle, delivery, Actor(subject="uncops-summit-funding", role="system"))
+        assert again.version == accepted.version + 1
+
+        await until(env, t0 + timedelta(days=366))  # reminded at day 335, overdue at 365
+        await reaches(handle, lambda p: p.missed_reports == 1, "the missed report")
+        await until(env, t0 + timedelta(days=400))
+        await act(handle, ReportProgress(period="2028-H1", stage=ProgressStage.IN_PROGRESS), STATE)
+        with pytest.raises(WorkflowUpdateFailedError):  # the same period twice, refused by field
+            await act(handle, ReportProgress(period="2028-H1", stage=ProgressStage.IN_PROGRESS), STATE)
+        extended = await act(handle, Extend(days=30, reason="procurement delayed"))
+        assert extended.lapse_at is not None
+
+        await until(env, extended.lapse_at + timedelta(days=1))
+        result = await handle.result()
+        assert result.status is PledgeStatus.LAPSED
+        assert store.actions == [
+            "edit",
+            "acknowledge",
+            "start_review",
+            "request_clarification",
+            "resubmit",
+            "accept",
+            "record_delivery",
+            "record_delivery",  # stored again, as it was (the activity ignores a version it has)
+            "timer:remind",
+            "timer:overdue",
+            "report_progress",
+            "extend",
+            "timer:remind",  # day 699, before the lapse at about day 728
+            "timer:lapse",
+        ]
+        await record_history(handle, "pledge_follow_up")

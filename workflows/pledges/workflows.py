@@ -11,52 +11,18 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from services.common.commands import refusal, version_conflict
     from services.common.errors import Conflict, InvalidField
-    from services.pledges.lifecycle import (
-        Actor,
-        Command,
-        Outcome,
-        Pledge,
-        allowed_actions,
-        apply,
-        fire_alarm,
-        next_alarm,
-    )
-    from uncops_contracts.policies import PledgePolicy
+    from services.pledges.domain.pledge import ENDED, Pledge, allowed_actions, apply, fire_alarm, next_alarm
+    from services.pledges.gateway import PledgeCommandRequest, PledgeStart, PledgeView, StorePledgeChange
+    from workflows.pledges.activities import PledgeActivities
 
-SYSTEM = Actor(subject="uncops-follow-up", role="system")
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-
-
-class PledgeStart(BaseModel):
-    pledge: Pledge
-    policy: PledgePolicy
-
-
-class PledgeCommandRequest(BaseModel):
-    command: Command
-    actor: Actor
-    policy: PledgePolicy
-    expected_version: int | None = None
-    traceparent: str | None = None
-
-
-class PledgeView(BaseModel):
-    pledge: Pledge
-    allowed_actions: list[str]
-
-
-class StorePledgeChange(BaseModel):
-    outcome: Outcome
-    policy: PledgePolicy
-    traceparent: str | None = None
 
 
 @workflow.defn(name="PledgeWorkflow")
@@ -115,12 +81,11 @@ class PledgeWorkflow:
         return self.pledge
 
     def _finished(self) -> bool:
-        # A fulfilled pledge's workflow stays: money may still arrive for a financial one.
-        return self.pledge.status.value in ("rejected", "lapsed", "withdrawn")
+        return self.pledge.status in ENDED
 
     async def _store(self, change: StorePledgeChange) -> None:
-        await workflow.execute_activity(
-            "store_pledge_change",
+        await workflow.execute_activity_method(
+            PledgeActivities.store_pledge_change,
             change,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from services.pledges.domain import normal_title, title_grams
+from services.pledges.domain.duplicates import normal_title, title_grams
 
 revision: str = "0005"
 down_revision: str | None = "0004"

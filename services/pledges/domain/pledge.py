@@ -7,15 +7,33 @@ the traffic light, fulfilment (by report or by evidence from elsewhere), lapse, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import model_validator
 
-from services.common.actor import Actor as Actor  # part of this module's vocabulary
+from services.common.actor import Actor
 from services.common.errors import Conflict, InvalidField
-from uncops_contracts.envelope import EventPayload
+from services.pledges.domain.commands import (
+    Accept,
+    Acknowledge,
+    Closed,
+    Command,
+    ConfirmFulfilment,
+    Edit,
+    Evidence,
+    Extend,
+    RecordCompactSignature,
+    RecordDelivery,
+    Reject,
+    ReportProgress,
+    RequestClarification,
+    Resubmit,
+    StartReview,
+    Withdraw,
+)
 from uncops_contracts.pledges import (
     PledgeAccepted,
     PledgeAcknowledged,
@@ -34,22 +52,31 @@ from uncops_contracts.pledges import (
 )
 from uncops_contracts.policies import PledgePolicy
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+# What a pledge's steps and timers publish (its submission is published by intake, not by a step).
+PledgeChangeEvent = (
+    PledgeAcknowledged
+    | PledgeAccepted
+    | PledgeClarificationRequested
+    | PledgeRejected
+    | PledgeProgressReported
+    | PledgeReportDue
+    | PledgeReportOverdue
+    | PledgeFulfilled
+    | PledgeLapsed
+    | PledgeWithdrawn
+)
+CHANGE_EVENTS: dict[str, type[PledgeChangeEvent]] = {
+    cls.event_type(): cls for cls in get_args(PledgeChangeEvent)
+}
+
+# Pledges whose reports are followed (timers, traffic light).
+LIVE = frozenset({PledgeStatus.ACCEPTED, PledgeStatus.IN_PROGRESS})
+# Pledges whose workflow has ended: nothing more may happen to them. (A fulfilled pledge's workflow stays:
+# money may still arrive for a financial one.)
+ENDED = frozenset({PledgeStatus.REJECTED, PledgeStatus.LAPSED, PledgeStatus.WITHDRAWN})
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Evidence(_Model):
-    """Metadata of a document backing a report (the document itself stays with the State)."""
-
-    title: str = Field(min_length=1, max_length=300)
-    url: str | None = Field(None, max_length=1000)
-    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
-
-
-class Report(_Model):
+class Report(Closed):
     period: str
     stage: ProgressStage
     value: Decimal | None = None
@@ -59,14 +86,14 @@ class Report(_Model):
     by: str
 
 
-class HistoryEntry(_Model):
+class HistoryEntry(Closed):
     action: str
     at: datetime
     by_role: str
     note: str = ""
 
 
-class Pledge(_Model):
+class Pledge(Closed):
     pledge_id: str
     member_state: str
     co_sponsors: list[str] = []
@@ -105,112 +132,6 @@ class Pledge(_Model):
             return TrafficLight.AMBER
         return TrafficLight.GREEN
 
-
-LIVE = frozenset({PledgeStatus.ACCEPTED, PledgeStatus.IN_PROGRESS})
-
-# ---------------------------------------------------------------- commands
-
-
-class Acknowledge(_Model):
-    action: Literal["acknowledge"] = "acknowledge"
-
-
-class StartReview(_Model):
-    action: Literal["start_review"] = "start_review"
-
-
-class Accept(_Model):
-    action: Literal["accept"] = "accept"
-    note: str = Field("", max_length=2000)
-
-
-class RequestClarification(_Model):
-    action: Literal["request_clarification"] = "request_clarification"
-    questions: Reason
-
-
-class Resubmit(_Model):
-    action: Literal["resubmit"] = "resubmit"
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = (
-        None
-    )
-    answer: Reason
-
-
-class Edit(_Model):
-    """The State corrects its pledge before review starts (after that, through clarification)."""
-
-    action: Literal["edit"] = "edit"
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = (
-        None
-    )
-    target_date: date | None = None
-    amount: Decimal | None = Field(None, gt=0, max_digits=18, decimal_places=2)
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
-
-
-class Reject(_Model):
-    action: Literal["reject"] = "reject"
-    reason: Reason
-
-
-class ReportProgress(_Model):
-    action: Literal["report_progress"] = "report_progress"
-    period: Annotated[str, StringConstraints(pattern=r"^\d{4}(-(H[12]|Q[1-4]|\d{2}))?$")] = Field(
-        examples=["2026-H1"]
-    )
-    stage: ProgressStage
-    value: Decimal | None = None
-    narrative: str = Field("", max_length=10000)
-    evidence: list[Evidence] = Field(default_factory=list, max_length=50)
-
-
-class ConfirmFulfilment(_Model):
-    action: Literal["confirm_fulfilment"] = "confirm_fulfilment"
-    evidence: Reason
-
-
-class Extend(_Model):
-    action: Literal["extend"] = "extend"
-    days: int = Field(ge=1, le=1095)
-    reason: Reason
-
-
-class Withdraw(_Model):
-    action: Literal["withdraw"] = "withdraw"
-    reason: Reason
-
-
-class RecordDelivery(_Model):
-    """Money received for a financial-support pledge, as the summit service recorded it."""
-
-    action: Literal["record_delivery"] = "record_delivery"
-    receipt_id: str
-    amount: Decimal = Field(gt=0)
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-
-
-class RecordCompactSignature(_Model):
-    action: Literal["record_compact_signature"] = "record_compact_signature"
-    signed_on: date
-
-
-Command = Annotated[
-    Acknowledge
-    | StartReview
-    | Accept
-    | RequestClarification
-    | Resubmit
-    | Edit
-    | Reject
-    | ReportProgress
-    | ConfirmFulfilment
-    | Extend
-    | Withdraw
-    | RecordDelivery
-    | RecordCompactSignature,
-    Field(discriminator="action"),
-]
 
 STATUS_ACTIONS: dict[PledgeStatus, tuple[str, ...]] = {
     PledgeStatus.SUBMITTED: ("acknowledge", "edit", "withdraw", "record_delivery"),
@@ -269,13 +190,34 @@ def allowed_actions(pledge: Pledge, actor: Actor) -> list[str]:
     return [a for a in actions if a in permitted]
 
 
-class Outcome(_Model):
+class StepEvent(Closed):
+    """An event a step or a timer publishes, typed by its payload's model. Its JSON, ``{"type", "payload"}``,
+    is what the workflow has always handed its activity (recorded histories hold it)."""
+
+    type: str
+    payload: PledgeChangeEvent
+
+    @model_validator(mode="before")
+    @classmethod
+    def _payload_of_its_type(cls, data: Any) -> Any:
+        # By ``type``, not by trying each model of the union: several payloads have the same fields.
+        kind = CHANGE_EVENTS.get(data.get("type", "")) if isinstance(data, dict) else None
+        if kind is not None and isinstance(data["payload"], dict):
+            return {**data, "payload": kind.model_validate(data["payload"])}
+        return data
+
+    @classmethod
+    def of(cls, payload: PledgeChangeEvent) -> Self:
+        return cls(type=payload.event_type(), payload=payload)
+
+
+class Outcome(Closed):
     pledge: Pledge
     action: str
-    events: list[dict[str, Any]]
+    events: list[StepEvent]
 
 
-def apply(pledge: Pledge, command: Any, actor: Actor, now: datetime, policy: PledgePolicy) -> Outcome:
+def apply(pledge: Pledge, command: Command, actor: Actor, now: datetime, policy: PledgePolicy) -> Outcome:
     action: str = command.action
     if action not in allowed_actions(pledge, actor):
         raise Conflict(
@@ -290,10 +232,10 @@ def apply(pledge: Pledge, command: Any, actor: Actor, now: datetime, policy: Ple
     events = _transition(new, command, actor, now, policy)
     new.version = pledge.version + 1
     new.history.append(HistoryEntry(action=action, at=now, by_role=actor.role, note=_note(command)))
-    return Outcome(pledge=new, action=action, events=[_event(e) for e in events])
+    return Outcome(pledge=new, action=action, events=[StepEvent.of(e) for e in events])
 
 
-def _note(command: Any) -> str:
+def _note(command: Command) -> str:
     for field in ("reason", "questions", "answer", "evidence", "note"):
         value = getattr(command, field, None)
         if isinstance(value, str):
@@ -302,8 +244,8 @@ def _note(command: Any) -> str:
 
 
 def _transition(
-    p: Pledge, command: Any, actor: Actor, now: datetime, policy: PledgePolicy
-) -> list[EventPayload]:
+    p: Pledge, command: Command, actor: Actor, now: datetime, policy: PledgePolicy
+) -> list[PledgeChangeEvent]:
     base = {"pledge_id": p.pledge_id, "member_state": p.member_state, "kind": p.kind, "occurred_at": now}
 
     def fields() -> dict[str, Any]:
@@ -413,7 +355,7 @@ def _transition(
     raise InvalidField("action", f"unknown action {command!r}")
 
 
-def _fulfil(p: Pledge, evidence: str, fields: Any) -> list[EventPayload]:
+def _fulfil(p: Pledge, evidence: str, fields: Callable[[], dict[str, Any]]) -> list[PledgeChangeEvent]:
     p.status = PledgeStatus.FULFILLED
     p.fulfilment_evidence = evidence
     p.next_report_due = None
@@ -459,7 +401,7 @@ def fire_alarm(p: Pledge, kind: str, now: datetime, policy: PledgePolicy) -> Out
         "occurred_at": now,
         "pledge_version": new.version,
     }
-    event: EventPayload
+    event: PledgeChangeEvent
     if kind == "remind":
         new.reminded = True
         assert p.next_report_due is not None
@@ -483,8 +425,4 @@ def fire_alarm(p: Pledge, kind: str, now: datetime, policy: PledgePolicy) -> Out
         new.lapse_at = None
         event = PledgeLapsed(**base, status=new.status, target_date=p.target_date)
     new.history.append(HistoryEntry(action=f"timer:{kind}", at=now, by_role="system"))
-    return Outcome(pledge=new, action=f"timer:{kind}", events=[_event(event)])
-
-
-def _event(payload: EventPayload) -> dict[str, Any]:
-    return {"type": payload.event_type(), "payload": payload.model_dump(mode="json")}
+    return Outcome(pledge=new, action=f"timer:{kind}", events=[StepEvent.of(event)])

@@ -1,5 +1,6 @@
-"""Reading pledges back: the filters the list and the export share, summaries per State, kind, status or
-traffic light, pledged versus delivered for financial pledges, and a CSV export.
+"""Reading pledges back: the filters the list, the summary and the export share (with keyset pages),
+summaries per State, kind, status or traffic light, pledged versus delivered for financial pledges, the
+export's rows, and the reads of intake and import (a pledge by Idempotency-Key, titles to compare with).
 
 A focal point sees the pledges of its own State (led or co-sponsored), exactly as in the list; planners and
 conduct officers see every State's. Everything here reads the pledge rows, which the pledge workflow's
@@ -8,39 +9,30 @@ activity keeps up to date (status, traffic light, next report due, missed report
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, func, or_
+from sqlalchemy import ColumnElement, RowMapping, Select, func, or_, tuple_
+from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from services.common.app import Route, RuntimeDep, SessionDep
-from services.common.auth import Principal, Role, require_roles
-from services.common.errors import InvalidField
-from services.pledges.models import Pledge
+from services.common.auth import Principal, Role
+from services.common.errors import InvalidField, NotFound
+from services.pledges.domain.duplicates import STORED_CANDIDATES
+from services.pledges.domain.pledge import LIVE
+from services.pledges.models import PledgeImportRow, PledgeRow
 from uncops_contracts.pledges import PledgeKind, PledgeStatus, TrafficLight
 
-router = APIRouter(prefix="/pledges", tags=["pledges"], route_class=Route)
-
-READERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER, Role.CONDUCT_OFFICER)
-
-LIVE = (PledgeStatus.ACCEPTED.value, PledgeStatus.IN_PROGRESS.value)
+LIVE_VALUES = sorted(status.value for status in LIVE)
 # Pledges no longer committed: their amounts do not count as pledged (money received still counts).
 WITHDRAWN_OR_REJECTED = (PledgeStatus.REJECTED.value, PledgeStatus.WITHDRAWN.value)
-
-SUMMIT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{1,40}$"
-SORT_PATTERN = r"^-?submitted_at$"
-Sort = Literal["-submitted_at", "submitted_at"]
 
 E = TypeVar("E", bound=StrEnum)
 AnySelect = Select[*tuple[Any, ...]]
@@ -92,24 +84,24 @@ class PledgeFilters:
         if scope is not None:
             found.append(scope)
         if self.member_state:
-            found.append(col(Pledge.member_state) == self.member_state)
+            found.append(col(PledgeRow.member_state) == self.member_state)
         if self.kind:
-            found.append(col(Pledge.kind) == self.kind.value)
+            found.append(col(PledgeRow.kind) == self.kind.value)
         if self.summit:
-            found.append(col(Pledge.summit) == self.summit)
+            found.append(col(PledgeRow.summit) == self.summit)
         if self.supports_summit:
-            found.append(col(Pledge.supports_summit) == self.supports_summit)
+            found.append(col(PledgeRow.supports_summit) == self.supports_summit)
         if self.status:
-            found.append(col(Pledge.status) == self.status.value)
+            found.append(col(PledgeRow.status) == self.status.value)
         if self.traffic_light:
-            found.append(col(Pledge.traffic_light) == self.traffic_light.value)
+            found.append(col(PledgeRow.traffic_light) == self.traffic_light.value)
         if self.overdue is not None:
-            due = col(Pledge.next_report_due)
-            overdue = col(Pledge.status).in_(LIVE) & (
-                (col(Pledge.missed_reports) > 0) | (due.is_not(None) & (due < now))
+            due = col(PledgeRow.next_report_due)
+            overdue = col(PledgeRow.status).in_(LIVE_VALUES) & (
+                (col(PledgeRow.missed_reports) > 0) | (due.is_not(None) & (due < now))
             )
-            not_overdue = col(Pledge.status).not_in(LIVE) | (
-                (col(Pledge.missed_reports) == 0) & (due.is_(None) | (due >= now))
+            not_overdue = col(PledgeRow.status).not_in(LIVE_VALUES) | (
+                (col(PledgeRow.missed_reports) == 0) & (due.is_(None) | (due >= now))
             )
             found.append(overdue if self.overdue else not_overdue)
         return found
@@ -124,50 +116,18 @@ def _member(name: str, enum: type[E], value: str | None) -> E | None:
         raise InvalidField(name, f"{value!r} is not one of: {', '.join(e.value for e in enum)}") from None
 
 
-def _enum_query(enum: type[StrEnum], description: str) -> Any:
-    return Query(description=description, json_schema_extra={"enum": [e.value for e in enum]})
-
-
-async def pledge_filters(
-    member_state: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-    kind: Annotated[str | None, _enum_query(PledgeKind, "Kind of pledge")] = None,
-    summit: Annotated[str | None, Query(pattern=SUMMIT_PATTERN, description="Made at this summit")] = None,
-    supports_summit: Annotated[
-        str | None, Query(pattern=SUMMIT_PATTERN, description="Supporting this summit")
-    ] = None,
-    status: Annotated[str | None, _enum_query(PledgeStatus, "Status")] = None,
-    traffic_light: Annotated[str | None, _enum_query(TrafficLight, "Reporting health")] = None,
-    overdue: Annotated[
-        bool | None, Query(description="true: a live pledge with a report missed or past due")
-    ] = None,
-) -> PledgeFilters:
-    return PledgeFilters.parse(
-        member_state=member_state,
-        kind=kind,
-        summit=summit,
-        supports_summit=supports_summit,
-        status=status,
-        traffic_light=traffic_light,
-        overdue=overdue,
-    )
-
-
-Filters = Annotated[PledgeFilters, Depends(pledge_filters)]
-SortQuery = Annotated[Sort, Query(description="submitted_at (oldest first) or -submitted_at (newest first)")]
-
-
 def visible_to(principal: Principal) -> ColumnElement[bool] | None:
     """None for the secretariat and conduct officers (every State); a focal point's own State's pledges."""
     if principal.has(Role.PLANNER, Role.CONDUCT_OFFICER):
         return None
     state = principal.member_state or ""
-    return or_(col(Pledge.member_state) == state, col(Pledge.co_sponsors).contains([state]))
+    return or_(col(PledgeRow.member_state) == state, col(PledgeRow.co_sponsors).contains([state]))
 
 
 def ordering(sort: str) -> list[Any]:
     if sort == "submitted_at":
-        return [col(Pledge.submitted_at).asc(), col(Pledge.id).asc()]
-    return [col(Pledge.submitted_at).desc(), col(Pledge.id).desc()]
+        return [col(PledgeRow.submitted_at).asc(), col(PledgeRow.id).asc()]
+    return [col(PledgeRow.submitted_at).desc(), col(PledgeRow.id).desc()]
 
 
 def after_cursor(cursor: str, sort: str) -> ColumnElement[bool]:
@@ -177,18 +137,96 @@ def after_cursor(cursor: str, sort: str) -> ColumnElement[bool]:
         at = datetime.fromisoformat(at_text)
     except ValueError as exc:
         raise InvalidField("cursor", "not a next_cursor this endpoint returned") from exc
-    submitted, pledge_id = col(Pledge.submitted_at), col(Pledge.id)
+    submitted, pledge_id = col(PledgeRow.submitted_at), col(PledgeRow.id)
     if sort == "submitted_at":
         return (submitted > at) | ((submitted == at) & (pledge_id > last_id))
     return (submitted < at) | ((submitted == at) & (pledge_id < last_id))
 
 
-def cursor_of(pledge: Pledge) -> str:
+def cursor_of(pledge: PledgeRow) -> str:
     return f"{pledge.submitted_at.isoformat()}|{pledge.id}"
 
 
 def filtered(query: Q, filters: PledgeFilters, principal: Principal) -> Q:
     return query.where(*filters.conditions(principal, datetime.now(UTC)))
+
+
+# ---------------------------------------------------------------- one pledge, a page of them
+
+
+async def visible_pledge(session: AsyncSession, pledge_id: str, principal: Principal) -> PledgeRow:
+    """The pledge, if the principal may see it. Another State's pledge is not even acknowledged to exist."""
+    pledge = await session.get(PledgeRow, pledge_id)
+    if pledge is None or not may_see(pledge, principal):
+        raise NotFound(f"no pledge {pledge_id}")
+    return pledge
+
+
+def may_see(pledge: PledgeRow, principal: Principal) -> bool:
+    states = {pledge.member_state, *pledge.co_sponsors}
+    return any(principal.may_act_for(state) for state in states)
+
+
+async def pledge_page(
+    session: AsyncSession,
+    filters: PledgeFilters,
+    principal: Principal,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[PledgeRow], str | None]:
+    """A page of the pledges the principal may see, and the cursor of the next page (None on the last)."""
+    query = filtered(select(PledgeRow), filters, principal)
+    if cursor:
+        query = query.where(after_cursor(cursor, sort))
+    query = query.order_by(*ordering(sort)).limit(limit + 1)
+    rows = list((await session.execute(query)).scalars())
+    items, more = rows[:limit], len(rows) > limit
+    return items, cursor_of(items[-1]) if more else None
+
+
+async def by_idempotency_key(session: AsyncSession, member_state: str, key: str) -> PledgeRow | None:
+    result = await session.execute(
+        select(PledgeRow).where(PledgeRow.member_state == member_state, PledgeRow.idempotency_key == key)
+    )
+    return result.scalar_one_or_none()
+
+
+async def import_by_key(session: AsyncSession, idempotency_key: str) -> PledgeImportRow | None:
+    return await session.get(PledgeImportRow, idempotency_key)
+
+
+async def stored_titles(
+    session: AsyncSession, groups: set[tuple[str, str]]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """Id and title of the stored pledges of each (State, kind): its newest STORED_CANDIDATES first."""
+    if not groups:
+        return {}
+    ranked = (
+        sa_select(
+            col(PledgeRow.id),
+            col(PledgeRow.title),
+            col(PledgeRow.member_state),
+            col(PledgeRow.kind),
+            func.row_number()
+            .over(
+                partition_by=(col(PledgeRow.member_state), col(PledgeRow.kind)),
+                order_by=(col(PledgeRow.submitted_at).desc(), col(PledgeRow.id).desc()),
+            )
+            .label("rank"),
+        )
+        .where(tuple_(col(PledgeRow.member_state), col(PledgeRow.kind)).in_(sorted(groups)))
+        .subquery()
+    )
+    rows = await session.execute(
+        sa_select(ranked.c.id, ranked.c.title, ranked.c.member_state, ranked.c.kind)
+        .where(ranked.c.rank <= STORED_CANDIDATES)
+        .order_by(ranked.c.rank)
+    )
+    found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for pledge_id, title, member_state, kind in rows:
+        found[(member_state, kind)].append((pledge_id, title))
+    return found
 
 
 # ---------------------------------------------------------------- summary
@@ -212,16 +250,10 @@ class PledgeSummary(BaseModel):
     groups: list[SummaryGroup]
 
 
-@router.get("/summary", summary="Pledge counts per State, kind, status or traffic light")
-async def pledge_summary(
-    session: SessionDep,
-    principal: Annotated[Principal, READERS],
-    filters: Filters,
-    by: SummaryBy = SummaryBy.MEMBER_STATE,
+async def summary(
+    session: AsyncSession, filters: PledgeFilters, principal: Principal, by: SummaryBy
 ) -> PledgeSummary:
-    """Counts of the pledges the caller may see (a focal point: its own State's), narrowed by the list's
-    filters. A pledge not yet accepted, or ended, has no traffic light: its group's key is null."""
-    column = col(getattr(Pledge, by.value))
+    column = col(getattr(PledgeRow, by.value))
     count = func.count().label("n")
     query = filtered(select(column, count), filters, principal).group_by(column)
     rows = (await session.execute(query.order_by(count.desc(), column.asc().nulls_last()))).all()
@@ -280,24 +312,16 @@ FINANCIAL_COLUMNS = (
 )
 
 
-@router.get("/financial", summary="Financial pledges: money pledged versus delivered")
-async def financial_pledges(
-    session: SessionDep, principal: Annotated[Principal, READERS], filters: Filters
-) -> FinancialReport:
-    """Every financial-support pledge the caller may see, with the money its State pledged and the money the
-    summit service recorded as received for it; totals per currency, and per supported summit.
-
-    Rejected and withdrawn pledges are listed but their amounts are not counted as pledged; money received is
-    always counted."""
-    columns = [col(getattr(Pledge, name)) for name in FINANCIAL_COLUMNS]
+async def financial(session: AsyncSession, filters: PledgeFilters, principal: Principal) -> FinancialReport:
+    columns = [col(getattr(PledgeRow, name)) for name in FINANCIAL_COLUMNS]
     query = filtered(select(*columns), filters, principal).where(
-        col(Pledge.kind) == PledgeKind.FINANCIAL_SUPPORT.value, col(Pledge.amount).is_not(None)
+        col(PledgeRow.kind) == PledgeKind.FINANCIAL_SUPPORT.value, col(PledgeRow.amount).is_not(None)
     )
     query = query.order_by(
-        col(Pledge.supports_summit).asc().nulls_last(),
-        col(Pledge.member_state),
-        col(Pledge.submitted_at),
-        col(Pledge.id),
+        col(PledgeRow.supports_summit).asc().nulls_last(),
+        col(PledgeRow.member_state),
+        col(PledgeRow.submitted_at),
+        col(PledgeRow.id),
     )
     pledges: list[FinancialPledge] = []
     totals: dict[str, CurrencyTotal] = defaultdict(CurrencyTotal)
@@ -347,7 +371,8 @@ def _add(bucket: dict[str, CurrencyTotal], pledge: FinancialPledge) -> None:
         bucket[currency].delivered += amount
 
 
-# ---------------------------------------------------------------- CSV export
+# ---------------------------------------------------------------- export
+
 
 EXPORT_COLUMNS = (
     "id",
@@ -374,67 +399,23 @@ EXPORT_COLUMNS = (
     "version",
 )
 # Free text a State wrote: a spreadsheet must not run it as a formula (CSV injection).
-FREE_TEXT = frozenset({"title", "indicator", "unit"})
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_BATCH = 500
 
 
-@router.get(
-    "/export.csv",
-    summary="The pledges of the list as CSV",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "A CSV file with a header row"}},
-)
-async def export_pledges(
-    runtime: RuntimeDep,
-    principal: Annotated[Principal, READERS],
-    filters: Filters,
-    sort: SortQuery = "-submitted_at",
-) -> StreamingResponse:
-    """The list's filters and order, every matching pledge (no pagination), streamed: one row per pledge,
-    lists joined with ``;``, money delivered as ``USD 1000.00;EUR 5.00``. A focal point exports its own
-    State's pledges only."""
-    columns = [col(getattr(Pledge, name)) for name in EXPORT_COLUMNS]
-    query = filtered(select(*columns), filters, principal).order_by(*ordering(sort))
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return StreamingResponse(
-        _csv_rows(runtime, query),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="pledges-{stamp}.csv"'},
-    )
+def export_batches(
+    sessions: async_sessionmaker[AsyncSession], filters: PledgeFilters, principal: Principal, sort: str
+) -> AsyncIterator[Sequence[RowMapping]]:
+    """Every pledge of the list's filters and order (no pagination), EXPORT_COLUMNS, EXPORT_BATCH at a time;
+    the query is made now, read as the batches are asked for."""
+    columns = [col(getattr(PledgeRow, name)) for name in EXPORT_COLUMNS]
+    return _batches(sessions, filtered(select(*columns), filters, principal).order_by(*ordering(sort)))
 
 
-async def _csv_rows(runtime: RuntimeDep, query: AnySelect) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    yield _drain(buffer)
+async def _batches(
+    sessions: async_sessionmaker[AsyncSession], query: AnySelect
+) -> AsyncIterator[Sequence[RowMapping]]:
     # Its own session: the request's is closed once the endpoint has returned the response.
-    async with runtime.sessions() as session:
+    async with sessions() as session:
         result = await session.stream(query.execution_options(yield_per=EXPORT_BATCH))
         async for batch in result.mappings().partitions(EXPORT_BATCH):
-            for row in batch:
-                writer.writerow(_csv_cell(name, row[name]) for name in EXPORT_COLUMNS)
-            yield _drain(buffer)
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
-
-
-def _csv_cell(name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if name == "delivered":
-        return ";".join(f"{currency} {amount}" for currency, amount in sorted(value.items()))
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    text = str(value)
-    if name in FREE_TEXT and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+            yield batch

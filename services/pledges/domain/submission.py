@@ -1,20 +1,18 @@
-"""Pledge rules in plain Python: what a valid submission is and how it becomes an event."""
+"""A pledge submission in plain Python: what a valid one is, the pledge it starts and the event it makes."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
-from rapidfuzz.distance import Indel
 
 from services.common.errors import InvalidField
 from services.common.text import NoNul
-from services.pledges.lifecycle import Pledge
+from services.pledges.domain.pledge import Pledge
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 from uncops_contracts.reference import is_member_state
 
@@ -92,43 +90,6 @@ def check_submission(submission: PledgeSubmission, today: date) -> None:
         raise InvalidField("terms.currency", "amount and currency go together")
     if submission.supports_summit is not None and submission.kind not in SUPPORT_KINDS:
         raise InvalidField("supports_summit", "only financial or political support pledges support a summit")
-
-
-def normal_title(title: str) -> str:
-    """A title as similar_titles compares it: lower case, single spaces."""
-    return " ".join(title.lower().split())
-
-
-def title_grams(normal: str) -> list[str]:
-    """The letter pairs of a normalised title as a set: the 2nd "po" is "po2", another token than the 1st,
-    so the size of the intersection of two titles' sets is the number of pairs they share (as multisets)."""
-    counts: dict[str, int] = {}
-    grams: list[str] = []
-    for gram in map(str.__add__, normal, normal[1:]):
-        counts[gram] = counts.get(gram, 0) + 1
-        grams.append(gram if counts[gram] == 1 else f"{gram}{counts[gram]}")
-    return grams
-
-
-def title_similarity(a: str, b: str) -> float:
-    """How alike two normalised titles are: 2 LCS / (len(a) + len(b)), their longest common subsequence
-    over both lengths, 1.0 for identical titles (the normalised indel similarity, RapidFuzz's ``ratio``)."""
-    return float(Indel.normalized_similarity(a, b))
-
-
-def is_similar(a: str, b: str, threshold: float) -> bool:
-    """True when normalised titles ``a`` and ``b`` are at least ``threshold`` alike (title_similarity).
-
-    Compared as whole numbers: a + b - 2 LCS, the characters to insert or delete to turn one into the
-    other, must not exceed the threshold's share of a + b."""
-    allowed = math.floor((1 - threshold) * (len(a) + len(b)) + 1e-9)
-    return bool(Indel.distance(a, b, score_cutoff=allowed) <= allowed)
-
-
-def similar_titles(title: str, others: list[tuple[str, str]], threshold: float) -> list[str]:
-    """Ids of pledges whose title is near-identical to ``title`` (case and spacing ignored)."""
-    wanted = normal_title(title)
-    return [pledge_id for pledge_id, other in others if is_similar(wanted, normal_title(other), threshold)]
 
 
 def initial_state(
