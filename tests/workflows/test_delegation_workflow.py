@@ -21,17 +21,17 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from deploy.stack import VENV_BIN
-from services.summit.delegations import Actor, Delegation, Register, StartReview, Withdraw
-from uncops_contracts.policies import SummitPolicy
-from uncops_contracts.summit import DelegationStatus
-from workflows.summit.delegations import (
+from services.summit.domain.delegations import Actor, Delegation, Register, StartReview, Withdraw
+from services.summit.gateway import (
     DelegationCommandRequest,
     DelegationStart,
-    DelegationWorkflow,
     StoredDelegationChange,
     StoreDelegationChange,
     delegation_workflow_id,
 )
+from uncops_contracts.policies import SummitPolicy
+from uncops_contracts.summit import DelegationStatus
+from workflows.summit.delegations import DelegationWorkflow
 
 POLICY = SummitPolicy()  # reminders 14 and 3 days before the deadline
 GHANA = Actor(subject="fp-gha", role="state_focal_point", member_state="GHA")

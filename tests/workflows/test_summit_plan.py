@@ -19,9 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from deploy.stack import VENV_BIN
-from services.summit.domain import MilestoneStatus, plan_from_template, warning_time
-from uncops_contracts.policies import SummitPolicy
-from workflows.summit.workflows import (
+from services.summit.domain.plan import MilestoneStatus, plan_from_template, warning_time
+from services.summit.gateway import (
     AddPlanMilestone,
     CompletePlanMilestone,
     MilestoneMove,
@@ -32,8 +31,9 @@ from workflows.summit.workflows import (
     StoreReschedule,
     SummitPlanStart,
     SummitPlanState,
-    SummitPlanWorkflow,
 )
+from uncops_contracts.policies import SummitPolicy
+from workflows.summit.workflows import SummitPlanWorkflow
 
 Handle = WorkflowHandle[SummitPlanWorkflow, SummitPlanState]
 

@@ -13,16 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self
-from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.common.errors import Conflict, InvalidField
+from services.summit.domain.plan import UN_LANGUAGES, VENUE_TIME_ZONE
 from uncops_contracts.summit import ProgrammeChange
-
-VENUE_TIME_ZONE = ZoneInfo("America/New_York")
-# The six official languages of the United Nations: interpretation is offered in these.
-UN_LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
 ParticipantId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -464,3 +460,9 @@ def programme_changes(
 def programme_order(sessions: Iterable[ProgrammeSession]) -> list[ProgrammeSession]:
     """The printed order: by start, then room, then title."""
     return sorted(sessions, key=lambda s: (s.starts_at, s.room.name, s.title, s.id))
+
+
+class ReleaseInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, max_length=2000, examples=["Room changes after the Bureau's meeting"])
