@@ -21,6 +21,9 @@ from services.summit.domain.delegations import Command, Delegation, Outcome
 from services.summit.domain.plan import MilestoneStatus
 from uncops_contracts.policies import SummitPolicy
 
+# The client the use cases take, so that only this module names Temporal.
+Temporal = Client
+
 PLAN = WorkflowType(
     "SummitPlanWorkflow", "summit", updates=("complete", "add_milestone", "reschedule"), queries=("state",)
 )

@@ -10,11 +10,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, delete
-from temporalio.client import Client
 
 from services.common.actor import Actor
 from services.common.errors import Conflict, InvalidField, NotFound, VersionConflict
@@ -29,8 +27,11 @@ from services.summit.domain.agenda import (
     SessionInput,
     Slot,
     agenda_conflicts,
+    candidate,
     check_languages,
+    check_people,
     check_session,
+    ensure_changed,
     programme_changes,
     summit_window,
     unregistered_speakers,
@@ -54,9 +55,8 @@ from services.summit.domain.plan import (
     SummitCreate,
     SummitReschedule,
     ensure_can_complete,
-    moved_due_at,
     plan_from_template,
-    template_due_at,
+    replanned,
     warning_time,
 )
 from services.summit.gateway import (
@@ -71,6 +71,7 @@ from services.summit.gateway import (
     PlanMilestone,
     RescheduleSummit,
     SummitPlanStart,
+    Temporal,
 )
 from services.summit.models import (
     AgendaSessionRow,
@@ -88,7 +89,7 @@ from services.summit.models import (
 )
 from uncops_contracts.policies import SummitPolicy
 from uncops_contracts.reference import is_member_state
-from uncops_contracts.summit import FundingReceived, ProgrammeReleased, SummitPlanned
+from uncops_contracts.summit import FundingReceived, ProgrammeReleased
 
 # Workflows started at once by a bulk invitation: enough to invite 193 States in a few seconds without
 # flooding the Temporal frontend.
@@ -104,7 +105,7 @@ def _check_version(expected: int | None, current: int, what: str, state: str, ac
 
 
 async def plan_summit(
-    session: AsyncSession, temporal: Client, policy: SummitPolicy, body: SummitCreate
+    session: AsyncSession, temporal: Temporal, policy: SummitPolicy, body: SummitCreate
 ) -> SummitRow:
     """Stores the summit with the milestones of the template, and starts its plan."""
     summit = SummitRow(
@@ -115,33 +116,11 @@ async def plan_summit(
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"summit {body.id} already exists") from exc
-    now = datetime.now(UTC)
-    milestones = [
-        MilestoneRow(
-            id=str(uuid.uuid4()),
-            summit_id=summit.id,
-            key=planned.key,
-            title=planned.title,
-            owner=planned.owner,
-            due_at=planned.due_at,
-            warn_at=warning_time(planned.due_at, planned.warn_before, now),
-        )
-        for planned in plan_from_template(policy.milestones, body.starts_on, body.ends_on)
-    ]
-    session.add_all(milestones)
-    store.record(
+    milestones = store.add_plan(
         session,
-        SummitPlanned(
-            summit_id=summit.id,
-            title=summit.name,
-            venue=summit.venue,
-            starts_on=summit.starts_on,
-            ends_on=summit.ends_on,
-            languages=summit.languages,
-            capacity=summit.capacity,
-            host_support=summit.host_support,
-        ),
-        key=summit.id,
+        summit,
+        plan_from_template(policy.milestones, body.starts_on, body.ends_on),
+        datetime.now(UTC),
     )
     await session.flush()
     # The plan starts before the commit so a summit never exists without its timers.
@@ -170,7 +149,7 @@ async def plan_summit(
 
 async def reschedule_summit(
     session: AsyncSession,
-    temporal: Client,
+    temporal: Temporal,
     policy: SummitPolicy,
     summit_id: str,
     body: SummitReschedule,
@@ -180,24 +159,14 @@ async def reschedule_summit(
     """Moves the summit's dates; its plan moves every pending milestone with them (its activity writes)."""
     summit = await queries.summit_or_404(session, summit_id)
     _check_version(expected, summit.version, "summit", "planned", "reschedule")
-    templates = {item.key: item for item in policy.milestones}
-    now = datetime.now(UTC)
-    moves: list[MilestoneMove] = []
-    for milestone in await queries.milestones(session, summit_id):
-        if milestone.status == MilestoneStatus.COMPLETED.value:
-            continue
-        template = templates.get(milestone.key) if milestone.key else None
-        if template is not None:
-            due_at = template_due_at(template, body.starts_on, body.ends_on)
-            warn_before = timedelta(days=template.warn_before_days)
-        else:
-            due_at = moved_due_at(milestone.due_at, summit.starts_on, body.starts_on)
-            warn_before = milestone.due_at - milestone.warn_at
-        moves.append(
-            MilestoneMove(
-                milestone_id=milestone.id, due_at=due_at, warn_at=warning_time(due_at, warn_before, now)
-            )
-        )
+    moves = replanned(
+        await queries.milestones(session, summit_id),
+        policy.milestones,
+        summit.starts_on,
+        body.starts_on,
+        body.ends_on,
+        datetime.now(UTC),
+    )
     await session.rollback()  # release the snapshot: the workflow's activity does the writing
     await gateway.reschedule_plan(
         temporal,
@@ -205,7 +174,9 @@ async def reschedule_summit(
         RescheduleSummit(
             starts_on=body.starts_on,
             ends_on=body.ends_on,
-            moves=moves,
+            moves=[
+                MilestoneMove(milestone_id=m.milestone_id, due_at=m.due_at, warn_at=m.warn_at) for m in moves
+            ],
             requested_by=requested_by,
             traceparent=current_traceparent(),
         ),
@@ -214,7 +185,7 @@ async def reschedule_summit(
 
 
 async def add_milestone(
-    session: AsyncSession, temporal: Client, summit_id: str, body: MilestoneCreate
+    session: AsyncSession, temporal: Temporal, summit_id: str, body: MilestoneCreate
 ) -> MilestoneRow:
     await queries.summit_or_404(session, summit_id)
     now = datetime.now(UTC)
@@ -259,7 +230,7 @@ async def add_milestone(
 
 
 async def complete_milestone(
-    session: AsyncSession, temporal: Client, summit_id: str, milestone_id: str, completed_by: str
+    session: AsyncSession, temporal: Temporal, summit_id: str, milestone_id: str, completed_by: str
 ) -> MilestoneRow:
     milestone = await queries.milestone_or_404(session, summit_id, milestone_id)
     ensure_can_complete(MilestoneStatus(milestone.status))
@@ -359,7 +330,7 @@ async def record_receipt(
 
 
 async def invite(
-    session: AsyncSession, temporal: Client, policy: SummitPolicy, summit_id: str, body: InvitationRequest
+    session: AsyncSession, temporal: Temporal, policy: SummitPolicy, summit_id: str, body: InvitationRequest
 ) -> tuple[list[DelegationRow], list[str]]:
     """Invites the States not yet invited, each with its delegation's workflow; returns the new delegations
     and the States invited before (left as they are)."""
@@ -410,7 +381,7 @@ async def invite(
 
 async def act_on_delegation(
     session: AsyncSession,
-    temporal: Client,
+    temporal: Temporal,
     policy: SummitPolicy,
     row: DelegationRow,
     command: Command,
@@ -438,7 +409,7 @@ async def act_on_delegation(
 
 
 async def set_capacity(
-    session: AsyncSession, temporal: Client, summit_id: str, capacity: int
+    session: AsyncSession, temporal: Temporal, summit_id: str, capacity: int
 ) -> list[Delegation]:
     """Sets the summit's places and moves the waiting list up into those freed; the delegations promoted.
     Fewer places than are taken removes no one: new registrations wait until enough are free."""
@@ -469,19 +440,11 @@ async def add_guest(session: AsyncSession, summit_id: str, body: GuestCreate) ->
 
 
 # --- The agenda ------------------------------------------------------------------------------------------
-# Writes to one summit's agenda are serialised by a transaction-scoped advisory lock, so two planners
-# placing sessions at once cannot both pass the conflict check.
-
-
-async def _lock_agenda(session: AsyncSession, summit_id: str) -> None:
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"agenda:{summit_id}"}
-    )
 
 
 async def add_room(session: AsyncSession, summit_id: str, body: RoomInput) -> RoomRow:
     await queries.summit_or_404(session, summit_id)
-    await _lock_agenda(session, summit_id)
+    await store.lock_agenda(session, summit_id)
     if any(room.name.casefold() == body.name.casefold() for room in await queries.rooms(session, summit_id)):
         raise Conflict(f"a room named {body.name} already exists for {summit_id}")
     room = RoomRow(
@@ -506,27 +469,10 @@ async def _validated(session: AsyncSession, summit: SummitRow, body: SessionInpu
     room = await session.get(RoomRow, body.room_id)
     if room is None or room.summit_id not in (None, summit.id):
         raise InvalidField("room_id", f"no room {body.room_id} at summit {summit.id}")
-    registered = await queries.registered(session, summit.id, [*body.speakers, *body.moderators])
-    for field, people in (("speakers", body.speakers), ("moderators", body.moderators)):
-        for position, person in enumerate(people):
-            if person not in registered:
-                raise InvalidField(
-                    f"{field}.{position}", f"{person} is not a registered participant of {summit.id}"
-                )
-    return room
-
-
-def _candidate(session_id: str, body: SessionInput) -> Slot:
-    return Slot(
-        id=session_id,
-        title=body.title,
-        room_id=body.room_id,
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
-        speakers=tuple(body.speakers),
-        moderators=tuple(body.moderators),
-        expected_attendance=body.expected_attendance,
+    check_people(
+        body, await queries.registered(session, summit.id, [*body.speakers, *body.moderators]), summit.id
     )
+    return room
 
 
 async def _refuse_conflicts(session: AsyncSession, summit: SummitRow, room: RoomRow, candidate: Slot) -> None:
@@ -542,27 +488,14 @@ async def _refuse_conflicts(session: AsyncSession, summit: SummitRow, room: Room
         )
 
 
-def _store_session(
-    session: AsyncSession, row: AgendaSessionRow, body: SessionInput
-) -> list[SessionPersonRow]:
-    people = [
-        SessionPersonRow(session_id=row.id, participant_id=person, role=role, position=position)
-        for role, listed in (("speaker", body.speakers), ("moderator", body.moderators))
-        for position, person in enumerate(listed)
-    ]
-    session.add(row)
-    session.add_all(people)
-    return people
-
-
 async def place_session(
     session: AsyncSession, summit_id: str, body: SessionInput, by: str
 ) -> tuple[AgendaSessionRow, list[SessionPersonRow]]:
     summit = await queries.summit_or_404(session, summit_id)
     room = await _validated(session, summit, body)
-    await _lock_agenda(session, summit_id)
+    await store.lock_agenda(session, summit_id)
     session_id = str(uuid.uuid4())
-    await _refuse_conflicts(session, summit, room, _candidate(session_id, body))
+    await _refuse_conflicts(session, summit, room, candidate(session_id, body))
     row = AgendaSessionRow(
         id=session_id,
         summit_id=summit_id,
@@ -578,7 +511,7 @@ async def place_session(
         updated_by=by,
         updated_at=datetime.now(UTC),
     )
-    people = _store_session(session, row, body)
+    people = store.add_session(session, row, body)
     await session.commit()
     return row, people
 
@@ -593,11 +526,11 @@ async def replace_session(
 ) -> tuple[AgendaSessionRow, list[SessionPersonRow]]:
     summit = await queries.summit_or_404(session, summit_id)
     room = await _validated(session, summit, body)
-    await _lock_agenda(session, summit_id)
+    await store.lock_agenda(session, summit_id)
     row = await queries.agenda_session_or_404(session, summit_id, session_id, for_update=True)
     _check_session_version(row, expected)
     # The agenda still holds the session's old version: the checker skips a session's clash with itself.
-    await _refuse_conflicts(session, summit, room, _candidate(session_id, body))
+    await _refuse_conflicts(session, summit, room, candidate(session_id, body))
     await session.execute(delete(SessionPersonRow).where(col(SessionPersonRow.session_id) == session_id))
     row.title, row.theme, row.kind = body.title, body.theme, body.kind.value
     row.starts_at, row.ends_at, row.room_id = body.starts_at, body.ends_at, body.room_id
@@ -608,7 +541,7 @@ async def replace_session(
     )
     row.updated_by, row.updated_at = by, datetime.now(UTC)
     row.version += 1
-    people = _store_session(session, row, body)
+    people = store.add_session(session, row, body)
     await session.commit()
     return row, people
 
@@ -617,7 +550,7 @@ async def remove_session(
     session: AsyncSession, summit_id: str, session_id: str, expected: int | None
 ) -> None:
     await queries.summit_or_404(session, summit_id)
-    await _lock_agenda(session, summit_id)
+    await store.lock_agenda(session, summit_id)
     row = await queries.agenda_session_or_404(session, summit_id, session_id, for_update=True)
     _check_session_version(row, expected)
     await session.delete(row)
@@ -629,7 +562,7 @@ async def release_programme(
 ) -> ProgrammeReleaseRow:
     """Publishes the draft as the next numbered release, with its changelog against the last one."""
     summit = await queries.summit_or_404(session, summit_id)
-    await _lock_agenda(session, summit_id)
+    await store.lock_agenda(session, summit_id)
     current, slots, rooms = await queries.draft_programme(session, summit)
     # Dates, room hours or a delegation's status may have moved since each session was placed.
     window = summit_window(summit.starts_on, summit.ends_on)
@@ -647,13 +580,7 @@ async def release_programme(
     last = await queries.release(session, summit_id)
     previous = [ProgrammeSession.model_validate(entry) for entry in last.sessions] if last else []
     changes = programme_changes(previous, current)
-    # A release is a new version of the programme: one that changes nothing would only make noise.
-    if not changes:
-        raise Conflict(
-            f"nothing changed since release {last.number}" if last else "the programme has no sessions",
-            state=f"release {last.number}" if last else "empty",
-            allowed_actions=("add_session", "change_session", "remove_session"),
-        )
+    ensure_changed(changes, last.number if last else None)
     release = ProgrammeReleaseRow(
         summit_id=summit_id,
         number=(last.number if last else 0) + 1,

@@ -11,10 +11,11 @@ the same everywhere (no deadlock).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -22,6 +23,7 @@ from sqlmodel import col, select
 from services.common.errors import InvalidField
 from services.common.observability import current_traceparent
 from services.common.outbox import record_event
+from services.summit.domain.agenda import SessionInput
 from services.summit.domain.budget import gap_alert_due
 from services.summit.domain.delegations import (
     HOLDING,
@@ -32,7 +34,7 @@ from services.summit.domain.delegations import (
     placement,
     promotions,
 )
-from services.summit.domain.plan import MilestoneStatus
+from services.summit.domain.plan import MilestoneStatus, PlannedMilestone, warning_time
 from services.summit.gateway import (
     MilestoneTransition,
     StoredDelegationChange,
@@ -40,7 +42,14 @@ from services.summit.gateway import (
     StoreMilestone,
     StoreReschedule,
 )
-from services.summit.models import DelegationRow, MilestoneRow, ParticipantRow, SessionPersonRow, SummitRow
+from services.summit.models import (
+    AgendaSessionRow,
+    DelegationRow,
+    MilestoneRow,
+    ParticipantRow,
+    SessionPersonRow,
+    SummitRow,
+)
 from services.summit.queries import (
     delegation_state,
     funding_position_of,
@@ -57,6 +66,7 @@ from uncops_contracts.summit import (
     MilestoneDue,
     MilestoneOverdue,
     MilestoneRescheduled,
+    SummitPlanned,
     SummitRescheduled,
 )
 
@@ -66,7 +76,41 @@ def record(session: AsyncSession, event: EventPayload, key: str) -> None:
     record_event(session, event, key=key, traceparent=current_traceparent())
 
 
-# --- The plan --------------------------------------------------------------------------------------------
+# --- The summit and its plan -----------------------------------------------------------------------------
+
+
+def add_plan(
+    session: AsyncSession, summit: SummitRow, plan: Sequence[PlannedMilestone], now: datetime
+) -> list[MilestoneRow]:
+    """The milestones of a new summit's plan, and the event that the summit is planned."""
+    milestones = [
+        MilestoneRow(
+            id=str(uuid.uuid4()),
+            summit_id=summit.id,
+            key=planned.key,
+            title=planned.title,
+            owner=planned.owner,
+            due_at=planned.due_at,
+            warn_at=warning_time(planned.due_at, planned.warn_before, now),
+        )
+        for planned in plan
+    ]
+    session.add_all(milestones)
+    record(
+        session,
+        SummitPlanned(
+            summit_id=summit.id,
+            title=summit.name,
+            venue=summit.venue,
+            starts_on=summit.starts_on,
+            ends_on=summit.ends_on,
+            languages=summit.languages,
+            capacity=summit.capacity,
+            host_support=summit.host_support,
+        ),
+        key=summit.id,
+    )
+    return milestones
 
 
 def _about(milestone: MilestoneRow) -> dict[str, object]:
@@ -202,6 +246,29 @@ async def store_reschedule(session: AsyncSession, request: StoreReschedule) -> N
         key=summit.id,
         traceparent=request.traceparent,
     )
+
+
+# --- The agenda ------------------------------------------------------------------------------------------
+
+
+async def lock_agenda(session: AsyncSession, summit_id: str) -> None:
+    """Writes to one summit's agenda are serialised by a transaction-scoped advisory lock, so two planners
+    placing sessions at once cannot both pass the conflict check."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"agenda:{summit_id}"}
+    )
+
+
+def add_session(session: AsyncSession, row: AgendaSessionRow, body: SessionInput) -> list[SessionPersonRow]:
+    """The session and its speakers and moderators, in the programme's order."""
+    people = [
+        SessionPersonRow(session_id=row.id, participant_id=person, role=role, position=position)
+        for role, listed in (("speaker", body.speakers), ("moderator", body.moderators))
+        for position, person in enumerate(listed)
+    ]
+    session.add(row)
+    session.add_all(people)
+    return people
 
 
 # --- Delegations -----------------------------------------------------------------------------------------

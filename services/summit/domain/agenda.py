@@ -430,6 +430,42 @@ class Programme(BaseModel):
     sessions: list[ProgrammeSession]
 
 
+def check_people(body: SessionInput, registered: set[str], summit_id: str) -> None:
+    """Speakers and moderators are registered participants of the summit (``registered``: those who are)."""
+    for role, people in (("speakers", body.speakers), ("moderators", body.moderators)):
+        for position, person in enumerate(people):
+            if person not in registered:
+                raise InvalidField(
+                    f"{role}.{position}", f"{person} is not a registered participant of {summit_id}"
+                )
+
+
+def candidate(session_id: str, body: SessionInput) -> Slot:
+    """A session as a planner wrote it, as the conflict checker sees it."""
+    return Slot(
+        id=session_id,
+        title=body.title,
+        room_id=body.room_id,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        speakers=tuple(body.speakers),
+        moderators=tuple(body.moderators),
+        expected_attendance=body.expected_attendance,
+    )
+
+
+def ensure_changed(changes: Sequence[ProgrammeChange], last_release: int | None) -> None:
+    """A release is a new version of the programme: one that changes nothing would only make noise."""
+    if not changes:
+        raise Conflict(
+            f"nothing changed since release {last_release}"
+            if last_release
+            else "the programme has no sessions",
+            state=f"release {last_release}" if last_release else "empty",
+            allowed_actions=("add_session", "change_session", "remove_session"),
+        )
+
+
 def programme_changes(
     previous: Sequence[ProgrammeSession], current: Sequence[ProgrammeSession]
 ) -> list[ProgrammeChange]:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Protocol, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -145,6 +145,54 @@ def plan_from_template(
 def moved_due_at(due_at: datetime, old_starts_on: date, new_starts_on: date) -> datetime:
     """A milestone a planner added keeps its distance to the summit's first day when the summit moves."""
     return due_at + (new_starts_on - old_starts_on)
+
+
+class MilestoneDates(Protocol):
+    """A stored milestone as a move of the summit sees it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def warn_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class MilestoneMoved:
+    milestone_id: str
+    due_at: datetime
+    warn_at: datetime
+
+
+def replanned(
+    milestones: Iterable[MilestoneDates],
+    template: Iterable[MilestoneTemplate],
+    old_starts_on: date,
+    starts_on: date,
+    ends_on: date,
+    now: datetime,
+) -> list[MilestoneMoved]:
+    """The pending milestones' new dates when the summit moves: the template's own are worked out again from
+    the new dates; one a planner added keeps its distance to the summit's first day and its warning."""
+    templates = {item.key: item for item in template}
+    moves = []
+    for milestone in milestones:
+        if milestone.status == MilestoneStatus.COMPLETED.value:
+            continue
+        item = templates.get(milestone.key) if milestone.key else None
+        if item is not None:
+            due_at = template_due_at(item, starts_on, ends_on)
+            warn_before = timedelta(days=item.warn_before_days)
+        else:
+            due_at = moved_due_at(milestone.due_at, old_starts_on, starts_on)
+            warn_before = milestone.due_at - milestone.warn_at
+        moves.append(MilestoneMoved(milestone.id, due_at, warning_time(due_at, warn_before, now)))
+    return moves
 
 
 class MilestoneCreate(BaseModel):
