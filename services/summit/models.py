@@ -242,6 +242,6 @@ class ProgrammeReleaseRow(SQLModel, table=True):
     released_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     released_by: str
     note: str | None = None
-    # services.summit.agenda.ProgrammeSession and uncops_contracts ProgrammeChange, as JSON.
+    # services.summit.domain.agenda.ProgrammeSession and uncops_contracts ProgrammeChange, as JSON.
     sessions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))

@@ -1,4 +1,4 @@
-"""Agenda rules (services/summit/agenda.py) and exports (services/summit/exports.py), without I/O."""
+"""Agenda rules (services/summit/domain/agenda.py) and exports (domain/programme.py), without I/O."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Summit planning rules (services/summit/domain.py): milestone actions, warning time, input models."""
+"""Summit planning rules (services/summit/domain/plan.py, budget.py): milestone actions, warning time."""
 
 from __future__ import annotations
 
