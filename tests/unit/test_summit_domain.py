@@ -1,4 +1,4 @@
-"""Summit planning rules (services/summit/domain/plan.py, budget.py): milestone actions, warning time."""
+"""Summit planning rules (services/summit/domain/): milestone actions, warning time, input models, money."""
 
 from __future__ import annotations
 
