@@ -116,7 +116,7 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             f"{a['rooms']} UN Headquarters rooms with {a['participants']} participants "
             f"({a['people_per_session']} speakers and moderators per session, seed {a['seed']}); "
             f"{add['candidates']:,} candidate sessions ({add['with_conflicts']:,} of them clash) are each "
-            "checked by the indexed checker `services.summit.agenda.check_session` (per-room and "
+            "checked by the indexed checker `services.summit.domain.agenda.check_session` (per-room and "
             "per-person sorted intervals) and by a brute-force scan of the same agenda, interleaved so both "
             "see the same load. The API asks PostgreSQL only for the sessions overlapping the new one.",
             "",

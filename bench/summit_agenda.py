@@ -44,7 +44,7 @@ from deploy.stack import LocalStack, Ports
 from services.common.auth import Role, issue_token
 from services.common.database import create_engine
 from services.common.settings import Settings
-from services.summit.agenda import (
+from services.summit.domain.agenda import (
     VENUE_TIME_ZONE,
     AgendaIndex,
     Programme,
@@ -60,8 +60,8 @@ from services.summit.agenda import (
     check_session_brute_force,
     summit_window,
 )
-from services.summit.exports import to_html, to_ics, to_json
-from services.summit.models import Participant
+from services.summit.domain.programme import to_html, to_ics, to_json
+from services.summit.models import ParticipantRow as Participant
 
 ROOMS_CSV = REPO / "services" / "summit" / "data" / "un_hq_rooms.csv"
 DAYS = (3, 4, 5)  # June 2030

@@ -33,7 +33,8 @@ from bench.run import BENCH_PORTS
 from deploy.stack import REPO, LocalStack, Ports
 from services.common.auth import Role, issue_token
 from services.common.settings import Settings
-from workflows.summit.delegations import DelegationWorkflow, delegation_workflow_id
+from services.summit.gateway import delegation_workflow_id
+from workflows.summit.delegations import DelegationWorkflow
 
 PORTS = Ports(*(port + 500 for port in dataclasses.astuple(BENCH_PORTS)))
 RUN_DIR = REPO / ".run" / "bench-delegations"

@@ -1,7 +1,7 @@
 """Wiring of the summit service: its routes and consumers."""
 
 from services.common.runtime import ServiceDefinition
-from services.summit.api import router
+from services.summit.api import agenda, budget, delegations, material, plan, programme, rosters, summits
 from services.summit.consumers import CASE_EVENTS, PLEDGE_EVENTS
 
 SERVICE = ServiceDefinition(
@@ -11,6 +11,16 @@ SERVICE = ServiceDefinition(
         "Planning the UN Chiefs of Police Summit at UN Headquarters: the plan of milestones, delegations and "
         "accreditation, agenda and rooms, budget and funding, and the material the other services feed in."
     ),
-    routers=[router],
+    # In the order of the paths in the OpenAPI document.
+    routers=[
+        summits.router,
+        plan.router,
+        budget.router,
+        material.router,
+        delegations.router,
+        rosters.router,
+        agenda.router,
+        programme.router,
+    ],
     subscriptions=[PLEDGE_EVENTS, CASE_EVENTS],
 )

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common.consumer import Handler, Subscription
-from services.summit.models import PublicAllegation, SummitPledge
+from services.summit.models import PublicAllegationRow, SummitPledgeRow
 from uncops_contracts import CloudEvent
 from uncops_contracts.cases import AllegationRecorded
 from uncops_contracts.pledges import (
@@ -38,7 +38,7 @@ from uncops_contracts.topics import CASES_PUBLIC, PLEDGES
 async def pledge_submitted(session: AsyncSession, event: CloudEvent) -> None:
     pledge = PledgeSubmitted.model_validate(event.data)
     await session.execute(
-        insert(SummitPledge)
+        insert(SummitPledgeRow)
         .values(
             pledge_id=pledge.pledge_id,
             member_state=pledge.member_state,
@@ -82,10 +82,10 @@ def _lifecycle(model: type[_PledgeChange]) -> Handler:
         # Only a newer version of the pledge changes the row: a replayed or late event changes nothing. An
         # event for a pledge never seen submitted (published before this consumer existed) is ignored.
         await session.execute(
-            update(SummitPledge)
+            update(SummitPledgeRow)
             .where(
-                col(SummitPledge.pledge_id) == change.pledge_id,
-                col(SummitPledge.pledge_version) <= change.pledge_version,
+                col(SummitPledgeRow.pledge_id) == change.pledge_id,
+                col(SummitPledgeRow.pledge_version) <= change.pledge_version,
             )
             .values(**values)
         )
@@ -132,13 +132,13 @@ async def allegation_recorded(session: AsyncSession, event: CloudEvent) -> None:
         "referred_for_criminal_accountability": allegation.referred_for_criminal_accountability,
         "event_time": event.time,
     }
-    statement = insert(PublicAllegation).values(allegation_id=allegation.allegation_id, **values)
+    statement = insert(PublicAllegationRow).values(allegation_id=allegation.allegation_id, **values)
     # Re-published on every change: the latest state of the allegation wins, an older one arriving late loses.
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["allegation_id"],
             set_=values,
-            where=col(PublicAllegation.event_time) <= statement.excluded.event_time,
+            where=col(PublicAllegationRow.event_time) <= statement.excluded.event_time,
         )
     )
 

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 
-class Summit(SQLModel, table=True):
+class SummitRow(SQLModel, table=True):
     __tablename__ = "summit"
 
     id: str = Field(primary_key=True)
@@ -31,7 +31,7 @@ class Summit(SQLModel, table=True):
     version: int = 1
 
 
-class Milestone(SQLModel, table=True):
+class MilestoneRow(SQLModel, table=True):
     __tablename__ = "milestone"
 
     id: str = Field(primary_key=True)
@@ -48,7 +48,7 @@ class Milestone(SQLModel, table=True):
     version: int = 1
 
 
-class SummitPledge(SQLModel, table=True):
+class SummitPledgeRow(SQLModel, table=True):
     """A pledge as the summit service learned it from ``uncops.pledges.v1`` (never from the pledges DB)."""
 
     __tablename__ = "summit_pledge"
@@ -70,7 +70,7 @@ class SummitPledge(SQLModel, table=True):
     status_changed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
-class FundingReceipt(SQLModel, table=True):
+class FundingReceiptRow(SQLModel, table=True):
     """Money received for a summit, recorded by the secretariat; it feeds the pledges it names."""
 
     __tablename__ = "funding_receipt"
@@ -85,7 +85,7 @@ class FundingReceipt(SQLModel, table=True):
     recorded_by: str
 
 
-class BudgetLine(SQLModel, table=True):
+class BudgetLineRow(SQLModel, table=True):
     """What the summit will cost, by line (venue, interpretation, travel...), in the budget currency."""
 
     __tablename__ = "budget_line"
@@ -99,7 +99,7 @@ class BudgetLine(SQLModel, table=True):
     version: int = 1
 
 
-class Expenditure(SQLModel, table=True):
+class ExpenditureRow(SQLModel, table=True):
     """Money spent against a budget line."""
 
     __tablename__ = "expenditure"
@@ -113,7 +113,7 @@ class Expenditure(SQLModel, table=True):
     recorded_by: str
 
 
-class PublicAllegation(SQLModel, table=True):
+class PublicAllegationRow(SQLModel, table=True):
     """An allegation as ``uncops.cases.public.v1`` publishes it: the UN's public data, nothing identifying."""
 
     __tablename__ = "public_allegation"
@@ -133,7 +133,7 @@ class PublicAllegation(SQLModel, table=True):
     event_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-class Delegation(SQLModel, table=True):
+class DelegationRow(SQLModel, table=True):
     """A Member State's delegation to a summit (its lifecycle runs in a DelegationWorkflow)."""
 
     __tablename__ = "delegation"
@@ -162,7 +162,7 @@ class Delegation(SQLModel, table=True):
     promoted_by: str | None = None
 
 
-class Participant(SQLModel, table=True):
+class ParticipantRow(SQLModel, table=True):
     """A person attending: a delegate, or a guest (UN official, moderator) the secretariat registered."""
 
     __tablename__ = "participant"
@@ -181,7 +181,7 @@ class Participant(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-class Room(SQLModel, table=True):
+class RoomRow(SQLModel, table=True):
     """A meeting room: UN Headquarters' own (no summit: loaded from data/un_hq_rooms.csv by migration 0004,
     offered to every summit) or one a planner added for a summit."""
 
@@ -200,7 +200,7 @@ class Room(SQLModel, table=True):
     source: str | None = None
 
 
-class AgendaSession(SQLModel, table=True):
+class AgendaSessionRow(SQLModel, table=True):
     """A session of a summit's draft programme; releases publish snapshots of it."""
 
     __tablename__ = "agenda_session"
@@ -221,7 +221,7 @@ class AgendaSession(SQLModel, table=True):
     version: int = 1
 
 
-class SessionPerson(SQLModel, table=True):
+class SessionPersonRow(SQLModel, table=True):
     """A speaker or moderator of a session (a registered participant), in the programme's order."""
 
     __tablename__ = "agenda_session_person"
@@ -232,7 +232,7 @@ class SessionPerson(SQLModel, table=True):
     position: int
 
 
-class ProgrammeRelease(SQLModel, table=True):
+class ProgrammeReleaseRow(SQLModel, table=True):
     """A numbered, published version of a summit's programme: the sessions as released and the changelog."""
 
     __tablename__ = "programme_release"
@@ -242,6 +242,6 @@ class ProgrammeRelease(SQLModel, table=True):
     released_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     released_by: str
     note: str | None = None
-    # services.summit.agenda.ProgrammeSession and uncops_contracts ProgrammeChange, as JSON.
+    # services.summit.domain.agenda.ProgrammeSession and uncops_contracts ProgrammeChange, as JSON.
     sessions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from deploy.stack import LocalStack
 from services.common.auth import Role
 from services.common.settings import Settings
-from services.summit.models import Delegation, Participant, Summit
+from services.summit.models import DelegationRow as Delegation
+from services.summit.models import ParticipantRow as Participant
+from services.summit.models import SummitRow as Summit
 from tests.conftest import bearer, eventually, topic_reader, url
 
 

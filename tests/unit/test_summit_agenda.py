@@ -1,4 +1,4 @@
-"""Agenda rules (services/summit/agenda.py) and exports (services/summit/exports.py), without I/O."""
+"""Agenda rules (services/summit/domain/agenda.py) and exports (domain/programme.py), without I/O."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import icalendar
 import pytest
 
 from services.common.errors import InvalidField
-from services.summit.agenda import (
+from services.summit.domain.agenda import (
     VENUE_TIME_ZONE,
     AgendaIndex,
     ConflictKind,
@@ -32,7 +32,7 @@ from services.summit.agenda import (
     summit_window,
     unregistered_speakers,
 )
-from services.summit.exports import to_html, to_ics, to_json
+from services.summit.domain.programme import to_html, to_ics, to_json
 
 WINDOW = summit_window(date(2030, 6, 3), date(2030, 6, 4))
 ROOMS = {

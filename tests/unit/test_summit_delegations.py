@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from services.common.errors import Conflict, InvalidField
-from services.summit.delegations import (
+from services.summit.domain.delegations import (
     Accredit,
     Actor,
     Confirm,

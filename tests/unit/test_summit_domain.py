@@ -1,4 +1,4 @@
-"""Summit planning rules (services/summit/domain.py): milestone actions, warning time, input models."""
+"""Summit planning rules (services/summit/domain/): milestone actions, warning time, input models, money."""
 
 from __future__ import annotations
 
@@ -9,17 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from services.common.errors import Conflict, InvalidField
-from services.summit.domain import (
+from services.summit.domain.budget import FundingPledge, FundingReceiptLine, funding_position, gap_alert_due
+from services.summit.domain.plan import (
     MILESTONE_ACTIONS,
-    FundingPledge,
-    FundingReceiptLine,
     MilestoneCreate,
     MilestoneStatus,
     SummitCreate,
     SummitReschedule,
     ensure_can_complete,
-    funding_position,
-    gap_alert_due,
     moved_due_at,
     plan_from_template,
     template_due_at,

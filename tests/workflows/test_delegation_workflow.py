@@ -21,17 +21,26 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from deploy.stack import VENV_BIN
-from services.summit.delegations import Actor, Delegation, Register, StartReview, Withdraw
-from uncops_contracts.policies import SummitPolicy
-from uncops_contracts.summit import DelegationStatus
-from workflows.summit.delegations import (
+from services.summit.domain.delegations import (
+    Accredit,
+    Actor,
+    Confirm,
+    Delegation,
+    Register,
+    StartReview,
+    Withdraw,
+)
+from services.summit.gateway import (
     DelegationCommandRequest,
     DelegationStart,
-    DelegationWorkflow,
     StoredDelegationChange,
     StoreDelegationChange,
     delegation_workflow_id,
 )
+from tests.workflows.recording import record_history
+from uncops_contracts.policies import SummitPolicy
+from uncops_contracts.summit import DelegationStatus
+from workflows.summit.delegations import DelegationWorkflow
 
 POLICY = SummitPolicy()  # reminders 14 and 3 days before the deadline
 GHANA = Actor(subject="fp-gha", role="state_focal_point", member_state="GHA")
@@ -266,3 +275,35 @@ async def test_a_step_is_judged_on_the_row_the_api_read(env: WorkflowEnvironment
         reviewed = await act(handle, StartReview(), PLANNER, stored=row)
         assert reviewed.status is DelegationStatus.UNDER_REVIEW and reviewed.version == 3
         assert [c.base_version for c in store.changes] == [2]
+
+
+async def test_a_delegation_from_reminder_to_withdrawal(
+    env: WorkflowEnvironment,
+) -> None:
+    """The history recorded for replay (histories/delegation_reminded_registered_withdrawn.json): a reminder's
+    timer, a refused step, every step by Update, and the workflow's end."""
+    store = FakeStore()
+    queue = f"test-{uuid.uuid4()}"
+    async with Worker(env.client, task_queue=queue, workflows=[DelegationWorkflow], activities=[store.store]):
+        handle = await start(env, store, queue)
+        delegation_id = (await handle.query(DelegationWorkflow.view)).delegation_id
+        await env.sleep(timedelta(days=17))  # the 14-day reminder is due on day 16
+        await reaches(handle, lambda d: d.reminded == [14], "the 14-day reminder")
+        review = await refused(handle, StartReview(), PLANNER)
+        assert review.type == "TransitionRefused" and review.details[0]["state"] == "invited"
+        assert (await act(handle, registration(2))).status is DelegationStatus.REGISTERED
+        assert (await act(handle, StartReview(), PLANNER)).status is DelegationStatus.UNDER_REVIEW
+        assert (await act(handle, Accredit(), PLANNER)).status is DelegationStatus.ACCREDITED
+        assert (await act(handle, Confirm())).status is DelegationStatus.CONFIRMED
+        gone = await act(handle, Withdraw(reason="the minister cannot travel"))
+        assert gone.status is DelegationStatus.WITHDRAWN
+        assert (await handle.result()).status is DelegationStatus.WITHDRAWN
+        assert store.actions(delegation_id) == [
+            "timer:remind:14",
+            "register",
+            "start_review",
+            "accredit",
+            "confirm",
+            "withdraw",
+        ]
+        await record_history(handle, "delegation_reminded_registered_withdrawn")

@@ -20,15 +20,15 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from deploy.stack import VENV_BIN
-from services.summit.domain import MilestoneStatus
-from tests.workflows.recording import record_history
-from workflows.summit.workflows import (
+from services.summit.domain.plan import MilestoneStatus
+from services.summit.gateway import (
     CompleteMilestone,
     MilestonePlan,
     MilestoneState,
     MilestoneTransition,
-    MilestoneWorkflow,
 )
+from tests.workflows.recording import record_history
+from workflows.summit.workflows import MilestoneWorkflow
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

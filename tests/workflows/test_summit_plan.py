@@ -12,16 +12,15 @@ from datetime import date, datetime, timedelta
 import pytest
 import pytest_asyncio
 from temporalio import activity
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from deploy.stack import VENV_BIN
-from services.summit.domain import MilestoneStatus, plan_from_template, warning_time
-from uncops_contracts.policies import SummitPolicy
-from workflows.summit.workflows import (
+from services.summit.domain.plan import MilestoneStatus, plan_from_template, warning_time
+from services.summit.gateway import (
     AddPlanMilestone,
     CompletePlanMilestone,
     MilestoneMove,
@@ -32,8 +31,10 @@ from workflows.summit.workflows import (
     StoreReschedule,
     SummitPlanStart,
     SummitPlanState,
-    SummitPlanWorkflow,
 )
+from tests.workflows.recording import record_history
+from uncops_contracts.policies import SummitPolicy
+from workflows.summit.workflows import SummitPlanWorkflow
 
 Handle = WorkflowHandle[SummitPlanWorkflow, SummitPlanState]
 
@@ -253,3 +254,94 @@ async def test_a_milestone_added_later_is_timed_and_unknown_ones_are_refused(
         await _until(handle, "m-award", MilestoneStatus.OVERDUE)
         assert store.of("m-award") == [MilestoneStatus.DUE, MilestoneStatus.OVERDUE]
         await handle.terminate("test over")
+
+
+async def test_a_long_plan_continues_as_new_with_its_milestones(env: WorkflowEnvironment) -> None:
+    """A plan past its history limit continues as new, carrying every milestone as it stands; the histories
+    recorded for replay (histories/summit_plan_*.json) are its first run, which ends so, and its last."""
+    store = Store(env)
+    queue = f"test-{uuid.uuid4()}"
+    async with _worker(env, store, queue):
+        now = await env.get_current_time()
+        invitations = PlanMilestone(
+            milestone_id="m-a",
+            title="Invitations sent",
+            due_at=now + timedelta(days=10),
+            warn_at=now + timedelta(days=5),
+        )
+        registration = PlanMilestone(
+            milestone_id="m-b",
+            title="Registration closes",
+            due_at=now + timedelta(days=60),
+            warn_at=now + timedelta(days=40),
+        )
+        workflow_id = f"summit-plan-{uuid.uuid4()}"
+        started = await env.client.start_workflow(
+            SummitPlanWorkflow.run,
+            SummitPlanStart(summit_id="UNCOPS-III", milestones=[invitations, registration], history_limit=34),
+            id=workflow_id,
+            task_queue=queue,
+        )
+        first = env.client.get_workflow_handle(workflow_id, run_id=started.first_execution_run_id)
+        latest = env.client.get_workflow_handle_for(SummitPlanWorkflow.run, workflow_id)
+
+        # A timer warns, an Update completes, another adds a milestone: the history passes its limit.
+        await env.sleep(timedelta(days=5, hours=1))
+        await _until(latest, "m-a", MilestoneStatus.DUE)
+        await latest.execute_update(
+            SummitPlanWorkflow.complete, CompletePlanMilestone(milestone_id="m-a", completed_by="p")
+        )
+        side_events = PlanMilestone(
+            milestone_id="m-c",
+            title="Side events chosen",
+            due_at=now + timedelta(days=30),
+            warn_at=now + timedelta(days=20),
+        )
+        await latest.execute_update(SummitPlanWorkflow.add_milestone, AddPlanMilestone(milestone=side_events))
+        for _ in range(400):
+            if (await first.describe()).status is WorkflowExecutionStatus.CONTINUED_AS_NEW:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            events = (await first.fetch_history()).events
+            raise AssertionError(f"the plan never continued as new ({len(events)} events)")
+        carried = (await latest.query(SummitPlanWorkflow.state)).milestones
+        assert [(m.milestone_id, m.status) for m in carried] == [
+            ("m-a", MilestoneStatus.COMPLETED),
+            ("m-c", MilestoneStatus.PLANNED),
+            ("m-b", MilestoneStatus.PLANNED),
+        ]
+
+        # The new run times what it carried, and takes the next Updates.
+        moves = [
+            MilestoneMove(
+                milestone_id=m.milestone_id,
+                due_at=m.due_at + timedelta(days=7),
+                warn_at=m.warn_at + timedelta(days=7),
+            )
+            for m in (registration, side_events)
+        ]
+        starts_on = (now + timedelta(days=97)).date()
+        await latest.execute_update(
+            SummitPlanWorkflow.reschedule,
+            RescheduleSummit(
+                starts_on=starts_on, ends_on=starts_on + timedelta(days=1), moves=moves, requested_by="p"
+            ),
+        )
+        await env.sleep(side_events.due_at + timedelta(days=7, hours=1) - await env.get_current_time())
+        await _until(latest, "m-c", MilestoneStatus.OVERDUE)
+        await env.sleep(registration.due_at + timedelta(days=7, hours=1) - await env.get_current_time())
+        await _until(latest, "m-b", MilestoneStatus.OVERDUE)
+        for milestone_id in ("m-b", "m-c"):
+            await latest.execute_update(
+                SummitPlanWorkflow.complete,
+                CompletePlanMilestone(milestone_id=milestone_id, completed_by="p"),
+            )
+        final = await latest.result()
+        assert {m.status for m in final.milestones} == {MilestoneStatus.COMPLETED}
+        assert store.of("m-a") == [MilestoneStatus.DUE, MilestoneStatus.COMPLETED]
+        assert store.of("m-c") == [MilestoneStatus.DUE, MilestoneStatus.OVERDUE, MilestoneStatus.COMPLETED]
+        assert store.of("m-b") == [MilestoneStatus.DUE, MilestoneStatus.OVERDUE, MilestoneStatus.COMPLETED]
+        assert store.added == ["m-c"] and len(store.moves) == 1
+        await record_history(first, "summit_plan_continues_as_new")
+        await record_history(latest, "summit_plan_completes_after_continuing")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -26,10 +25,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from services.common.commands import refusal, version_conflict
     from services.common.errors import Conflict, InvalidField
-    from services.summit.delegations import (
+    from services.summit.domain.delegations import (
         ENDED,
-        Actor,
-        Command,
         Delegation,
         Outcome,
         allowed_actions,
@@ -37,7 +34,14 @@ with workflow.unsafe.imports_passed_through():
         fire_alarm,
         next_alarm,
     )
-    from uncops_contracts.policies import SummitPolicy
+    from services.summit.gateway import (
+        DelegationCommandRequest,
+        DelegationStart,
+        DelegationView,
+        StoreDelegationChange,
+        delegation_workflow_id,
+    )
+    from workflows.summit.activities import DelegationActivities
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(
@@ -47,47 +51,6 @@ ACTIVITY_RETRY = RetryPolicy(
 )
 # A step is retried on the row as it now is when another change (a promotion) moved it meanwhile.
 STALE_RETRIES = 3
-
-
-def delegation_workflow_id(delegation_id: str) -> str:
-    return f"delegation-{delegation_id}"
-
-
-class DelegationStart(BaseModel):
-    delegation: Delegation
-    policy: SummitPolicy
-    # The invitation's trace: the timers' events carry it.
-    traceparent: str | None = None
-
-
-class DelegationCommandRequest(BaseModel):
-    command: Command
-    actor: Actor
-    policy: SummitPolicy
-    expected_version: int | None = None
-    traceparent: str | None = None
-    # The row as the caller read it: newer than this workflow's view only when another delegation's change
-    # promoted it and the signal saying so has not arrived yet; the step is then judged on the row.
-    stored: Delegation | None = None
-
-
-class DelegationView(BaseModel):
-    delegation: Delegation
-    allowed_actions: list[str]
-
-
-class StoreDelegationChange(BaseModel):
-    # Deterministic per step (workflow.uuid4): a retried activity recognises its own committed write.
-    change_id: str
-    base_version: int
-    outcome: Outcome
-    traceparent: str | None = None
-
-
-class StoredDelegationChange(BaseModel):
-    applied: bool  # False: the row had moved on (see ``delegation``); nothing was written
-    delegation: Delegation  # the row as it now is
-    promoted: list[Delegation] = []  # delegations this change moved up from the waiting list
 
 
 @workflow.defn(name="DelegationWorkflow")
@@ -191,10 +154,9 @@ class DelegationWorkflow:
             traceparent=traceparent,
         )
         try:
-            stored: StoredDelegationChange = await workflow.execute_activity(
-                "store_delegation_change",
+            stored = await workflow.execute_activity_method(
+                DelegationActivities.store_delegation_change,
                 change,
-                result_type=StoredDelegationChange,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )

@@ -4,8 +4,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from services.common.runtime import ServiceRuntime
-from workflows.summit.activities import SummitActivities
-from workflows.summit.delegation_activities import DelegationActivities
+from workflows.summit.activities import DelegationActivities, SummitActivities
 from workflows.summit.delegations import DelegationWorkflow
 from workflows.summit.workflows import MilestoneWorkflow, SummitPlanWorkflow
 

@@ -1,4 +1,6 @@
-"""The milestone workflow: warns before a milestone falls due, marks it overdue, records completion.
+"""The summit plan workflow (one per summit, holding every milestone's timers) and the older milestone
+workflow (one per milestone, kept for milestones planned before the summit plan existed): each warns before
+a milestone falls due, marks it overdue, records completion. Their inputs live in services/summit/gateway.py.
 
 Workflow code stays deterministic: no settings, clock or I/O here; time is ``workflow.now()`` and every
 write happens in an activity.
@@ -7,42 +9,29 @@ write happens in an activity.
 from __future__ import annotations
 
 import contextlib
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from services.summit.domain import MILESTONE_ACTIONS, MilestoneStatus
-
-
-class MilestonePlan(BaseModel):
-    milestone_id: str
-    summit_id: str
-    title: str
-    due_at: datetime
-    warn_at: datetime
-
-
-class MilestoneTransition(BaseModel):
-    milestone_id: str
-    status: MilestoneStatus
-    completed_by: str | None = None
-    # The trace of the request that caused it (a timer's transition carries the planning request's).
-    traceparent: str | None = None
-
-
-class CompleteMilestone(BaseModel):
-    completed_by: str
-    traceparent: str | None = None
-
-
-class MilestoneState(BaseModel):
-    milestone_id: str
-    status: MilestoneStatus
-    allowed_actions: list[str]
+    from services.summit.domain.plan import MILESTONE_ACTIONS, MilestoneStatus
+    from services.summit.gateway import (
+        AddPlanMilestone,
+        CompleteMilestone,
+        CompletePlanMilestone,
+        MilestonePlan,
+        MilestoneState,
+        MilestoneTransition,
+        PlanMilestone,
+        RescheduleSummit,
+        StoreMilestone,
+        StoreReschedule,
+        SummitPlanStart,
+        SummitPlanState,
+    )
+    from workflows.summit.activities import SummitActivities
 
 
 # Activities retry until the database is back; each is idempotent, so a retry never writes twice.
@@ -110,8 +99,8 @@ class MilestoneWorkflow:
     async def _record(
         self, status: MilestoneStatus, completed_by: str | None = None, traceparent: str | None = None
     ) -> None:
-        await workflow.execute_activity(
-            "record_milestone_transition",
+        await workflow.execute_activity_method(
+            SummitActivities.record_milestone_transition,
             MilestoneTransition(
                 milestone_id=self.plan.milestone_id,
                 status=status,
@@ -125,68 +114,6 @@ class MilestoneWorkflow:
 
 
 # --- The summit plan: one workflow per summit, holding every milestone's timers ---------------------------
-
-
-class PlanMilestone(BaseModel):
-    milestone_id: str
-    key: str | None = None
-    title: str
-    owner: str | None = None
-    due_at: datetime
-    warn_at: datetime
-    status: MilestoneStatus = MilestoneStatus.PLANNED
-    # The trace of the request that last planned or moved it: its timers' events carry it.
-    traceparent: str | None = None
-
-
-class SummitPlanStart(BaseModel):
-    summit_id: str
-    milestones: list[PlanMilestone]
-
-
-class CompletePlanMilestone(BaseModel):
-    milestone_id: str
-    completed_by: str
-    traceparent: str | None = None
-
-
-class AddPlanMilestone(BaseModel):
-    milestone: PlanMilestone
-    traceparent: str | None = None
-
-
-class MilestoneMove(BaseModel):
-    milestone_id: str
-    due_at: datetime
-    warn_at: datetime
-
-
-class RescheduleSummit(BaseModel):
-    starts_on: date
-    ends_on: date
-    moves: list[MilestoneMove]
-    requested_by: str
-    traceparent: str | None = None
-
-
-class StoreMilestone(BaseModel):
-    summit_id: str
-    milestone: PlanMilestone
-    traceparent: str | None = None
-
-
-class StoreReschedule(BaseModel):
-    summit_id: str
-    starts_on: date
-    ends_on: date
-    milestones: list[PlanMilestone]  # the moved ones, with their new dates and statuses
-    traceparent: str | None = None
-
-
-class SummitPlanState(BaseModel):
-    summit_id: str
-    milestones: list[PlanMilestone]
-    allowed_actions: dict[str, list[str]]
 
 
 def _status_at(milestone: PlanMilestone, now: datetime) -> MilestoneStatus:
@@ -220,6 +147,19 @@ class SummitPlanWorkflow:
     @workflow.run
     async def run(self, start: SummitPlanStart) -> SummitPlanState:
         while True:
+            # A plan runs for up to two years: it continues as new, carrying its milestones, before its
+            # history grows long. Patched: a plan already long when this came must not change course.
+            if self._history_is_long(start.history_limit) and workflow.patched("continue-as-new"):
+                await workflow.wait_condition(
+                    lambda: not self.busy and not self.completing and workflow.all_handlers_finished()
+                )
+                workflow.continue_as_new(
+                    SummitPlanStart(
+                        summit_id=self.summit_id,
+                        milestones=list(self.milestones.values()),
+                        history_limit=start.history_limit,
+                    )
+                )
             waiting = (MilestoneStatus.PLANNED, MilestoneStatus.DUE)
             pending = [m for m in self.milestones.values() if m.status in waiting]
             if not pending:
@@ -257,6 +197,10 @@ class SummitPlanWorkflow:
                 await self._record(milestone.milestone_id, status, traceparent=milestone.traceparent)
             finally:
                 self.firing = False
+
+    def _history_is_long(self, limit: int) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
 
     def _alarm(self, milestone: PlanMilestone) -> datetime:
         return milestone.warn_at if milestone.status is MilestoneStatus.PLANNED else milestone.due_at
@@ -306,8 +250,8 @@ class SummitPlanWorkflow:
                     "traceparent": request.traceparent,
                 }
             )
-            await workflow.execute_activity(
-                "store_milestone",
+            await workflow.execute_activity_method(
+                SummitActivities.store_milestone,
                 StoreMilestone(
                     summit_id=self.summit_id, milestone=milestone, traceparent=request.traceparent
                 ),
@@ -345,8 +289,8 @@ class SummitPlanWorkflow:
                     }
                 )
                 moved.append(updated.model_copy(update={"status": _status_at(updated, now)}))
-            await workflow.execute_activity(
-                "store_reschedule",
+            await workflow.execute_activity_method(
+                SummitActivities.store_reschedule,
                 StoreReschedule(
                     summit_id=self.summit_id,
                     starts_on=request.starts_on,
@@ -388,8 +332,8 @@ class SummitPlanWorkflow:
         completed_by: str | None = None,
         traceparent: str | None = None,
     ) -> None:
-        await workflow.execute_activity(
-            "record_milestone_transition",
+        await workflow.execute_activity_method(
+            SummitActivities.record_milestone_transition,
             MilestoneTransition(
                 milestone_id=milestone_id, status=status, completed_by=completed_by, traceparent=traceparent
             ),

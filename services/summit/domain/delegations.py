@@ -16,12 +16,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.common.actor import Actor as Actor  # part of this module's vocabulary
 from services.common.errors import Conflict, InvalidField
 from uncops_contracts.envelope import EventPayload
 from uncops_contracts.policies import SummitPolicy
+from uncops_contracts.reference import is_member_state, member_states
 from uncops_contracts.summit import (
     DelegationAccredited,
     DelegationConfirmed,
@@ -64,6 +65,63 @@ ENDED = frozenset({DelegationStatus.DECLINED, DelegationStatus.WITHDRAWN})
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- invitation, places and guests
+
+
+class InvitationRequest(_Model):
+    member_states: Literal["all"] | list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]] = Field(
+        description='ISO 3166 alpha-3 codes, or "all" for every UN Member State', min_length=1
+    )
+    note_verbale: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)] = (
+        Field(
+            description="The note verbale's reference; {member_state} is replaced by each State's code, "
+            "so each note has its own reference (required when inviting several States)",
+            examples=["PD/UNCOPS-III/2030/{member_state}"],
+        )
+    )
+    registration_deadline: AwareDatetime | None = Field(
+        None,
+        description="A deadline of this invitation's own (a late invitation); by default the summit's "
+        "registration-closes milestone",
+    )
+
+
+class CapacityChange(_Model):
+    capacity: int = Field(ge=1, le=100_000)
+
+
+class GuestCreate(_Model):
+    """A UN official, moderator or other guest the secretariat registers without a delegation."""
+
+    full_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    function: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    organisation: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = (
+        Field(examples=["United Nations, Department of Peace Operations"])
+    )
+    languages: list[str] = Field(min_length=1, max_length=8)
+    consent_to_list: bool = False
+
+
+def invited_states(request: InvitationRequest) -> list[str]:
+    """The States an invitation names, each once, in order ("all": every UN Member State)."""
+    if request.member_states == "all":
+        states = sorted(member_states())
+    else:
+        for index, code in enumerate(request.member_states):
+            if not is_member_state(code):
+                raise InvalidField(f"member_states[{index}]", f"{code} is not a UN Member State")
+        states = list(dict.fromkeys(request.member_states))
+    if len(states) > 1 and "{member_state}" not in request.note_verbale:
+        raise InvalidField("note_verbale", "give {member_state} in the reference: each note has its own")
+    return states
+
+
+def check_guest_languages(languages: Sequence[str]) -> None:
+    for language in languages:
+        if language not in ISO_639_1:
+            raise InvalidField("languages", f"{language!r} is not an ISO 639-1 language code")
 
 
 # ---------------------------------------------------------------- registration
@@ -226,7 +284,9 @@ class Outcome(_Model):
     proof_document: ProofDocument | None = None
 
 
-def apply(delegation: Delegation, command: Any, actor: Actor, now: datetime, policy: SummitPolicy) -> Outcome:
+def apply(
+    delegation: Delegation, command: Command, actor: Actor, now: datetime, policy: SummitPolicy
+) -> Outcome:
     action: str = command.action
     if (
         action == "register"

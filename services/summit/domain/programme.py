@@ -10,13 +10,13 @@ from urllib.parse import quote
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from services.summit.agenda import (
-    VENUE_TIME_ZONE,
+from services.summit.domain.agenda import (
     Programme,
     ProgrammePerson,
     ProgrammeSession,
     programme_order,
 )
+from services.summit.domain.plan import VENUE_TIME_ZONE
 
 KIND_LABELS = {
     "plenary": "Plenary",

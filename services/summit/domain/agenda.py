@@ -13,16 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self
-from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.common.errors import Conflict, InvalidField
+from services.summit.domain.plan import UN_LANGUAGES, VENUE_TIME_ZONE
 from uncops_contracts.summit import ProgrammeChange
-
-VENUE_TIME_ZONE = ZoneInfo("America/New_York")
-# The six official languages of the United Nations: interpretation is offered in these.
-UN_LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
 ParticipantId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -434,6 +430,42 @@ class Programme(BaseModel):
     sessions: list[ProgrammeSession]
 
 
+def check_people(body: SessionInput, registered: set[str], summit_id: str) -> None:
+    """Speakers and moderators are registered participants of the summit (``registered``: those who are)."""
+    for role, people in (("speakers", body.speakers), ("moderators", body.moderators)):
+        for position, person in enumerate(people):
+            if person not in registered:
+                raise InvalidField(
+                    f"{role}.{position}", f"{person} is not a registered participant of {summit_id}"
+                )
+
+
+def candidate(session_id: str, body: SessionInput) -> Slot:
+    """A session as a planner wrote it, as the conflict checker sees it."""
+    return Slot(
+        id=session_id,
+        title=body.title,
+        room_id=body.room_id,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        speakers=tuple(body.speakers),
+        moderators=tuple(body.moderators),
+        expected_attendance=body.expected_attendance,
+    )
+
+
+def ensure_changed(changes: Sequence[ProgrammeChange], last_release: int | None) -> None:
+    """A release is a new version of the programme: one that changes nothing would only make noise."""
+    if not changes:
+        raise Conflict(
+            f"nothing changed since release {last_release}"
+            if last_release
+            else "the programme has no sessions",
+            state=f"release {last_release}" if last_release else "empty",
+            allowed_actions=("add_session", "change_session", "remove_session"),
+        )
+
+
 def programme_changes(
     previous: Sequence[ProgrammeSession], current: Sequence[ProgrammeSession]
 ) -> list[ProgrammeChange]:
@@ -464,3 +496,9 @@ def programme_changes(
 def programme_order(sessions: Iterable[ProgrammeSession]) -> list[ProgrammeSession]:
     """The printed order: by start, then room, then title."""
     return sorted(sessions, key=lambda s: (s.starts_at, s.room.name, s.title, s.id))
+
+
+class ReleaseInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, max_length=2000, examples=["Room changes after the Bureau's meeting"])

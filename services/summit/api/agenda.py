@@ -1,0 +1,175 @@
+"""Routes of the agenda: rooms, and the draft programme's sessions with their conflict checks.
+
+The rules are in domain/agenda.py; placing, replacing and removing a session are use cases of service.py,
+serialised per summit so two planners cannot both pass the conflict check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field
+
+from services.common.app import IfMatch, Route, SessionDep, expected_version
+from services.common.auth import Principal
+from services.summit import queries, service
+from services.summit.api.access import PLANNERS, READERS, etag
+from services.summit.domain.agenda import RoomInput, SessionInput, SessionKind
+from services.summit.models import AgendaSessionRow, SessionPersonRow
+
+router = APIRouter(prefix="/summits", tags=["summits", "agenda"], route_class=Route)
+
+
+class RoomPublic(BaseModel):
+    id: str
+    summit_id: str | None = Field(description="None for UN Headquarters' own rooms, offered to every summit")
+    name: str
+    building: str | None
+    capacity: int
+    capacity_basis: str = Field(description="confirmed, or illustrative until the venue confirms it")
+    opens_at: time
+    closes_at: time
+    source: str | None
+
+
+class SessionPublic(BaseModel):
+    id: str
+    summit_id: str
+    title: str
+    theme: str | None
+    kind: SessionKind
+    starts_at: datetime
+    ends_at: datetime
+    room_id: str
+    speakers: list[str]
+    moderators: list[str]
+    languages: list[str]
+    expected_attendance: int | None
+    description: str | None
+    updated_by: str
+    updated_at: datetime
+    version: int
+
+
+def _public(row: AgendaSessionRow, people: Sequence[SessionPersonRow]) -> SessionPublic:
+    return SessionPublic(
+        id=row.id,
+        summit_id=row.summit_id,
+        title=row.title,
+        theme=row.theme,
+        kind=SessionKind(row.kind),
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        room_id=row.room_id,
+        speakers=list(queries.speakers(people)),
+        moderators=list(queries.moderators(people)),
+        languages=row.languages,
+        expected_attendance=row.expected_attendance,
+        description=row.description,
+        updated_by=row.updated_by,
+        updated_at=row.updated_at,
+        version=row.version,
+    )
+
+
+@router.get("/{summit_id}/rooms", summary="Rooms: UN Headquarters' own and those added for this summit")
+async def list_rooms(
+    summit_id: str, session: SessionDep, _: Annotated[Principal, READERS]
+) -> list[RoomPublic]:
+    await queries.summit_or_404(session, summit_id)
+    return [
+        RoomPublic.model_validate(room, from_attributes=True)
+        for room in await queries.rooms(session, summit_id)
+    ]
+
+
+@router.post("/{summit_id}/rooms", status_code=status.HTTP_201_CREATED, summary="Add a room for this summit")
+async def create_room(
+    summit_id: str,
+    body: RoomInput,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, PLANNERS],
+) -> RoomPublic:
+    room = await service.add_room(session, summit_id, body)
+    response.headers["Location"] = f"/summits/{summit_id}/rooms/{room.id}"
+    return RoomPublic.model_validate(room, from_attributes=True)
+
+
+@router.get("/{summit_id}/sessions", summary="The draft programme's sessions (planners)")
+async def list_sessions(
+    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
+) -> list[SessionPublic]:
+    await queries.summit_or_404(session, summit_id)
+    rows, people = await queries.draft(session, summit_id)
+    return [_public(row, people[row.id]) for row in rows]
+
+
+@router.post(
+    "/{summit_id}/sessions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Place a session; 409 lists every conflict (double bookings, dates, hours, capacity)",
+)
+async def create_session(
+    summit_id: str,
+    body: SessionInput,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, PLANNERS],
+) -> SessionPublic:
+    row, people = await service.place_session(session, summit_id, body, principal.subject)
+    response.headers["Location"] = f"/summits/{summit_id}/sessions/{row.id}"
+    etag(response, row.version)
+    return _public(row, people)
+
+
+@router.get("/{summit_id}/sessions/{session_id}", summary="One session of the draft (planners)")
+async def get_session(
+    summit_id: str,
+    session_id: str,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, PLANNERS],
+) -> SessionPublic:
+    row = await queries.agenda_session_or_404(session, summit_id, session_id)
+    people = await queries.session_people(session, session_id)
+    etag(response, row.version)
+    return _public(row, people)
+
+
+@router.put(
+    "/{summit_id}/sessions/{session_id}",
+    summary="Replace a session (If-Match: its version); 409 lists every conflict",
+)
+async def replace_session(
+    summit_id: str,
+    session_id: str,
+    body: SessionInput,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, PLANNERS],
+    if_match: IfMatch = None,
+) -> SessionPublic:
+    row, people = await service.replace_session(
+        session, summit_id, session_id, body, principal.subject, expected_version(if_match)
+    )
+    etag(response, row.version)
+    return _public(row, people)
+
+
+@router.delete(
+    "/{summit_id}/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a session from the draft (If-Match: its version)",
+)
+async def delete_session(
+    summit_id: str,
+    session_id: str,
+    session: SessionDep,
+    _: Annotated[Principal, PLANNERS],
+    if_match: IfMatch = None,
+) -> None:
+    await service.remove_session(session, summit_id, session_id, expected_version(if_match))

@@ -1,0 +1,71 @@
+"""Routes of a summit's plan: its milestones, adding one, completing one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel
+
+from services.common.app import Route, SessionDep, TemporalDep
+from services.common.auth import Principal
+from services.summit import queries, service
+from services.summit.api.access import PLANNERS, READERS
+from services.summit.domain.plan import MilestoneCompletion, MilestoneCreate
+from services.summit.models import MilestoneRow
+
+router = APIRouter(prefix="/summits", tags=["summits"], route_class=Route)
+
+
+class MilestonePublic(BaseModel):
+    id: str
+    summit_id: str
+    key: str | None
+    title: str
+    owner: str | None
+    due_at: datetime
+    warn_at: datetime
+    status: str
+    completed_at: datetime | None
+    completed_by: str | None
+    version: int
+
+
+def _public(milestone: MilestoneRow) -> MilestonePublic:
+    return MilestonePublic.model_validate(milestone, from_attributes=True)
+
+
+@router.post(
+    "/{summit_id}/milestones", status_code=status.HTTP_201_CREATED, summary="Add a milestone to the plan"
+)
+async def create_milestone(
+    summit_id: str,
+    body: MilestoneCreate,
+    session: SessionDep,
+    temporal: TemporalDep,
+    _: Annotated[Principal, PLANNERS],
+) -> MilestonePublic:
+    return _public(await service.add_milestone(session, temporal, summit_id, body))
+
+
+@router.get("/{summit_id}/milestones", summary="The plan: milestones of a summit, by due date")
+async def list_milestones(
+    summit_id: str, session: SessionDep, _: Annotated[Principal, READERS]
+) -> list[MilestonePublic]:
+    await queries.summit_or_404(session, summit_id)
+    return [_public(m) for m in await queries.milestones(session, summit_id)]
+
+
+@router.post("/{summit_id}/milestones/{milestone_id}/complete", summary="Mark a milestone completed")
+async def complete_milestone(
+    summit_id: str,
+    milestone_id: str,
+    body: MilestoneCompletion,
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Annotated[Principal, PLANNERS],
+) -> MilestonePublic:
+    return _public(
+        await service.complete_milestone(session, temporal, summit_id, milestone_id, principal.subject)
+    )
