@@ -516,19 +516,8 @@ OWNED_BY = {
 
 
 RELAY_HISTORY = [
-    "Where a batch of 500 goes (27 Nov, 08:10-08:50 UTC, timed phase by phase in a copy of "
-    "`publish_batch` on a scratch stack, 50,000 events as above): the claim took 16-21 ms, handing the rows "
-    "to the producer 14-19 ms (aiokafka's `send()`, two fifths of it hashing keys with its pure-Python "
-    "murmur2, as for the raw producer), Kafka's acknowledgements 12-13 ms, the delete 2-3 and the commit "
-    "1-2; 8,700-10,600 events/s. The claim's order-per-key check was planned as a hash anti join over the "
-    "whole `outbox_key_seq` index (27.8 ms in EXPLAIN ANALYZE with 50,000 rows waiting); as a LATERAL probe "
-    "per claimed row it takes 3.9 ms there, and the phases became: claim 8.6-9.1 ms (it still steps over "
-    "the index entries of rows deleted since the last vacuum), producer 12.5-14.9, acknowledgements "
-    "8.6-11.4; 13,900-14,200 events/s. Tried and not kept: claiming and sending the next batch while Kafka "
-    "acknowledged the previous one, on a second connection (12,400-13,600 events/s in this benchmark: the "
-    "acknowledgements wait was hidden, but the relay's single Python thread then spent as long handing rows "
-    "to the producer). The raw producer's own rate moves between rounds (13,900 and 21,800 above): the "
-    "verdict compares the best of each.",
+    "Where a batch's time goes, and why the claim is a LATERAL probe: "
+    "[docs/decisions/0003-relay-claim-lateral-probe.md](docs/decisions/0003-relay-claim-lateral-probe.md).",
 ]
 
 

@@ -45,7 +45,6 @@ from services.common.auth import Role, issue_token
 from services.common.database import create_engine
 from services.common.settings import Settings
 from services.summit.domain.agenda import (
-    VENUE_TIME_ZONE,
     AgendaIndex,
     Programme,
     ProgrammePerson,
@@ -60,6 +59,7 @@ from services.summit.domain.agenda import (
     check_session_brute_force,
     summit_window,
 )
+from services.summit.domain.plan import VENUE_TIME_ZONE
 from services.summit.domain.programme import to_html, to_ics, to_json
 from services.summit.models import ParticipantRow as Participant
 

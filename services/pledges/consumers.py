@@ -1,10 +1,8 @@
 """What the pledges service takes from events, applied through the inbox: money received for the next summit
 counts towards financial-support pledges (service.record_funding).
 
-A pledge's follow-up workflow is not started from its ``pledge submitted`` event: it has nothing to time
-until the pledge is accepted, and its first step starts it (gateway.act_on_pledge). Starting one per
-submission cost the local Temporal server about 20 ms of CPU each, so a burst of submissions or an import
-left minutes of starts behind it."""
+A pledge's follow-up workflow is not started from its ``pledge submitted`` event but by its first step
+(gateway.act_on_pledge): docs/decisions/0001-pledge-workflow-starts-at-first-step.md says why."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from services.common.database import create_engine, session_factory
 from services.common.settings import Settings
 from tests.conftest import bearer, eventually, topic_reader, url
 from tests.e2e.test_case_lifecycle import intake
-from uncops_contracts.cases import CaseStatus
+from uncops_contracts.cases import CaseStatus, DeadlineKind
 from uncops_contracts.policies import CasePolicy
 
 PDF = b"%PDF-1.4 synthetic note verbale\n" * 50
@@ -236,7 +236,7 @@ async def test_country_missing_deadlines_on_open_cases_is_flagged(
                     now - timedelta(days=40),
                 )
                 missed = open_deadline(
-                    "pcc_reply",
+                    DeadlineKind.PCC_REPLY,
                     "police_contributing_country",
                     now - timedelta(days=40),
                     now - timedelta(days=26),

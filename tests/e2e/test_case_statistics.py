@@ -59,7 +59,7 @@ def mismatch_query(summary: str, key: str) -> str:
 MISMATCHES = [mismatch_query("case_statistics", KEY), mismatch_query("case_statistics_headline", HEADLINE)]
 
 
-ALL_DIMENSIONS = [
+ALL_DIMENSIONS: list[tuple[str, str | int | float | bool | None]] = [
     ("by", d)
     for d in ("year", "mission", "personnel_category", "nationality", "allegation_type", "category", "result")
 ]

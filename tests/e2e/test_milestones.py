@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -102,5 +103,5 @@ async def test_milestone_bad_input(platform: LocalStack, settings: Settings, htt
     assert naive.status_code == 422 and naive.json()["detail"][0]["field"] == "ends_on"
 
 
-async def _equals(value: object, expected: str) -> bool:
-    return await value == expected  # type: ignore[misc]
+async def _equals(value: Awaitable[str], expected: str) -> bool:
+    return await value == expected

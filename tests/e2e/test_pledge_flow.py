@@ -78,8 +78,10 @@ async def test_submitted_pledge_flows_to_kafka_and_summit(
     assert event.get_source() == "/uncops/pledges"
     assert event.get_subject() == pledge["id"]
     assert event.get_specversion() == "1.0"
-    assert event.get_dataschema().endswith("/pledges/pledge_submitted.v1.json")
+    dataschema = event.get_dataschema()
+    assert dataschema is not None and dataschema.endswith("/pledges/pledge_submitted.v1.json")
     data = event.get_data()
+    assert isinstance(data, dict)
     headers = dict(record.headers)
     assert headers["content-type"] == b"application/json"
     assert headers["traceparent"].decode().split("-")[1] == traceparent.split("-")[1]

@@ -180,7 +180,7 @@ async def test_accept_valid_stores_the_good_rows_and_reports_each_bad_one(
 
 async def test_a_json_import(platform: LocalStack, settings: Settings, http: httpx.AsyncClient) -> None:
     summit, t = a_summit(), tag()
-    pledges = [
+    pledges: list[dict[str, Any]] = [
         {
             "member_state": "SEN",
             "summit": summit,

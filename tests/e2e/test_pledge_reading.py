@@ -711,7 +711,7 @@ async def test_access_matrix_of_every_pledges_endpoint(
         "/pledges/export.csv",
     }
     for method, path in endpoints:
-        body = {"json": {}} if method == "POST" else {}
+        body: dict[str, Any] = {"json": {}} if method == "POST" else {}
         for role, code in (("none", 401), ("partner", 403)):
             response = await http.request(method, url("pledges", path), headers=roles[role], **body)
             assert response.status_code == code, (method, path, role, response.text)

@@ -256,7 +256,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(
             # Every consumer group of the topic parks its own copy; the summit's is the one checked here.
             for records in (await reader.getmany(timeout_ms=500)).values():
                 for record in records:
-                    record_headers = dict(record.record_headers)
+                    record_headers = dict(record.headers)
                     if record_headers.get("uncops_consumer") == b"summit.pledges":
                         parked[record.key] = record_headers
             return {b"poison-1", b"poison-2", b"poison-3"} <= set(parked)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,33 @@ def test_docs_name_only_known_topics_and_event_types() -> None:
         assert named_topics - topics == set(), page.name
         named_types = set(re.findall(r"\borg\.un\.uncops\.[a-z_]+\.[a-z_]+\.v\d+\b", text))
         assert named_types - set(EVENT_TYPES) == set(), page.name
+
+
+# A path the docs name in code spans: a file or folder of the repository (``<ctx>`` stands for each context).
+REPO_PATH = re.compile(r"(?<![\w./-])((?:services|workflows|deploy|uncops|bench|tests|contracts|docs)/[\w./<>-]*)")
+CONTEXTS = ("cases", "pledges", "summit")
+
+
+def named_paths(page: Path) -> Iterator[str]:
+    text = page.read_text()
+    for code in [m.group(0) for m in FENCE.finditer(text)] + INLINE_CODE.findall(text):
+        yield from (m.rstrip(".,") for m in REPO_PATH.findall(code))
+
+
+def missing_paths(page: Path) -> list[str]:
+    missing = []
+    for named in named_paths(page):
+        candidates = [named.replace("<ctx>", c) for c in CONTEXTS] if "<ctx>" in named else [named]
+        if "<" in named.replace("<ctx>", "") or "*" in named:
+            continue  # a pattern, not a path
+        if not all((REPO / candidate).exists() for candidate in candidates):
+            missing.append(named)
+    return sorted(set(missing))
+
+
+# Decision records are history: they name the files of their day.
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if "decisions" not in p.parts], ids=lambda p: str(p.relative_to(REPO))
+)
+def test_docs_name_only_files_that_exist(page: Path) -> None:
+    assert missing_paths(page) == []

@@ -307,7 +307,7 @@ def test_the_fingerprint_covers_mode_format_and_body() -> None:
 
 
 def submission(title: str, state: str = "GHA", kind: str = "other") -> PledgeSubmission:
-    return PledgeSubmission(member_state=state, kind=kind, title=title)  # type: ignore[arg-type]
+    return PledgeSubmission(member_state=state, kind=kind, title=title)
 
 
 def test_duplicates_within_the_file_and_with_stored_pledges_are_flagged() -> None:
@@ -403,9 +403,9 @@ def test_pledge_and_outbox_rows_are_those_submit_pledge_stores() -> None:
             "p2",
             PledgeSubmission(
                 member_state="CHN",
-                kind="financial_support",  # type: ignore[arg-type]
+                kind="financial_support",
                 title="Support for the next summit",
-                terms={"amount": "300000.00", "currency": "USD", "target_date": NEXT_YEAR},  # type: ignore[arg-type]
+                terms={"amount": "300000.00", "currency": "USD", "target_date": NEXT_YEAR},
                 supports_summit="UNCOPS-2026",
             ),
         ),

@@ -10,7 +10,6 @@ import pytest
 
 from services.common.errors import InvalidField
 from services.summit.domain.agenda import (
-    VENUE_TIME_ZONE,
     AgendaIndex,
     ConflictKind,
     Programme,
@@ -32,6 +31,7 @@ from services.summit.domain.agenda import (
     summit_window,
     unregistered_speakers,
 )
+from services.summit.domain.plan import VENUE_TIME_ZONE
 from services.summit.domain.programme import to_html, to_ics, to_json
 
 WINDOW = summit_window(date(2030, 6, 3), date(2030, 6, 4))

@@ -94,7 +94,7 @@ def test_summit_refuses_unknown_fields_and_bad_ids() -> None:
 
 
 def test_milestone_needs_an_aware_due_date() -> None:
-    accepted = MilestoneCreate(title="Venue booked", due_at="2026-03-01T12:00:00+01:00")  # type: ignore[arg-type]
+    accepted = MilestoneCreate(title="Venue booked", due_at="2026-03-01T12:00:00+01:00")
     assert accepted.due_at.utcoffset() == timedelta(hours=1)
     assert accepted.warn_before_days == 14
 

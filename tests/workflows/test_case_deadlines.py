@@ -18,13 +18,11 @@ import pytest_asyncio
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from deploy.stack import VENV_BIN
 from services.cases.domain.case import STATUS_ACTIONS, Case
 from services.cases.domain.commands import (
     CloseCase,
@@ -66,16 +64,6 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 # How late an alarm may be stored after its moment (workflow task and activity scheduling).
 SLACK = timedelta(minutes=1)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
-    )
-    yield environment
-    await environment.shutdown()
 
 
 STARTED: list[WorkflowHandle[Any, Any]] = []

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -20,7 +19,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from deploy.stack import VENV_BIN
 from services.summit.domain.delegations import (
     Accredit,
     Actor,
@@ -53,16 +51,6 @@ PROOF = {
 }
 
 Handle = WorkflowHandle[DelegationWorkflow, Delegation]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
-    )
-    yield environment
-    await environment.shutdown()
 
 
 class FakeStore:

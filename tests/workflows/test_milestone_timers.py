@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
@@ -19,7 +17,6 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from deploy.stack import VENV_BIN
 from services.summit.domain.plan import MilestoneStatus
 from services.summit.gateway import (
     CompleteMilestone,
@@ -29,16 +26,6 @@ from services.summit.gateway import (
 )
 from tests.workflows.recording import record_history
 from workflows.summit.workflows import MilestoneWorkflow
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
-    )
-    yield environment
-    await environment.shutdown()
 
 
 class Recorder:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -21,7 +20,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from deploy.stack import VENV_BIN
 from services.common.actor import Actor
 from services.pledges.domain.commands import (
     Accept,
@@ -46,16 +44,6 @@ POLICY = PledgePolicy()  # first report after 365 days, then every 182; reminder
 STATE = Actor(subject="fp-gha", role="state_focal_point", member_state="GHA")
 PLANNER = Actor(subject="planner-1", role="planner")
 TARGET_AFTER = timedelta(days=608)  # about 20 months
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
-    )
-    yield environment
-    await environment.shutdown()
 
 
 class FakeStore:

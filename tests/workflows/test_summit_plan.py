@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from deploy.stack import VENV_BIN
 from services.summit.domain.plan import MilestoneStatus, plan_from_template, warning_time
 from services.summit.gateway import (
     AddPlanMilestone,
@@ -37,16 +33,6 @@ from uncops_contracts.policies import SummitPolicy
 from workflows.summit.workflows import SummitPlanWorkflow
 
 Handle = WorkflowHandle[SummitPlanWorkflow, SummitPlanState]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
-    )
-    yield environment
-    await environment.shutdown()
 
 
 class Store:
