@@ -136,7 +136,9 @@ def test_docs_name_only_known_topics_and_event_types() -> None:
 
 
 # A path the docs name in code spans: a file or folder of the repository (``<ctx>`` stands for each context).
-REPO_PATH = re.compile(r"(?<![\w./-])((?:services|workflows|deploy|uncops|bench|tests|contracts|docs)/[\w./<>-]*)")
+REPO_PATH = re.compile(
+    r"(?<![\w./-])((?:services|workflows|deploy|uncops|bench|tests|contracts|docs)/[\w./<>-]*)"
+)
 CONTEXTS = ("cases", "pledges", "summit")
 
 
