@@ -29,9 +29,15 @@ def workflow_id(case_id: str) -> str:
     return f"case-{case_id}"
 
 
+# A case's workflow continues as new past this many events of history, carrying the case (a test sets a
+# small number; absent from the inputs of cases started before it existed).
+CASE_HISTORY_LIMIT = 2_000
+
+
 class CaseStart(BaseModel):
     case: Case
     policy: CasePolicy
+    history_limit: int = CASE_HISTORY_LIMIT
 
 
 class CaseCommandRequest(BaseModel):

@@ -31,9 +31,15 @@ Temporal = Client
 PLEDGE = WorkflowType("PledgeWorkflow", "pledges", updates=("act",), queries=("view",))
 
 
+# A pledge's workflow continues as new past this many events of history, carrying the pledge (a test sets a
+# small number; absent from the inputs of pledges started before it existed).
+PLEDGE_HISTORY_LIMIT = 2_000
+
+
 class PledgeStart(BaseModel):
     pledge: Pledge
     policy: PledgePolicy
+    history_limit: int = PLEDGE_HISTORY_LIMIT
 
 
 class PledgeCommandRequest(BaseModel):

@@ -601,3 +601,54 @@ async def test_a_run_started_for_a_closed_case_ends_when_nobody_reopens_it(env: 
         result = await handle.result()  # time skips past the reopening window
         assert result.status is CaseStatus.CLOSED
         assert store.changes == []
+
+
+# ---------------------------------------------------------------- continue-as-new
+
+
+async def test_a_long_case_continues_as_new_with_its_state_and_deadlines(env: WorkflowEnvironment) -> None:
+    """A case whose history passes its limit continues as new, carrying the case: the next run takes the
+    next steps and fires the deadlines the first one had opened. Recorded: case_continues_as_new (the first
+    run, ending in continue-as-new) and case_after_continuing (the last run, to closure)."""
+    store = Store()
+    queue = f"test-{uuid.uuid4()}"
+    async with worker(env, queue, store):
+        intake = ipo_intake()
+        case = open_case(
+            str(uuid.uuid4()), reference_number("MONUSCO", 2025, 1), intake, await env.get_current_time()
+        )
+        latest = await env.client.start_workflow(  # its handle follows whichever run is current
+            CaseWorkflow.run,
+            CaseStart(case=case, policy=POLICY, history_limit=40),
+            id=f"case-{case.case_id}",
+            task_queue=queue,
+        )
+        STARTED.append(latest)
+        first = env.client.get_workflow_handle(latest.id, run_id=latest.first_execution_run_id)
+        await act(latest, StartAssessment())
+        view = await act(latest, ReferForInvestigation())
+        investigation = deadline_of(view.case, DeadlineKind.INVESTIGATION)
+        notes = 0
+        while (await first.describe()).status is WorkflowExecutionStatus.RUNNING:
+            notes += 1
+            assert notes < 10, f"never continued as new ({len((await first.fetch_history()).events)} events)"
+            note = RecordNoteVerbale(direction="sent", reference=f"NV/{notes}", on=date(2025, 3, 1))
+            await act(latest, note)
+            await asyncio.sleep(0.1)  # the run decides once the Update has finished
+        assert notes > 1 and (await first.describe()).status is WorkflowExecutionStatus.CONTINUED_AS_NEW
+
+        carried = await latest.query(CaseWorkflow.view)
+        assert carried.status is CaseStatus.UNDER_INVESTIGATION
+        assert [e.value for e in carried.record if e.kind == "note_verbale_sent"] == [
+            f"NV/{n}" for n in range(1, notes + 1)
+        ]
+        # The deadline opened in the first run warns in the next one.
+        await env.sleep(investigation.warn_at - await env.get_current_time() + HOUR)
+        at, change = await store.stored("deadline_approaching:investigation")
+        assert near(at, investigation.warn_at)
+        await act(latest, RecordFinding(finding=Finding.NOT_SUBSTANTIATED))
+        closed = await latest.result()
+        assert closed.status is CaseStatus.CLOSED
+        assert closed.version == carried.version + 2  # the warning and the finding
+        await record_history(first, "case_continues_as_new")
+        await record_history(latest, "case_after_continuing")

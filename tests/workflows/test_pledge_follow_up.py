@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -31,6 +31,7 @@ from services.pledges.domain.commands import (
     RequestClarification,
     Resubmit,
     StartReview,
+    Withdraw,
 )
 from services.pledges.domain.pledge import Pledge
 from services.pledges.gateway import PledgeCommandRequest, PledgeStart, StorePledgeChange
@@ -435,3 +436,53 @@ async def test_recorded_follow_up_of_a_financial_pledge(env: WorkflowEnvironment
             "timer:lapse",
         ]
         await record_history(handle, "pledge_follow_up")
+
+
+async def test_a_long_follow_up_continues_as_new_with_its_pledge_and_timers(env: WorkflowEnvironment) -> None:
+    """A pledge whose history passes its limit continues as new, carrying the pledge: the next run times its
+    reports from where the first left off. Recorded: pledge_continues_as_new (the first run, ending in
+    continue-as-new) and pledge_after_continuing (the last run, to its withdrawal)."""
+    store = FakeStore()
+    queue = f"test-{uuid.uuid4()}"
+    async with Worker(env.client, task_queue=queue, workflows=[PledgeWorkflow], activities=[store.store]):
+        now = await env.get_current_time()
+        pledge = Pledge(
+            pledge_id=str(uuid.uuid4()),
+            member_state="GHA",
+            kind=PledgeKind.GENDER_PARITY,
+            title="30 % women among the officers we second",
+            summit="UNCOPS-2018",
+            submitted_at=now,
+            target_date=(now + TARGET_AFTER).date(),
+        )
+        latest = await env.client.start_workflow(  # its handle follows whichever run is current
+            PledgeWorkflow.run,
+            PledgeStart(pledge=pledge, policy=POLICY, history_limit=30),
+            id=f"pledge-{pledge.pledge_id}",
+            task_queue=queue,
+        )
+        first = env.client.get_workflow_handle(latest.id, run_id=latest.first_execution_run_id)
+        steps: list[Any] = [Acknowledge(), StartReview(), Accept(note="welcome")]
+        for step in steps:
+            accepted = await act(latest, step)
+        for _ in range(200):
+            if (await first.describe()).status is WorkflowExecutionStatus.CONTINUED_AS_NEW:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(
+                f"never continued as new ({len((await first.fetch_history()).events)} events)"
+            )
+
+        carried = await latest.query(PledgeWorkflow.view)
+        assert carried.status is PledgeStatus.ACCEPTED and carried.version == accepted.version
+        # The report reminder the first run had scheduled fires in the next one.
+        assert accepted.accepted_at is not None
+        await until(env, accepted.accepted_at + timedelta(days=336))
+        reminded = await reaches(latest, lambda p: p.version > accepted.version, "the reminder")
+        assert store.actions[-1] == "timer:remind"
+        await act(latest, Withdraw(reason="priorities changed at home"), STATE)
+        result = await latest.result()
+        assert result.status is PledgeStatus.WITHDRAWN and result.version == reminded.version + 1
+        await record_history(first, "pledge_continues_as_new")
+        await record_history(latest, "pledge_after_continuing")

@@ -61,9 +61,11 @@ class CaseWorkflow:
                     outcome = fire_alarm(self.case, deadline.kind, phase, workflow.now(), self.policy)
                     if outcome is not None:
                         await self._store(StoreChange(outcome=outcome, actor=SYSTEM, policy=self.policy))
-            if workflow.info().is_continue_as_new_suggested():
+            if self._history_is_long(start.history_limit):
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(CaseStart(case=self.case, policy=self.policy))
+                workflow.continue_as_new(
+                    CaseStart(case=self.case, policy=self.policy, history_limit=start.history_limit)
+                )
         # A closed case's workflow ends; reopening starts a new run from the stored case.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.case
@@ -100,6 +102,13 @@ class CaseWorkflow:
     @workflow.query
     def view(self) -> Case:
         return self.case
+
+    def _history_is_long(self, limit: int) -> bool:
+        info = workflow.info()
+        # Patched: a case whose history was already past the limit when this came must not change course.
+        return info.is_continue_as_new_suggested() or (
+            info.get_current_history_length() > limit and workflow.patched("continue-as-new-by-length")
+        )
 
     async def _store(self, change: StoreChange) -> None:
         await workflow.execute_activity_method(

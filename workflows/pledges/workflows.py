@@ -48,9 +48,11 @@ class PledgeWorkflow:
                     outcome = fire_alarm(self.pledge, alarm[1], workflow.now(), self.policy)
                     if outcome is not None:
                         await self._store(StorePledgeChange(outcome=outcome, policy=self.policy))
-            if workflow.info().is_continue_as_new_suggested():
+            if self._history_is_long(start.history_limit):
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(PledgeStart(pledge=self.pledge, policy=self.policy))
+                workflow.continue_as_new(
+                    PledgeStart(pledge=self.pledge, policy=self.policy, history_limit=start.history_limit)
+                )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.pledge
 
@@ -82,6 +84,13 @@ class PledgeWorkflow:
 
     def _finished(self) -> bool:
         return self.pledge.status in ENDED
+
+    def _history_is_long(self, limit: int) -> bool:
+        info = workflow.info()
+        # Patched: a pledge whose history was already past the limit when this came must not change course.
+        return info.is_continue_as_new_suggested() or (
+            info.get_current_history_length() > limit and workflow.patched("continue-as-new-by-length")
+        )
 
     async def _store(self, change: StorePledgeChange) -> None:
         await workflow.execute_activity_method(
