@@ -644,7 +644,7 @@ async def test_a_long_case_continues_as_new_with_its_state_and_deadlines(env: Wo
         ]
         # The deadline opened in the first run warns in the next one.
         await env.sleep(investigation.warn_at - await env.get_current_time() + HOUR)
-        at, change = await store.stored("deadline_approaching:investigation")
+        at, _ = await store.stored("deadline_approaching:investigation")
         assert near(at, investigation.warn_at)
         await act(latest, RecordFinding(finding=Finding.NOT_SUBSTANTIATED))
         closed = await latest.result()
