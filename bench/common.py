@@ -15,10 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from deploy.stack import Ports
 from uncops_contracts import CloudEvent, encode_kafka
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 
 REPO = Path(__file__).resolve().parent.parent
+# The benchmark stack's own ports, apart from `make run`'s and the test suite's.
+BENCH_PORTS = Ports(20432, 20092, 20093, 20233, 20234, 20001, 20002, 20003)
 PLEDGES_TOPIC = "uncops.pledges.v1"
 
 _STATES = ("SEN", "RWA", "BGD", "NPL", "IND", "PAK", "EGY", "IDN", "GHA", "JOR", "CHN", "FRA", "NOR", "BRA")

@@ -6,7 +6,6 @@
 - ``pledges_import``: one bulk import of 10,000 CSV rows, its time and the API's peak memory.
 
     .venv/bin/python -m bench.run --only pledges_intake --only pledges_import
-    .venv/bin/python -m bench.pledges        # the same two (extra arguments go to bench.run)
 """
 
 from __future__ import annotations
@@ -517,14 +516,3 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             "",
         ]
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    from bench.run import main as run_main
-
-    extra = sys.argv[1:] if argv is None else argv
-    return run_main(["--only", "pledges_intake", "--only", "pledges_import", *extra])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

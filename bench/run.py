@@ -26,11 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.common import REPO, dumps, machine
+from bench.common import BENCH_PORTS, REPO, dumps, machine
 from deploy.stack import LocalStack, Ports, StackError
 
 # Below the ephemeral range, as deploy.stack.TEST_PORTS.
-BENCH_PORTS = Ports(20432, 20092, 20093, 20233, 20234, 20001, 20002, 20003)
 RUN_DIR = REPO / ".run" / "bench"
 RESULTS = REPO / "bench" / "results"
 MARKDOWN = REPO / "BENCHMARKS.md"

@@ -28,8 +28,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
-from bench.common import machine, summary_ms
-from bench.run import BENCH_PORTS
+from bench.common import BENCH_PORTS, machine, summary_ms
 from deploy.stack import REPO, LocalStack, Ports
 from services.common.auth import Role, issue_token
 from services.common.settings import Settings
