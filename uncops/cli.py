@@ -44,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         "--role", required=True, help="conduct_officer, state_focal_point, planner, partner, admin"
     )
     token.add_argument("--member-state", help="ISO 3166 alpha-3 code, required for state_focal_point")
+    token.add_argument(
+        "--mission",
+        action="append",
+        dest="missions",
+        metavar="MISSION",
+        help="a mission the holder serves (repeatable; e.g. MINUSCA); '*' or none: every mission",
+    )
     token.add_argument("--subject", help="the token's sub claim (default: a generated one)")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds (default 8 hours)")
 
@@ -99,7 +106,26 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         if not is_member_state(member_state):
             print(f"{member_state} is not the ISO 3166 alpha-3 code of a UN Member State", file=sys.stderr)
             return 2
-    print(issue_token(settings, role, member_state, subject=args.subject, ttl_seconds=args.ttl))
+    missions = list(dict.fromkeys(m.upper() for m in args.missions)) if args.missions else None
+    if missions is not None:
+        from uncops_contracts.reference import is_mission
+
+        if "*" in missions and len(missions) > 1:
+            print("--mission '*' means every mission: give it alone, or mission codes", file=sys.stderr)
+            return 2
+        unknown = [m for m in missions if m != "*" and not is_mission(m)]
+        if unknown:
+            print(
+                f"{', '.join(unknown)}: not the code of a UN peace operation with UN Police "
+                "(contracts/uncops_contracts/data/missions.csv)",
+                file=sys.stderr,
+            )
+            return 2
+    print(
+        issue_token(
+            settings, role, member_state, subject=args.subject, ttl_seconds=args.ttl, missions=missions
+        )
+    )
     return 0
 
 

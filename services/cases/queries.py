@@ -17,6 +17,7 @@ from services.cases.models import (
     CaseRow,
     CaseStatisticsHeadlineRow,
     CaseStatisticsRow,
+    ReviewFlag,
     ReviewFlagRow,
     VictimIdentityRow,
 )
@@ -25,10 +26,16 @@ from services.common.errors import InvalidField, NotFound
 from uncops_contracts.cases import AllegationType, CaseStatus, MisconductCategory, PersonnelCategory
 
 
+def may_see(principal: Principal, row: CaseRow) -> bool:
+    """Whether the case exists for this caller: a focal point's own State's personnel only, and only the
+    missions the caller's token names (all, without a ``missions`` claim)."""
+    return principal.may_act_for(row.police_contributing_country) and principal.may_see_mission(row.mission)
+
+
 async def load_case(session: AsyncSession, case_id: str, principal: Principal) -> Case:
     row = await session.get(CaseRow, case_id)
-    # Another State's case is not acknowledged to exist.
-    if row is None or not principal.may_act_for(row.police_contributing_country):
+    # Another State's or another mission's case is not acknowledged to exist.
+    if row is None or not may_see(principal, row):
         raise NotFound(f"no case {case_id}")
     return Case.model_validate(row.state)
 
@@ -38,6 +45,8 @@ class CaseFilters:
     """What a list of cases may be narrowed to; None leaves a dimension open."""
 
     mission: str | None = None
+    # The caller's missions (Principal.missions): a filter every list applies, None for all.
+    within_missions: frozenset[str] | None = None
     status: CaseStatus | None = None
     police_contributing_country: str | None = None
     category: MisconductCategory | None = None
@@ -75,6 +84,8 @@ async def list_cases(
     ):
         if value is not None:
             conditions.append(col(column) == value)
+    if filters.within_missions is not None:
+        conditions.append(col(CaseRow.mission).in_(sorted(filters.within_missions)))
     for day_column, low, high in (
         (CaseRow.reported_on, filters.reported_from, filters.reported_to),
         (CaseRow.incident_date, filters.incident_from, filters.incident_to),
@@ -119,8 +130,11 @@ STAT_DIMENSIONS = {
 SUMMARIES = [inspect(CaseStatisticsHeadlineRow).local_table, inspect(CaseStatisticsRow).local_table]
 
 
-async def statistics(session: AsyncSession, by: list[str]) -> list[dict[str, Any]]:
-    """Allegations and victims counted by the ``by`` dimensions, in the shape of the UN's public tables."""
+async def statistics(
+    session: AsyncSession, by: list[str], missions: frozenset[str] | None = None
+) -> list[dict[str, Any]]:
+    """Allegations and victims counted by the ``by`` dimensions, in the shape of the UN's public tables;
+    only the cases of ``missions`` (the caller's) when given."""
     dimension_names = list(dict.fromkeys(by))
     columns = [STAT_DIMENSIONS[d] for d in dimension_names]
     summary = next(s for s in SUMMARIES if all(c in s.c for c in columns)).c
@@ -137,12 +151,36 @@ async def statistics(session: AsyncSession, by: list[str]) -> list[dict[str, Any
         .group_by(*dimensions)
         .order_by(*dimensions)
     )
+    if missions is not None:  # every summary keeps the mission: both can be narrowed to some
+        query = query.where(summary.mission.in_(sorted(missions)))
     return [dict(row._mapping) for row in await session.execute(query)]
 
 
-async def review_flags(session: AsyncSession) -> list[ReviewFlagRow]:
+async def review_flags(session: AsyncSession, missions: frozenset[str] | None = None) -> list[ReviewFlag]:
+    """The review flags raised, newest first. A flag counts a unit's or a country's cases in every mission:
+    for a caller limited to ``missions`` it shows only if one of its cases is theirs, with only those cases
+    in ``case_ids`` and ``count`` (the others are not acknowledged to exist; ``threshold`` stays the rule's,
+    so a count below it says the rest of the flag lies outside the caller's missions)."""
     query = select(ReviewFlagRow).order_by(col(ReviewFlagRow.raised_at).desc())
-    return list((await session.execute(query)).scalars())
+    flags: list[ReviewFlag] = list((await session.execute(query)).scalars())
+    if missions is None:
+        return flags
+    flagged = {case_id for flag in flags for case_id in flag.case_ids}
+    seen = set(
+        (
+            await session.execute(
+                select(col(CaseRow.id)).where(
+                    col(CaseRow.id).in_(sorted(flagged)), col(CaseRow.mission).in_(sorted(missions))
+                )
+            )
+        ).scalars()
+    )
+    scoped = []
+    for flag in flags:
+        case_ids = [case_id for case_id in flag.case_ids if case_id in seen]
+        if case_ids:
+            scoped.append(ReviewFlag(**{**flag.model_dump(), "case_ids": case_ids, "count": len(case_ids)}))
+    return scoped
 
 
 async def audit_trail(session: AsyncSession, case_id: str) -> list[AuditEntryRow]:

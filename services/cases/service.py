@@ -119,12 +119,20 @@ class Upload:
 
 
 async def reveal_victim_identity(
-    session: AsyncSession, actor: Actor, case_id: str, victim_id: str, purpose: str, vault: Vault
+    session: AsyncSession,
+    principal: Principal,
+    actor: Actor,
+    case_id: str,
+    victim_id: str,
+    purpose: str,
+    vault: Vault,
 ) -> VictimIdentity:
     """A victim's identity, read for ``purpose``: the reading is an entry of the case's audit trail."""
     async with session.begin():
         row = await session.get(CaseRow, case_id, with_for_update=True)
         sealed = await queries.sealed_identity(session, case_id, victim_id)
+        if row is not None and not queries.may_see(principal, row):
+            raise NotFound(f"no case {case_id}")
         if row is None or sealed is None:
             raise NotFound(f"no identity recorded for victim {victim_id} of case {case_id}")
         identity = vault.open(sealed)

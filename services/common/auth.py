@@ -2,7 +2,9 @@
 
 Development signs tokens with HS256 and a local secret (``uncops token``); production verifies RS256 tokens
 against the identity provider's JWKS. A ``state_focal_point`` carries a ``member_state`` claim (ISO 3166
-alpha-3) and acts for that State only.
+alpha-3) and acts for that State only. Any token may carry a ``missions`` claim, the peace operations its
+holder serves (a conduct and discipline team works for one mission, headquarters for all): absent or ``"*"``
+means every mission.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
@@ -22,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.actor import Actor
 from services.common.settings import Settings
+from uncops_contracts.reference import is_mission
 
 
 class Role(StrEnum):
@@ -33,6 +36,7 @@ class Role(StrEnum):
 
 
 _MEMBER_STATE = re.compile(r"[A-Z]{3}")
+ALL_MISSIONS = "*"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Principal:
     subject: str
     roles: frozenset[Role]
     member_state: str | None = None
+    # The missions whose cases the holder sees and acts on; None: every mission (no claim, or "*").
+    missions: frozenset[str] | None = None
 
     def has(self, *roles: Role) -> bool:
         return Role.ADMIN in self.roles or bool(self.roles.intersection(roles))
@@ -49,6 +55,11 @@ class Principal:
         if Role.ADMIN in self.roles or Role.STATE_FOCAL_POINT not in self.roles:
             return True
         return self.member_state == member_state
+
+    def may_see_mission(self, mission: str) -> bool:
+        """Whether a case of ``mission`` exists for this caller: a token with a ``missions`` claim limits its
+        holder to those missions, whatever the role (an admin token issued for one mission included)."""
+        return self.missions is None or mission in self.missions
 
 
 def actor_of(principal: Principal, acting_as: Sequence[Role]) -> Actor:
@@ -123,7 +134,30 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         isinstance(member_state, str) and _MEMBER_STATE.fullmatch(member_state)
     ):
         raise TokenError("a state_focal_point token needs a member_state claim (ISO 3166 alpha-3)")
-    return Principal(subject=str(claims["sub"]), roles=roles, member_state=member_state)
+    return Principal(
+        subject=str(claims["sub"]), roles=roles, member_state=member_state, missions=missions_claim(claims)
+    )
+
+
+def missions_claim(claims: dict[str, Any]) -> frozenset[str] | None:
+    """The ``missions`` claim: None (every mission) when absent, ``"*"`` or ``["*"]``; else the mission codes.
+    Anything else refuses the token rather than guess: an unknown code (a typo at the identity provider), an
+    empty list, or ``"*"`` mixed with codes could otherwise widen or silently empty the holder's scope."""
+    raw = claims.get("missions")
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw or not all(isinstance(m, str) for m in raw):
+        raise TokenError('the missions claim is a list of mission codes, or "*" for every mission')
+    if ALL_MISSIONS in raw:
+        if len(set(raw)) > 1:
+            raise TokenError('the missions claim is either "*" (every mission) or mission codes, not both')
+        return None
+    unknown = sorted({m for m in raw if not is_mission(m)})
+    if unknown:
+        raise TokenError(f"unknown mission in token: {', '.join(unknown)[:200]}")
+    return frozenset(raw)
 
 
 def issue_token(
@@ -132,8 +166,10 @@ def issue_token(
     member_state: str | None = None,
     subject: str | None = None,
     ttl_seconds: int = 8 * 3600,
+    missions: Iterable[str] | None = None,
 ) -> str:
-    """A development token the local stack accepts (HS256 with the configured secret)."""
+    """A development token the local stack accepts (HS256 with the configured secret); ``missions`` (codes, or
+    ``["*"]``) sets the claim, None leaves it out (every mission)."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": subject or f"{role.value}-{uuid.uuid4().hex[:8]}",
@@ -145,6 +181,8 @@ def issue_token(
     }
     if member_state:
         claims["member_state"] = member_state
+    if missions is not None:
+        claims["missions"] = list(missions)
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
 
 

@@ -18,7 +18,7 @@ from services.cases.domain.deadlines import open_deadline
 from services.cases.domain.intake import CaseIntake, open_case
 from services.cases.models import CaseRow
 from services.cases.store import raise_review_flags, row_values
-from services.common.auth import Role
+from services.common.auth import Role, issue_token
 from services.common.database import create_engine, session_factory
 from services.common.settings import Settings
 from tests.conftest import bearer, eventually, topic_reader, url
@@ -255,3 +255,135 @@ async def test_country_missing_deadlines_on_open_cases_is_flagged(
         assert again == []  # one review per country and window
     finally:
         await engine.dispose()
+
+
+def _scoped(
+    settings: Settings, role: Role, missions: list[str] | None, member_state: str | None = None
+) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(settings, role, member_state, missions=missions)}"}
+
+
+async def test_officers_see_and_act_on_their_missions_cases_only(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    headquarters = _scoped(settings, Role.CONDUCT_OFFICER, None)
+    minusca = _scoped(settings, Role.CONDUCT_OFFICER, ["MINUSCA"])
+    case_ids = {}
+    for mission in ("MINUSCA", "UNMISS"):
+        opened = await http.post(url("cases", "/cases"), headers=headquarters, json=intake(mission=mission))
+        assert opened.status_code == 201, opened.text
+        case_ids[mission] = opened.json()["case_id"]
+    unmiss = case_ids["UNMISS"]
+    victim = (
+        await http.post(
+            url("cases", f"/cases/{unmiss}/victims"),
+            headers=headquarters,
+            json={"pseudonym": "V-01", "minor": False, "identity": {"name": "Synthetic Person"}},
+        )
+    ).json()["victims"][0]["victim_id"]
+    attachment = (
+        await http.post(
+            url("cases", f"/cases/{unmiss}/attachments"),
+            headers={**headquarters, "content-type": "application/pdf"},
+            params={"filename": "nv.pdf"},
+            content=PDF,
+        )
+    ).json()["attachments"][0]["attachment_id"]
+
+    # Another mission's case does not exist for a MINUSCA officer, whatever the route.
+    for method, path, kwargs in (
+        ("GET", f"/cases/{unmiss}", {}),
+        ("POST", f"/cases/{unmiss}/actions", {"json": {"action": "report_progress", "note": "status?"}}),
+        ("POST", f"/cases/{unmiss}/victims", {"json": {"pseudonym": "V-02", "minor": False}}),
+        ("POST", f"/cases/{unmiss}/victims/{victim}/reveal", {"json": {"purpose": "checking the scope"}}),
+        ("POST", f"/cases/{unmiss}/attachments", {"params": {"filename": "x.txt"}, "content": b"x"}),
+        ("GET", f"/cases/{unmiss}/attachments/{attachment}", {}),
+        ("GET", f"/cases/{unmiss}/audit", {}),
+        ("GET", f"/cases/{unmiss}/audit/verify", {}),
+    ):
+        response = await http.request(method, url("cases", path), headers=minusca, **kwargs)
+        assert response.status_code == 404, f"{method} {path}: {response.status_code} {response.text[:200]}"
+        assert unmiss in response.text
+    trail = (await http.get(url("cases", f"/cases/{unmiss}/audit"), headers=headquarters)).json()
+    assert [e["action"] for e in trail].count(
+        "victim_identity_revealed"
+    ) == 0  # the refused reveal left no trace
+    own = await http.get(url("cases", f"/cases/{case_ids['MINUSCA']}"), headers=minusca)
+    assert own.status_code == 200 and own.json()["mission"] == "MINUSCA"
+    refused = await http.post(url("cases", "/cases"), headers=minusca, json=intake(mission="UNMISS"))
+    assert refused.status_code == 403 and "mission: UNMISS" in refused.text
+
+    async def listed(headers: dict[str, str], **params: str) -> set[str]:
+        missions: set[str] = set()
+        cursor = None
+        while True:
+            query = {"limit": "500", **params, **({"cursor": cursor} if cursor else {})}
+            page = (await http.get(url("cases", "/cases"), headers=headers, params=query)).json()
+            missions |= {item["mission"] for item in page["items"]}
+            if not (cursor := page["next_cursor"]):
+                return missions
+
+    async def counted(headers: dict[str, str]) -> set[str]:
+        response = await http.get(
+            url("cases", "/cases/statistics"), headers=headers, params={"by": "mission"}
+        )
+        assert response.status_code == 200, response.text
+        return {row["mission"] for row in response.json()}
+
+    assert await listed(minusca) == {"MINUSCA"} and await counted(minusca) == {"MINUSCA"}
+    assert await listed(minusca, mission="UNMISS") == set()  # a filter outside the scope finds nothing
+    for everywhere in (headquarters, _scoped(settings, Role.CONDUCT_OFFICER, ["*"])):
+        assert {"MINUSCA", "UNMISS"} <= await listed(everywhere)
+        assert {"MINUSCA", "UNMISS"} <= await counted(everywhere)
+        assert (await http.get(url("cases", f"/cases/{unmiss}"), headers=everywhere)).status_code == 200
+    both = _scoped(settings, Role.CONDUCT_OFFICER, ["MINUSCA", "UNMISS"])
+    assert await listed(both) == {"MINUSCA", "UNMISS"} == await counted(both)
+
+    # The State scope still applies, and combines with the missions.
+    senegal_in_minusca = _scoped(settings, Role.STATE_FOCAL_POINT, ["MINUSCA"], "SEN")
+    assert (
+        await http.get(url("cases", f"/cases/{case_ids['MINUSCA']}"), headers=senegal_in_minusca)
+    ).status_code == 200
+    assert (await http.get(url("cases", f"/cases/{unmiss}"), headers=senegal_in_minusca)).status_code == 404
+    nepal_in_minusca = _scoped(settings, Role.STATE_FOCAL_POINT, ["MINUSCA"], "NPL")
+    assert (
+        await http.get(url("cases", f"/cases/{case_ids['MINUSCA']}"), headers=nepal_in_minusca)
+    ).status_code == 404
+
+
+async def test_review_flags_show_only_the_officers_missions_cases(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    headquarters = _scoped(settings, Role.CONDUCT_OFFICER, ["*"])
+    unit = f"FPU-{uuid.uuid4().hex[:6]}"
+    threshold = settings.case_policy.unit_sea_threshold
+    # One contingent's unit, reported in two missions: the flag counts both.
+    missions = ["UNMISS"] + ["MINUSCA"] * (threshold - 1)
+    ids: dict[str, list[str]] = {"MINUSCA": [], "UNMISS": []}
+    for mission in missions:
+        body = intake(
+            mission=mission,
+            personnel_category="formed_police_unit",
+            unit=unit,
+            police_contributing_country="JOR",
+        )
+        opened = await http.post(url("cases", "/cases"), headers=headquarters, json=body)
+        assert opened.status_code == 201, opened.text
+        ids[mission].append(opened.json()["case_id"])
+
+    async def flag(missions: list[str] | None) -> dict[str, Any] | None:
+        headers = _scoped(settings, Role.CONDUCT_OFFICER, missions)
+        response = await http.get(url("cases", "/cases/review-flags"), headers=headers)
+        assert response.status_code == 200, response.text
+        found = [f for f in response.json() if f["unit"] == unit]
+        assert len(found) <= 1
+        return found[0] if found else None
+
+    everything = await flag(None)
+    assert everything is not None and everything["count"] == threshold
+    assert sorted(everything["case_ids"]) == sorted(ids["MINUSCA"] + ids["UNMISS"])
+    for mission in ("MINUSCA", "UNMISS"):
+        seen = await flag([mission])
+        assert seen is not None and seen["id"] == everything["id"] and seen["threshold"] == threshold
+        assert sorted(seen["case_ids"]) == sorted(ids[mission]) and seen["count"] == len(ids[mission])
+    assert await flag(["MINUSMA"]) is None

@@ -93,3 +93,33 @@ async def test_state_scope(platform: LocalStack, settings: Settings, http: httpx
     assert (
         await http.get(url("pledges", "/pledges"), headers={"Authorization": f"Bearer {token}"})
     ).status_code == 200
+
+
+async def test_a_token_with_missions_works_unchanged_on_pledges_and_summits(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    """Pledges and summits are not per mission: the missions claim changes nothing there."""
+    for missions in (["MINUSCA"], ["*"]):
+        planner = {"Authorization": f"Bearer {issue_token(settings, Role.PLANNER, missions=missions)}"}
+        focal_point = issue_token(settings, Role.STATE_FOCAL_POINT, "FRA", missions=missions)
+        france = {"Authorization": f"Bearer {focal_point}"}
+        pledge = {**PLEDGE, "title": f"French-speaking officers for {missions[0]} missions"}
+        created = await http.post(url("pledges", "/pledges"), json=pledge, headers=france)
+        assert created.status_code == 201, created.text
+        read = await http.get(url("pledges", f"/pledges/{created.json()['id']}"), headers=planner)
+        assert read.status_code == 200, read.text
+        summits = await http.get(url("summit", "/summits"), headers=planner)
+        assert summits.status_code == 200, summits.text
+
+
+async def test_a_token_naming_an_unknown_mission_is_401(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    token = jwt.encode(
+        _claims(settings, roles=["conduct_officer"], missions=["ATLANTIS"]),
+        settings.jwt_secret.get_secret_value(),
+        algorithm="HS256",
+    )
+    response = await http.get(url("cases", "/cases"), headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "unknown mission in token: ATLANTIS" in response.text

@@ -82,6 +82,56 @@ def test_focal_point_with_member_state() -> None:
     assert principal.roles == frozenset({Role.STATE_FOCAL_POINT})
 
 
+@pytest.mark.parametrize(
+    ("missions", "scope"),
+    [
+        (None, None),
+        ("*", None),
+        (["*"], None),
+        (["*", "*"], None),
+        ("MINUSCA", frozenset({"MINUSCA"})),
+        (["MINUSCA"], frozenset({"MINUSCA"})),
+        (["MINUSCA", "UNMISS", "MINUSCA"], frozenset({"MINUSCA", "UNMISS"})),
+    ],
+    ids=["absent", "star", "star-list", "star-twice", "string", "one", "two"],
+)
+def test_missions_claim(missions: Any, scope: frozenset[str] | None) -> None:
+    claims: dict[str, Any] = {"sub": "cdo", "roles": ["conduct_officer"]}
+    if missions is not None:
+        claims["missions"] = missions
+
+    assert principal_from_claims(claims).missions == scope
+
+
+@pytest.mark.parametrize(
+    ("missions", "reason"),
+    [
+        (["MINUSKA"], "unknown mission in token: MINUSKA"),
+        (["MINUSCA", "minusca"], "unknown mission in token: minusca"),
+        (["MINUSCA", ""], "unknown mission in token"),
+        ([], "list of mission codes"),
+        ("", "unknown mission in token"),
+        ([7], "list of mission codes"),
+        ({"MINUSCA": True}, "list of mission codes"),
+        (["*", "MINUSCA"], "not both"),
+    ],
+    ids=[
+        "unknown",
+        "lower-case",
+        "empty-code",
+        "empty-list",
+        "empty-string",
+        "number",
+        "object",
+        "star-and-code",
+    ],
+)
+def test_a_missions_claim_that_names_no_known_mission_refuses_the_token(missions: Any, reason: str) -> None:
+    # Refused rather than ignored: ignoring it would give a mission team every mission's cases.
+    with pytest.raises(TokenError, match=reason):
+        principal_from_claims({"sub": "cdo", "roles": ["conduct_officer"], "missions": missions})
+
+
 # ---- principal
 
 
@@ -109,6 +159,18 @@ def test_may_act_for() -> None:
     assert admin.may_act_for("FRA")
 
 
+def test_may_see_mission() -> None:
+    everywhere = Principal("hq", frozenset({Role.CONDUCT_OFFICER}))
+    minusca = Principal("cdo", frozenset({Role.CONDUCT_OFFICER}), missions=frozenset({"MINUSCA"}))
+    admin_for_minusca = Principal("a", frozenset({Role.ADMIN}), missions=frozenset({"MINUSCA"}))
+
+    assert everywhere.may_see_mission("MINUSCA") and everywhere.may_see_mission("UNMISS")
+    assert minusca.may_see_mission("MINUSCA") and not minusca.may_see_mission("UNMISS")
+    # The claim limits whoever carries it, an admin too; the State scope is unchanged by it.
+    assert not admin_for_minusca.may_see_mission("UNMISS")
+    assert minusca.may_act_for("FRA")
+
+
 # ---- verification
 
 
@@ -131,6 +193,28 @@ def test_an_expired_token_is_refused(settings: Settings, verifier: TokenVerifier
     token = issue_token(settings, Role.PLANNER, ttl_seconds=-10)
 
     with pytest.raises(TokenError, match="expired"):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    ("missions", "scope"), [(["UNMISS"], frozenset({"UNMISS"})), (["*"], None), (None, None)]
+)
+def test_a_token_with_missions_verifies(
+    settings: Settings, verifier: TokenVerifier, missions: list[str] | None, scope: frozenset[str] | None
+) -> None:
+    token = issue_token(settings, Role.CONDUCT_OFFICER, subject="cdo", missions=missions)
+
+    assert verifier.verify(token) == Principal("cdo", frozenset({Role.CONDUCT_OFFICER}), missions=scope)
+
+
+def test_a_signed_token_naming_an_unknown_mission_is_refused(
+    settings: Settings, verifier: TokenVerifier
+) -> None:
+    token = jwt.encode(
+        _claims(settings, missions=["ATLANTIS"]), settings.jwt_secret.get_secret_value(), "HS256"
+    )
+
+    with pytest.raises(TokenError, match="unknown mission in token: ATLANTIS"):
         verifier.verify(token)
 
 
@@ -223,6 +307,17 @@ def test_403_for_a_role_without_access(client: TestClient, settings: Settings) -
 
     assert response.status_code == 403
     assert "planner" in response.json()["detail"]
+
+
+def test_401_naming_an_unknown_mission(client: TestClient, settings: Settings) -> None:
+    token = jwt.encode(
+        _claims(settings, missions=["MINUSKA"]), settings.jwt_secret.get_secret_value(), "HS256"
+    )
+
+    response = _get(client, f"Bearer {token}")
+
+    assert response.status_code == 401
+    assert "unknown mission in token: MINUSKA" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("role", [Role.PLANNER, Role.ADMIN])

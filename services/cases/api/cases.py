@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel
 
 from services.cases import queries, service
@@ -44,6 +44,13 @@ async def open_new_case(
     response: Response,
     principal: Annotated[Principal, OFFICERS],
 ) -> dict[str, Any]:
+    if not principal.may_see_mission(intake.mission):
+        # 403, not 422: the mission is a real one, only not this caller's (as a focal point's other State).
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"mission: {intake.mission} is not one of the missions you serve "
+            f"({', '.join(sorted(principal.missions or ()))})",
+        )
     case = await service.open_new_case(
         session, temporal, acting(principal), intake, runtime.settings.case_policy
     )
@@ -80,6 +87,7 @@ async def list_cases(
         police_contributing_country = principal.member_state  # a State lists its own personnel's cases
     filters = queries.CaseFilters(
         mission=mission,
+        within_missions=principal.missions,
         status=status_,
         police_contributing_country=police_contributing_country,
         category=category,

@@ -19,12 +19,12 @@ router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
 @router.get("/statistics", summary="Counts in the shape of the UN's public misconduct tables")
 async def statistics(
     session: SessionDep,
-    _: Annotated[Principal, OFFICERS],
+    principal: Annotated[Principal, OFFICERS],
     by: Annotated[list[Literal[*tuple(queries.STAT_DIMENSIONS)]], Query()] = ["year", "mission"],  # type: ignore[valid-type]  # noqa: B006
 ) -> list[dict[str, Any]]:
-    return await queries.statistics(session, by)
+    return await queries.statistics(session, by, principal.missions)
 
 
 @router.get("/review-flags", summary="Security Council resolution 2272 review flags")
-async def review_flags(session: SessionDep, _: Annotated[Principal, OFFICERS]) -> list[ReviewFlag]:
-    return list(await queries.review_flags(session))
+async def review_flags(session: SessionDep, principal: Annotated[Principal, OFFICERS]) -> list[ReviewFlag]:
+    return await queries.review_flags(session, principal.missions)

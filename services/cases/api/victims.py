@@ -68,5 +68,5 @@ async def reveal_victim(
     principal: Annotated[Principal, OFFICERS],
 ) -> VictimIdentity:
     return await service.reveal_victim_identity(
-        session, acting(principal), case_id, victim_id, body.purpose, vault(runtime)
+        session, principal, acting(principal), case_id, victim_id, body.purpose, vault(runtime)
     )
