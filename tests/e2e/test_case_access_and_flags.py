@@ -29,10 +29,18 @@ from uncops_contracts.policies import CasePolicy
 PDF = b"%PDF-1.4 synthetic note verbale\n" * 50
 
 
+def _scoped(
+    settings: Settings, role: Role, missions: list[str] | None, member_state: str | None = None
+) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(settings, role, member_state, missions=missions)}"}
+
+
 @pytest.fixture(scope="module")
 def roles(settings: Settings) -> dict[str, dict[str, str]]:
     return {
         "officer": bearer(settings, Role.CONDUCT_OFFICER),
+        "own_mission": _scoped(settings, Role.CONDUCT_OFFICER, ["MINUSCA", "UNMISS"]),
+        "other_mission": _scoped(settings, Role.CONDUCT_OFFICER, ["UNMISS"]),
         "admin": bearer(settings, Role.ADMIN),
         "own_state": bearer(settings, Role.STATE_FOCAL_POINT, "SEN"),
         "other_state": bearer(settings, Role.STATE_FOCAL_POINT, "NPL"),
@@ -105,6 +113,14 @@ async def test_access_matrix(
     # 409: the State may not record a note verbale, and progress is not due in this status.
     expected = {
         "officer": {"open": 201, "progress": 409},
+        "own_mission": {"open": 201, "progress": 409},
+        # The case is MINUSCA's: it does not exist for UNMISS's team, which may not open one there either.
+        "other_mission": {
+            "open": 403,
+            **dict.fromkeys(
+                ("read", "note", "progress", "victim", "reveal", "attach", "download", "audit", "verify"), 404
+            ),
+        },
         "admin": {"open": 201, "progress": 409},
         "own_state": {"list": 200, "read": 200, "note": 409, "progress": 409},
         "other_state": {"list": 200, "read": 404, "note": 404, "progress": 404},
@@ -116,7 +132,12 @@ async def test_access_matrix(
     for role, headers in roles.items():
         for name, (method, path, kwargs) in endpoints.items():
             want = expected[role].get(
-                name, 200 if role in ("officer", "admin") else 401 if role == "nobody" else 403
+                name,
+                200
+                if role in ("officer", "own_mission", "other_mission", "admin")
+                else 401
+                if role == "nobody"
+                else 403,
             )
             if name == "victim":  # a pseudonym is unique within a case
                 kwargs = {"json": {"pseudonym": f"V-{role}", "minor": False}}
@@ -257,12 +278,6 @@ async def test_country_missing_deadlines_on_open_cases_is_flagged(
         await engine.dispose()
 
 
-def _scoped(
-    settings: Settings, role: Role, missions: list[str] | None, member_state: str | None = None
-) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(settings, role, member_state, missions=missions)}"}
-
-
 async def test_officers_see_and_act_on_their_missions_cases_only(
     platform: LocalStack, settings: Settings, http: httpx.AsyncClient
 ) -> None:
@@ -331,6 +346,16 @@ async def test_officers_see_and_act_on_their_missions_cases_only(
         return {row["mission"] for row in response.json()}
 
     assert await listed(minusca) == {"MINUSCA"} and await counted(minusca) == {"MINUSCA"}
+    # Counted within the missions even when the question does not group by mission.
+    by_year = (
+        await http.get(url("cases", "/cases/statistics"), headers=minusca, params={"by": "year"})
+    ).json()
+    by_mission = (
+        await http.get(
+            url("cases", "/cases/statistics"), headers=minusca, params=[("by", "year"), ("by", "mission")]
+        )
+    ).json()
+    assert sum(r["allegations"] for r in by_year) == sum(r["allegations"] for r in by_mission) > 0
     assert await listed(minusca, mission="UNMISS") == set()  # a filter outside the scope finds nothing
     for everywhere in (headquarters, _scoped(settings, Role.CONDUCT_OFFICER, ["*"])):
         assert {"MINUSCA", "UNMISS"} <= await listed(everywhere)
