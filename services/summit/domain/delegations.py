@@ -453,15 +453,18 @@ def events_of(
     base = _base(d, now)
     match action:
         case "register":
-            registered = DelegationRegistered(
-                **base,
-                head_of_delegation=d.head_of_delegation or HeadOfDelegation.OTHER,
-                members=d.members,
-                languages=d.languages,
-            )
+            # delegation_registered means the delegation holds places; a registration (or an edit) while
+            # it waits is delegation_waitlisted only, and delegation_promoted says when it gets places.
             if d.status is DelegationStatus.WAITLISTED:
-                return [registered, DelegationWaitlisted(**base, members=d.members, position=position)]
-            return [registered]
+                return [DelegationWaitlisted(**base, members=d.members, position=position)]
+            return [
+                DelegationRegistered(
+                    **base,
+                    head_of_delegation=d.head_of_delegation or HeadOfDelegation.OTHER,
+                    members=d.members,
+                    languages=d.languages,
+                )
+            ]
         case "promote":
             return [DelegationPromoted(**base, members=d.members)]
         case "accredit":
