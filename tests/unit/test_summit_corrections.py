@@ -8,7 +8,7 @@ from datetime import time
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.common.errors import InvalidField
 from services.summit.domain.agenda import RoomInput, RoomInUse, RoomPatch, patched_room
@@ -16,10 +16,12 @@ from services.summit.domain.budget import (
     BudgetLineCreate,
     BudgetLinePatch,
     FundingReceiptLine,
+    ReceiptCreate,
     funding_position,
     patched,
     reversing_amount,
 )
+from services.summit.domain.plan import MilestoneCreate, SummitCreate
 
 
 @pytest.mark.parametrize("value", ["14:04:15.2Z", "08:00+02:00", "09:30:00-05:00"])
@@ -74,3 +76,34 @@ def test_a_reversing_entry_nets_the_receipt_out_of_the_funding_position() -> Non
     position = funding_position("USD", {}, [Decimal("1000")], [], [], receipts)
     assert position.received == Decimal("50.00") and position.funded == Decimal("50.00")
     assert position.gap == Decimal("950.00")
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "field"),
+    [
+        (
+            SummitCreate,
+            {"id": "UNCOPS-X", "name": "Edge", "starts_on": "9999-12-30", "ends_on": "9999-12-31"},
+            "starts_on",
+        ),
+        (
+            SummitCreate,
+            {"id": "UNCOPS-X", "name": "Edge", "starts_on": "0001-01-01", "ends_on": "0001-01-02"},
+            "starts_on",
+        ),
+        (MilestoneCreate, {"title": "Edge", "due_at": "0001-01-01T00:00:00+00:00"}, "due_at"),
+        (MilestoneCreate, {"title": "Edge", "due_at": "9999-12-31T23:00:00-05:00"}, "due_at"),
+        (
+            ReceiptCreate,
+            {"member_state": "CHN", "amount": "1", "currency": "USD", "received_on": "0001-01-01"},
+            "received_on",
+        ),
+    ],
+)
+def test_dates_at_the_calendars_ends_are_refused_naming_the_field(
+    model: type[BaseModel], body: dict[str, str], field: str
+) -> None:
+    """They used to overflow the plan's date arithmetic (a 500)."""
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate(body)
+    assert refused.value.errors()[0]["loc"] == (field,)

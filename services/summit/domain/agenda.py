@@ -16,7 +16,6 @@ from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,7 +24,7 @@ from pydantic import (
 )
 
 from services.common.errors import Conflict, InvalidField
-from services.summit.domain.plan import UN_LANGUAGES, VENUE_TIME_ZONE
+from services.summit.domain.plan import UN_LANGUAGES, VENUE_TIME_ZONE, SummitTime
 from uncops_contracts.summit import ProgrammeChange
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
@@ -59,8 +58,8 @@ class SessionInput(BaseModel):
         None, examples=["Performance and accountability"]
     )
     kind: SessionKind
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: SummitTime
+    ends_at: SummitTime
     room_id: str = Field(min_length=1, max_length=100)
     speakers: list[ParticipantId] = Field(default_factory=list, max_length=50)
     moderators: list[ParticipantId] = Field(default_factory=list, max_length=10)

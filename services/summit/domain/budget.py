@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.common.errors import InvalidField
+from services.summit.domain.plan import SummitDate
 
 
 class BudgetLineCreate(BaseModel):
@@ -31,7 +31,7 @@ class ExpenditureCreate(BaseModel):
 
     budget_line_id: str
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
-    spent_on: date
+    spent_on: SummitDate
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
 
@@ -178,7 +178,7 @@ class ReceiptCreate(BaseModel):
     pledge_id: str | None = Field(None, description="The financial-support pledge this money fulfils")
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    received_on: date
+    received_on: SummitDate
 
 
 class BudgetLinePatch(BaseModel):
@@ -200,7 +200,7 @@ class ExpenditurePatch(BaseModel):
 
     budget_line_id: str | None = None
     amount: Decimal | None = Field(None, gt=0, max_digits=18, decimal_places=2)
-    spent_on: date | None = None
+    spent_on: SummitDate | None = None
     description: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)] | None
     ) = None
