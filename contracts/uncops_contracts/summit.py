@@ -248,3 +248,22 @@ class FundingReceived(_SummitEvent):
     amount: Decimal
     currency: str
     received_on: date
+
+
+class FundingReceiptReversed(_SummitEvent):
+    name: ClassVar[str] = "funding_receipt_reversed"
+    description: ClassVar[str] = (
+        "A receipt recorded by mistake was reversed by a reversing entry; its money no longer counts, "
+        "towards the summit or the pledge it named."
+    )
+
+    receipt_id: str = Field(description="The reversing entry's id")
+    reverses_receipt_id: str = Field(description="The receipt_id of the funding_received it reverses")
+    summit_id: str
+    member_state: str
+    pledge_id: str | None
+    amount: Decimal = Field(description="The amount taken back (positive: the reversed receipt's amount)")
+    currency: str
+    reason: str
+    reversed_at: datetime
+    reversed_by: str

@@ -39,7 +39,7 @@ from services.pledges.gateway import PledgeCommandRequest, PledgeView, Temporal,
 from services.pledges.models import PledgeImportRow, PledgeRow
 from services.pledges.store import Submitted, intake_writer
 from uncops_contracts.policies import PledgePolicy
-from uncops_contracts.summit import FundingReceived
+from uncops_contracts.summit import FundingReceiptReversed, FundingReceived
 
 # Pledges and summits are led by the secretariat: an admin or a planner acts as such.
 ACTING_AS = (Role.ADMIN, Role.PLANNER)
@@ -112,18 +112,24 @@ async def record_funding(
     session: AsyncSession,
     temporal: Callable[[], Awaitable[Temporal]],
     policy: PledgePolicy,
-    receipt: FundingReceived,
+    receipt: FundingReceived | FundingReceiptReversed,
     traceparent: str | None,
 ) -> None:
     """Money the summit received for a pledge counts towards it (a financial-support pledge is fulfilled once
-    its amount has come). Idempotent: the workflow ignores a receipt it has already counted. ``temporal``
-    connects only when the receipt is for a stored pledge."""
+    its amount has come); a reversed receipt's money is taken back. Idempotent: the workflow ignores a
+    receipt (or reversal) it has already counted. ``temporal`` connects only when the receipt is for a
+    stored pledge."""
     if receipt.pledge_id is None:
         return
     row = await session.get(PledgeRow, receipt.pledge_id)
     if row is None:
         return
-    command = RecordDelivery(receipt_id=receipt.receipt_id, amount=receipt.amount, currency=receipt.currency)
+    command = RecordDelivery(
+        receipt_id=receipt.receipt_id,
+        amount=receipt.amount,
+        currency=receipt.currency,
+        reverses=receipt.reverses_receipt_id if isinstance(receipt, FundingReceiptReversed) else None,
+    )
     request = PledgeCommandRequest(
         command=command, actor=SUMMIT_FUNDING, policy=policy, traceparent=traceparent
     )

@@ -83,6 +83,11 @@ class FundingReceiptRow(SQLModel, table=True):
     currency: str
     received_on: date
     recorded_by: str
+    # A reversing entry (migration 0007): the receipt it reverses, once, and why; its amount is negative, so
+    # every total stays a plain sum and nothing is ever deleted.
+    reverses: str | None = Field(default=None, foreign_key="funding_receipt.id", unique=True)
+    reason: str | None = None
+    recorded_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class BudgetLineRow(SQLModel, table=True):
@@ -111,6 +116,25 @@ class ExpenditureRow(SQLModel, table=True):
     spent_on: date
     description: str
     recorded_by: str
+    version: int = 1
+
+
+class SummitAuditRow(SQLModel, table=True):
+    """A correction of what a planner recorded (a room, a budget line, spending, a receipt): who, when, the
+    values before and after, and why."""
+
+    __tablename__ = "summit_audit"
+
+    id: str = Field(primary_key=True)
+    summit_id: str = Field(foreign_key="summit.id", index=True)
+    subject: str  # room, budget_line, expenditure, funding_receipt
+    subject_id: str = Field(index=True)
+    action: str  # changed, removed, reversed
+    actor: str
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    reason: str | None = None
 
 
 class PublicAllegationRow(SQLModel, table=True):
@@ -198,6 +222,7 @@ class RoomRow(SQLModel, table=True):
     opens_at: time
     closes_at: time
     source: str | None = None
+    version: int = 1
 
 
 class AgendaSessionRow(SQLModel, table=True):

@@ -39,6 +39,7 @@ from services.summit.models import (
     PublicAllegationRow,
     RoomRow,
     SessionPersonRow,
+    SummitAuditRow,
     SummitPledgeRow,
     SummitRow,
 )
@@ -72,6 +73,13 @@ async def milestone_or_404(session: AsyncSession, summit_id: str, milestone_id: 
     if milestone is None or milestone.summit_id != summit_id:
         raise NotFound(f"no milestone {milestone_id} in summit {summit_id}")
     return milestone
+
+
+async def participant_or_404(session: AsyncSession, summit_id: str, participant_id: str) -> ParticipantRow:
+    participant = await session.get(ParticipantRow, participant_id)
+    if participant is None or participant.summit_id != summit_id:
+        raise NotFound(f"no participant {participant_id} in summit {summit_id}")
+    return participant
 
 
 async def milestone_due_at(session: AsyncSession, summit_id: str, key: str) -> Any:
@@ -131,6 +139,67 @@ async def spent_on_line(session: AsyncSession, line_id: str) -> Decimal:
         )
     )
     return Decimal(spent or 0)
+
+
+async def budget_line_or_404(
+    session: AsyncSession, summit_id: str, line_id: str, *, for_update: bool = False
+) -> BudgetLineRow:
+    line = await session.get(BudgetLineRow, line_id, with_for_update=for_update)
+    if line is None or line.summit_id != summit_id:
+        raise NotFound(f"no budget line {line_id} in summit {summit_id}")
+    return line
+
+
+async def expenditures(
+    session: AsyncSession, summit_id: str, line_id: str | None = None
+) -> list[ExpenditureRow]:
+    query = select(ExpenditureRow).where(col(ExpenditureRow.summit_id) == summit_id)
+    if line_id is not None:
+        query = query.where(col(ExpenditureRow.budget_line_id) == line_id)
+    query = query.order_by(col(ExpenditureRow.spent_on), col(ExpenditureRow.id))
+    return list((await session.execute(query)).scalars())
+
+
+async def expenditure_or_404(
+    session: AsyncSession, summit_id: str, expenditure_id: str, *, for_update: bool = False
+) -> ExpenditureRow:
+    row = await session.get(ExpenditureRow, expenditure_id, with_for_update=for_update)
+    if row is None or row.summit_id != summit_id:
+        raise NotFound(f"no expenditure {expenditure_id} in summit {summit_id}")
+    return row
+
+
+async def receipts(session: AsyncSession, summit_id: str) -> list[FundingReceiptRow]:
+    """Receipts and reversing entries, in the order they were recorded (a reversal after its receipt)."""
+    query = (
+        select(FundingReceiptRow)
+        .where(col(FundingReceiptRow.summit_id) == summit_id)
+        .order_by(col(FundingReceiptRow.received_on), col(FundingReceiptRow.recorded_at).nulls_first())
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def receipt_or_404(
+    session: AsyncSession, summit_id: str, receipt_id: str, *, for_update: bool = False
+) -> FundingReceiptRow:
+    row = await session.get(FundingReceiptRow, receipt_id, with_for_update=for_update)
+    if row is None or row.summit_id != summit_id:
+        raise NotFound(f"no receipt {receipt_id} in summit {summit_id}")
+    return row
+
+
+async def reversal_of(session: AsyncSession, receipt_id: str) -> FundingReceiptRow | None:
+    query = select(FundingReceiptRow).where(col(FundingReceiptRow.reverses) == receipt_id)
+    return (await session.execute(query)).scalars().first()
+
+
+async def audit(session: AsyncSession, summit_id: str, subject_id: str | None = None) -> list[SummitAuditRow]:
+    query = select(SummitAuditRow).where(col(SummitAuditRow.summit_id) == summit_id)
+    if subject_id is not None:
+        query = query.where(col(SummitAuditRow.subject_id) == subject_id)
+    return list(
+        (await session.execute(query.order_by(col(SummitAuditRow.at), col(SummitAuditRow.id)))).scalars()
+    )
 
 
 async def budget_lines(session: AsyncSession, summit_id: str) -> list[tuple[BudgetLineRow, Decimal]]:
@@ -423,6 +492,26 @@ async def rooms(session: AsyncSession, summit_id: str) -> list[RoomRow]:
         .order_by(col(RoomRow.summit_id).nulls_first(), col(RoomRow.name))
     )
     return list((await session.execute(query)).scalars())
+
+
+async def room_or_404(
+    session: AsyncSession, summit_id: str, room_id: str, *, for_update: bool = False
+) -> RoomRow:
+    """A room the summit may use: UN Headquarters' own (no summit) or one added for it."""
+    room = await session.get(RoomRow, room_id, with_for_update=for_update)
+    if room is None or room.summit_id not in (None, summit_id):
+        raise NotFound(f"no room {room_id} at summit {summit_id}")
+    return room
+
+
+async def sessions_in_room(session: AsyncSession, room_id: str) -> list[tuple[str, str]]:
+    """The draft's sessions placed in a room: (id, title), by start."""
+    query = (
+        select(AgendaSessionRow.id, AgendaSessionRow.title)
+        .where(col(AgendaSessionRow.room_id) == room_id)
+        .order_by(col(AgendaSessionRow.starts_at))
+    )
+    return [(row[0], row[1]) for row in await session.execute(query)]
 
 
 def room_hours(room: RoomRow) -> RoomHours:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, delete
 
 from services.common.actor import Actor
-from services.common.errors import Conflict, InvalidField, NotFound, VersionConflict
+from services.common.errors import Conflict, InvalidField, VersionConflict
 from services.common.observability import current_traceparent
 from services.common.temporal import started_before_commit
 from services.summit import gateway, queries, store
@@ -23,6 +23,8 @@ from services.summit.domain.agenda import (
     AgendaIndex,
     ProgrammeSession,
     RoomInput,
+    RoomInUse,
+    RoomPatch,
     ScheduleConflict,
     SessionInput,
     Slot,
@@ -32,11 +34,22 @@ from services.summit.domain.agenda import (
     check_people,
     check_session,
     ensure_changed,
+    patched_room,
     programme_changes,
     summit_window,
     unregistered_speakers,
 )
-from services.summit.domain.budget import BudgetLineCreate, ExchangeRates, ExpenditureCreate, ReceiptCreate
+from services.summit.domain.budget import (
+    BudgetLineCreate,
+    BudgetLinePatch,
+    ExchangeRates,
+    ExpenditureCreate,
+    ExpenditurePatch,
+    ReceiptCreate,
+    ReceiptReversal,
+    patched,
+    reversing_amount,
+)
 from services.summit.domain.delegations import (
     ENDED,
     Command,
@@ -89,7 +102,7 @@ from services.summit.models import (
 )
 from uncops_contracts.policies import SummitPolicy
 from uncops_contracts.reference import is_member_state
-from uncops_contracts.summit import FundingReceived, ProgrammeReleased
+from uncops_contracts.summit import FundingReceiptReversed, FundingReceived, ProgrammeReleased
 
 # Workflows started at once by a bulk invitation: enough to invite 193 States in a few seconds without
 # flooding the Temporal frontend.
@@ -264,19 +277,51 @@ async def add_budget_line(session: AsyncSession, summit_id: str, body: BudgetLin
     return line
 
 
+def _line_values(line: BudgetLineRow) -> dict[str, object]:
+    return {"category": line.category, "title": line.title, "planned": line.planned}
+
+
 async def change_budget_line(
-    session: AsyncSession, summit_id: str, line_id: str, body: BudgetLineCreate, expected: int | None
+    session: AsyncSession,
+    summit_id: str,
+    line_id: str,
+    body: BudgetLineCreate | BudgetLinePatch,
+    expected: int | None,
+    by: str,
 ) -> tuple[BudgetLineRow, Decimal]:
-    """The changed line, and what was spent against it."""
-    line = await session.get(BudgetLineRow, line_id, with_for_update=True)
-    if line is None or line.summit_id != summit_id:
-        raise NotFound(f"no budget line {line_id} in summit {summit_id}")
+    """The changed line (PUT replaces it, PATCH changes the fields it names), audited; and what was spent
+    against it."""
+    line = await queries.budget_line_or_404(session, summit_id, line_id, for_update=True)
     _check_version(expected, line.version, "line", "current", "update")
-    line.category, line.title, line.planned = body.category, body.title, body.planned
+    before = _line_values(line)
+    wanted = BudgetLineCreate.model_validate(patched(before, body))
+    line.category, line.title, line.planned = wanted.category, wanted.title, wanted.planned
     line.version += 1
+    store.audit(session, summit_id, "budget_line", line.id, "changed", by, before, _line_values(line))
     spent = await queries.spent_on_line(session, line_id)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        raise InvalidField("title", f"{wanted.category} already has a line titled {wanted.title!r}") from exc
     return line, spent
+
+
+async def remove_budget_line(
+    session: AsyncSession, summit_id: str, line_id: str, expected: int | None, by: str
+) -> None:
+    """Removes a line nothing was spent against (spending keeps its line: 409 naming how much)."""
+    line = await queries.budget_line_or_404(session, summit_id, line_id, for_update=True)
+    _check_version(expected, line.version, "line", "current", "delete")
+    spending = await queries.expenditures(session, summit_id, line_id)
+    if spending:
+        raise Conflict(
+            f"{len(spending)} expenditures are recorded against budget line {line_id}: correct them first",
+            "spent",
+            ["update"],
+        )
+    store.audit(session, summit_id, "budget_line", line.id, "removed", by, _line_values(line), None)
+    await session.delete(line)
+    await session.commit()
 
 
 async def record_expenditure(
@@ -291,6 +336,42 @@ async def record_expenditure(
     session.add(expenditure)
     await session.commit()
     return expenditure
+
+
+def _expenditure_values(row: ExpenditureRow) -> dict[str, object]:
+    return {
+        "budget_line_id": row.budget_line_id,
+        "amount": row.amount,
+        "spent_on": row.spent_on,
+        "description": row.description,
+    }
+
+
+async def correct_expenditure(
+    session: AsyncSession,
+    summit_id: str,
+    expenditure_id: str,
+    body: ExpenditurePatch,
+    expected: int | None,
+    by: str,
+) -> ExpenditureRow:
+    """Corrects spending recorded by mistake; the values before are kept in the audit."""
+    row = await queries.expenditure_or_404(session, summit_id, expenditure_id, for_update=True)
+    _check_version(expected, row.version, "expenditure", "recorded", "update")
+    before = _expenditure_values(row)
+    wanted = ExpenditureCreate.model_validate(patched(before, body))
+    if wanted.budget_line_id != row.budget_line_id:
+        line = await session.get(BudgetLineRow, wanted.budget_line_id)
+        if line is None or line.summit_id != summit_id:
+            raise InvalidField(
+                "budget_line_id", f"no budget line {wanted.budget_line_id} in summit {summit_id}"
+            )
+    row.budget_line_id, row.amount = wanted.budget_line_id, wanted.amount
+    row.spent_on, row.description = wanted.spent_on, wanted.description
+    row.version += 1
+    store.audit(session, summit_id, "expenditure", row.id, "changed", by, before, _expenditure_values(row))
+    await session.commit()
+    return row
 
 
 async def set_exchange_rates(session: AsyncSession, summit_id: str, body: ExchangeRates) -> SummitRow:
@@ -314,7 +395,11 @@ async def record_receipt(
         if pledge is not None and pledge.member_state != body.member_state:
             raise InvalidField("member_state", f"pledge {body.pledge_id} was made by {pledge.member_state}")
     receipt = FundingReceiptRow(
-        id=str(uuid.uuid4()), summit_id=summit_id, recorded_by=recorded_by, **body.model_dump()
+        id=str(uuid.uuid4()),
+        summit_id=summit_id,
+        recorded_by=recorded_by,
+        recorded_at=datetime.now(UTC),
+        **body.model_dump(),
     )
     session.add(receipt)
     store.record(
@@ -324,6 +409,63 @@ async def record_receipt(
     )
     await session.commit()
     return receipt
+
+
+async def reverse_receipt(
+    session: AsyncSession, summit_id: str, receipt_id: str, body: ReceiptReversal, by: str
+) -> FundingReceiptRow:
+    """Reverses a receipt recorded by mistake with a reversing entry (its negative), audited and published
+    as ``funding_receipt_reversed``: money records are never changed or deleted. Once per receipt."""
+    await queries.summit_or_404(session, summit_id, for_update=True)  # one reversal at a time
+    receipt = await queries.receipt_or_404(session, summit_id, receipt_id)
+    if receipt.reverses is not None:
+        raise Conflict(f"{receipt_id} is itself a reversing entry", "reversal", [])
+    if (earlier := await queries.reversal_of(session, receipt_id)) is not None:
+        raise Conflict(f"receipt {receipt_id} was already reversed by {earlier.id}", "reversed", [])
+    now = datetime.now(UTC)
+    reversal = FundingReceiptRow(
+        id=str(uuid.uuid4()),
+        summit_id=summit_id,
+        member_state=receipt.member_state,
+        pledge_id=receipt.pledge_id,
+        amount=reversing_amount(receipt.amount),
+        currency=receipt.currency,
+        received_on=now.date(),
+        recorded_by=by,
+        recorded_at=now,
+        reverses=receipt.id,
+        reason=body.reason,
+    )
+    session.add(reversal)
+    store.audit(
+        session,
+        summit_id,
+        "funding_receipt",
+        receipt.id,
+        "reversed",
+        by,
+        {"amount": receipt.amount, "currency": receipt.currency, "pledge_id": receipt.pledge_id},
+        {"reversed_by_entry": reversal.id},
+        body.reason,
+    )
+    store.record(
+        session,
+        FundingReceiptReversed(
+            receipt_id=reversal.id,
+            reverses_receipt_id=receipt.id,
+            summit_id=summit_id,
+            member_state=receipt.member_state,
+            pledge_id=receipt.pledge_id,
+            amount=receipt.amount,
+            currency=receipt.currency,
+            reason=body.reason,
+            reversed_at=now,
+            reversed_by=by,
+        ),
+        key=receipt.pledge_id or summit_id,  # the receipt's own key: after it, in order
+    )
+    await session.commit()
+    return reversal
 
 
 # --- Delegations, places and guests ----------------------------------------------------------------------
@@ -461,6 +603,68 @@ async def add_room(session: AsyncSession, summit_id: str, body: RoomInput) -> Ro
     session.add(room)
     await session.commit()
     return room
+
+
+def _room_input(room: RoomRow) -> RoomInput:
+    return RoomInput(
+        name=room.name,
+        building=room.building,
+        capacity=room.capacity,
+        capacity_confirmed=room.capacity_basis == "confirmed",
+        opens_at=room.opens_at,
+        closes_at=room.closes_at,
+    )
+
+
+async def _own_room(session: AsyncSession, summit_id: str, room_id: str, expected: int | None) -> RoomRow:
+    room = await queries.room_or_404(session, summit_id, room_id, for_update=True)
+    if room.summit_id is None:
+        raise Conflict(
+            f"{room.name} is one of UN Headquarters' own rooms, shared by every summit: add a room instead",
+            "shared",
+            [],
+        )
+    if expected is not None and expected != room.version:
+        raise VersionConflict(f"the room is at version {room.version}, not {expected}")
+    return room
+
+
+async def change_room(
+    session: AsyncSession, summit_id: str, room_id: str, body: RoomPatch, expected: int | None, by: str
+) -> RoomRow:
+    """Changes a room added for this summit, audited. Sessions already placed stay; hours or a capacity that
+    no longer fit them are listed as conflicts when the programme is next released."""
+    await queries.summit_or_404(session, summit_id)
+    await store.lock_agenda(session, summit_id)
+    room = await _own_room(session, summit_id, room_id, expected)
+    current = _room_input(room)
+    wanted = patched_room(current, body)
+    if wanted.name.casefold() != room.name.casefold() and any(
+        other.name.casefold() == wanted.name.casefold() for other in await queries.rooms(session, summit_id)
+    ):
+        raise Conflict(f"a room named {wanted.name} already exists for {summit_id}")
+    room.name, room.building, room.capacity = wanted.name, wanted.building, wanted.capacity
+    room.capacity_basis = "confirmed" if wanted.capacity_confirmed else "illustrative"
+    room.opens_at, room.closes_at = wanted.opens_at, wanted.closes_at
+    room.version += 1
+    store.audit(session, summit_id, "room", room.id, "changed", by, current.model_dump(), wanted.model_dump())
+    await session.commit()
+    return room
+
+
+async def remove_room(
+    session: AsyncSession, summit_id: str, room_id: str, expected: int | None, by: str
+) -> None:
+    """Removes a room added for this summit when no session of the draft uses it (409 naming them)."""
+    await queries.summit_or_404(session, summit_id)
+    await store.lock_agenda(session, summit_id)
+    room = await _own_room(session, summit_id, room_id, expected)
+    placed = await queries.sessions_in_room(session, room_id)
+    if placed:
+        raise RoomInUse(room_id, placed)
+    store.audit(session, summit_id, "room", room.id, "removed", by, _room_input(room).model_dump(), None)
+    await session.delete(room)
+    await session.commit()
 
 
 async def _validated(session: AsyncSession, summit: SummitRow, body: SessionInput) -> RoomRow:

@@ -48,6 +48,7 @@ from services.summit.models import (
     MilestoneRow,
     ParticipantRow,
     SessionPersonRow,
+    SummitAuditRow,
     SummitRow,
 )
 from services.summit.queries import (
@@ -74,6 +75,42 @@ from uncops_contracts.summit import (
 def record(session: AsyncSession, event: EventPayload, key: str) -> None:
     """An event of a request's change, carrying the request's trace."""
     record_event(session, event, key=key, traceparent=current_traceparent())
+
+
+def audit(
+    session: AsyncSession,
+    summit_id: str,
+    subject: str,
+    subject_id: str,
+    action: str,
+    actor: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    reason: str | None = None,
+) -> SummitAuditRow:
+    """The audit entry of a correction, in the correction's transaction (values as JSON)."""
+    entry = SummitAuditRow(
+        id=str(uuid.uuid4()),
+        summit_id=summit_id,
+        subject=subject,
+        subject_id=subject_id,
+        action=action,
+        actor=actor,
+        at=datetime.now(UTC),
+        before=_json(before),
+        after=_json(after),
+        reason=reason,
+    )
+    session.add(entry)
+    return entry
+
+
+def _json(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    return {
+        name: value if isinstance(value, int | bool | None) else str(value) for name, value in values.items()
+    }
 
 
 # --- The summit and its plan -----------------------------------------------------------------------------

@@ -41,6 +41,7 @@ TABLES = {
         "agenda_session",
         "agenda_session_person",
         "programme_release",
+        "summit_audit",
         "alembic_version",
     },
 }

@@ -589,3 +589,17 @@ def test_only_the_secretariat_records_a_signature_and_only_the_system_records_mo
         apply(financial(), EVERY_COMMAND["record_delivery"], PLANNER, T0, POLICY)
     with pytest.raises(Conflict):
         apply(financial(), EVERY_COMMAND["record_delivery"], ADMIN, T0, POLICY)
+
+
+def test_a_reversed_receipt_takes_its_money_back_once() -> None:
+    counted = deliver(financial(), "r-1", "100000.00")
+    reverse = RecordDelivery(receipt_id="rev-1", amount=Decimal("100000.00"), currency="USD", reverses="r-1")
+    back = apply(counted.pledge, reverse, SYSTEM, T0 + timedelta(days=31), POLICY)
+    assert back.pledge.delivered == {"USD": Decimal("0.00")} and back.events == []
+    again = apply(back.pledge, reverse, SYSTEM, T0 + timedelta(days=32), POLICY)  # redelivered
+    assert again.pledge.delivered == {"USD": Decimal("0.00")} and again.pledge.version == back.pledge.version
+    # A reversal of a receipt never counted (refused earlier) takes nothing back.
+    stray = RecordDelivery(receipt_id="rev-2", amount=Decimal("5.00"), currency="USD", reverses="r-9")
+    assert apply(back.pledge, stray, SYSTEM, T0 + timedelta(days=33), POLICY).pledge.delivered == {
+        "USD": Decimal("0.00")
+    }

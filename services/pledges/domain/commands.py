@@ -105,6 +105,8 @@ class RecordDelivery(Closed):
     receipt_id: str
     amount: Decimal = Field(gt=0)
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    # A reversing entry (funding_receipt_reversed): the receipt whose money is taken back, once.
+    reverses: str | None = None
 
 
 class RecordCompactSignature(Closed):

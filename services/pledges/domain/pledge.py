@@ -334,10 +334,16 @@ def _transition(
             p.next_report_due = None
             p.lapse_at = None
             return [PledgeWithdrawn(**fields(), reason=reason)]
-        case RecordDelivery(receipt_id=receipt_id, amount=amount, currency=currency):
+        case RecordDelivery(receipt_id=receipt_id, amount=amount, currency=currency, reverses=reverses):
             if receipt_id in p.receipts:
                 return []  # the same receipt again (a redelivered event): already counted
             p.receipts.append(receipt_id)
+            if reverses is not None:
+                # A receipt recorded by mistake: its money goes back down if it was counted (a fulfilled
+                # pledge stays fulfilled: the fulfilment was an event already published).
+                if reverses in p.receipts:
+                    p.delivered[currency] = p.delivered.get(currency, Decimal(0)) - amount
+                return []
             p.delivered[currency] = p.delivered.get(currency, Decimal(0)) + amount
             if (
                 p.status in LIVE

@@ -17,7 +17,7 @@ from services.common.app import IfMatch, Route, SessionDep, expected_version
 from services.common.auth import Principal
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS, etag
-from services.summit.domain.agenda import RoomInput, SessionInput, SessionKind
+from services.summit.domain.agenda import RoomInput, RoomPatch, SessionInput, SessionKind
 from services.summit.models import AgendaSessionRow, SessionPersonRow
 
 router = APIRouter(prefix="/summits", tags=["summits", "agenda"], route_class=Route)
@@ -33,6 +33,7 @@ class RoomPublic(BaseModel):
     opens_at: time
     closes_at: time
     source: str | None
+    version: int
 
 
 class SessionPublic(BaseModel):
@@ -96,7 +97,54 @@ async def create_room(
 ) -> RoomPublic:
     room = await service.add_room(session, summit_id, body)
     response.headers["Location"] = f"/summits/{summit_id}/rooms/{room.id}"
+    etag(response, room.version)
     return RoomPublic.model_validate(room, from_attributes=True)
+
+
+@router.get("/{summit_id}/rooms/{room_id}", summary="One room (ETag: its version)")
+async def get_room(
+    summit_id: str, room_id: str, session: SessionDep, response: Response, _: Annotated[Principal, READERS]
+) -> RoomPublic:
+    room = await queries.room_or_404(session, summit_id, room_id)
+    etag(response, room.version)
+    return RoomPublic.model_validate(room, from_attributes=True)
+
+
+@router.patch(
+    "/{summit_id}/rooms/{room_id}",
+    summary="Change a room added for this summit (If-Match: its version); audited",
+)
+async def patch_room(
+    summit_id: str,
+    room_id: str,
+    body: RoomPatch,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, PLANNERS],
+    if_match: IfMatch = None,
+) -> RoomPublic:
+    """UN Headquarters' own rooms are shared by every summit and answer 409. Sessions already placed stay
+    where they are; hours or a capacity that no longer fit them are conflicts at the next release."""
+    room = await service.change_room(
+        session, summit_id, room_id, body, expected_version(if_match), principal.subject
+    )
+    etag(response, room.version)
+    return RoomPublic.model_validate(room, from_attributes=True)
+
+
+@router.delete(
+    "/{summit_id}/rooms/{room_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a room added for this summit; 409 naming the sessions placed in it",
+)
+async def delete_room(
+    summit_id: str,
+    room_id: str,
+    session: SessionDep,
+    principal: Annotated[Principal, PLANNERS],
+    if_match: IfMatch = None,
+) -> None:
+    await service.remove_room(session, summit_id, room_id, expected_version(if_match), principal.subject)
 
 
 @router.get("/{summit_id}/sessions", summary="The draft programme's sessions (planners)")

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from services.common.app import IfMatch, Route, SessionDep, expected_version
 from services.common.auth import Principal
 from services.summit import queries, service
-from services.summit.api.access import PLANNERS
+from services.summit.api.access import PLANNERS, etag
 from services.summit.api.summits import SummitPublic, summit_public
-from services.summit.domain.budget import BudgetLineCreate, ExchangeRates, ExpenditureCreate, ReceiptCreate
-from services.summit.models import BudgetLineRow
+from services.summit.domain.budget import (
+    BudgetLineCreate,
+    BudgetLinePatch,
+    ExchangeRates,
+    ExpenditureCreate,
+    ExpenditurePatch,
+    ReceiptCreate,
+    ReceiptReversal,
+)
+from services.summit.models import BudgetLineRow, FundingReceiptRow
 
 router = APIRouter(prefix="/summits", tags=["summits"], route_class=Route)
 
@@ -66,10 +74,12 @@ class Expenditure(BaseModel):
     spent_on: date
     description: str
     recorded_by: str
+    version: int
 
 
 class FundingReceipt(BaseModel):
-    """Money received for a summit, recorded by the secretariat; it feeds the pledges it names."""
+    """Money received for a summit, recorded by the secretariat; it feeds the pledges it names. A reversing
+    entry carries the negative amount, the receipt it ``reverses`` and the ``reason``."""
 
     id: str
     summit_id: str
@@ -79,6 +89,30 @@ class FundingReceipt(BaseModel):
     currency: str
     received_on: date
     recorded_by: str
+    recorded_at: datetime | None = None
+    reverses: str | None = Field(None, description="For a reversing entry: the receipt it reverses")
+    reason: str | None = Field(None, description="For a reversing entry: why")
+    reversed_by: str | None = Field(None, description="For a reversed receipt: its reversing entry")
+
+
+class AuditEntry(BaseModel):
+    """A correction of what was recorded: who, when, the values before and after, and why."""
+
+    id: str
+    subject: str
+    subject_id: str
+    action: str
+    actor: str
+    at: datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str | None
+
+
+def _receipt(row: FundingReceiptRow, reversed_by: str | None = None) -> FundingReceipt:
+    receipt = FundingReceipt.model_validate(row, from_attributes=True)
+    receipt.reversed_by = reversed_by
+    return receipt
 
 
 def _line(line: BudgetLineRow, spent: Decimal) -> BudgetLinePublic:
@@ -94,34 +128,149 @@ def _line(line: BudgetLineRow, spent: Decimal) -> BudgetLinePublic:
 
 @router.post("/{summit_id}/budget/lines", status_code=status.HTTP_201_CREATED, summary="Add a budget line")
 async def create_budget_line(
-    summit_id: str, body: BudgetLineCreate, session: SessionDep, _: Annotated[Principal, PLANNERS]
+    summit_id: str,
+    body: BudgetLineCreate,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, PLANNERS],
 ) -> BudgetLinePublic:
-    return _line(await service.add_budget_line(session, summit_id, body), Decimal(0))
+    line = await service.add_budget_line(session, summit_id, body)
+    response.headers["Location"] = f"/summits/{summit_id}/budget/lines/{line.id}"
+    etag(response, line.version)
+    return _line(line, Decimal(0))
 
 
-@router.put("/{summit_id}/budget/lines/{line_id}", summary="Change a budget line (If-Match: its version)")
+@router.get("/{summit_id}/budget/lines", summary="The budget lines, each with what was spent against it")
+async def list_budget_lines(
+    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
+) -> list[BudgetLinePublic]:
+    await queries.summit_or_404(session, summit_id)
+    return [_line(line, spent) for line, spent in await queries.budget_lines(session, summit_id)]
+
+
+@router.get("/{summit_id}/budget/lines/{line_id}", summary="One budget line (ETag: its version)")
+async def get_budget_line(
+    summit_id: str, line_id: str, session: SessionDep, response: Response, _: Annotated[Principal, PLANNERS]
+) -> BudgetLinePublic:
+    line = await queries.budget_line_or_404(session, summit_id, line_id)
+    etag(response, line.version)
+    return _line(line, await queries.spent_on_line(session, line_id))
+
+
+@router.put("/{summit_id}/budget/lines/{line_id}", summary="Replace a budget line (If-Match: its version)")
 async def update_budget_line(
     summit_id: str,
     line_id: str,
     body: BudgetLineCreate,
     session: SessionDep,
-    _: Annotated[Principal, PLANNERS],
+    response: Response,
+    principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> BudgetLinePublic:
     line, spent = await service.change_budget_line(
-        session, summit_id, line_id, body, expected_version(if_match)
+        session, summit_id, line_id, body, expected_version(if_match), principal.subject
     )
+    etag(response, line.version)
     return _line(line, spent)
+
+
+@router.patch(
+    "/{summit_id}/budget/lines/{line_id}",
+    summary="Correct fields of a budget line (If-Match: its version); audited",
+)
+async def patch_budget_line(
+    summit_id: str,
+    line_id: str,
+    body: BudgetLinePatch,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, PLANNERS],
+    if_match: IfMatch = None,
+) -> BudgetLinePublic:
+    line, spent = await service.change_budget_line(
+        session, summit_id, line_id, body, expected_version(if_match), principal.subject
+    )
+    etag(response, line.version)
+    return _line(line, spent)
+
+
+@router.delete(
+    "/{summit_id}/budget/lines/{line_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a budget line nothing was spent against (409 otherwise); audited",
+)
+async def delete_budget_line(
+    summit_id: str,
+    line_id: str,
+    session: SessionDep,
+    principal: Annotated[Principal, PLANNERS],
+    if_match: IfMatch = None,
+) -> None:
+    await service.remove_budget_line(
+        session, summit_id, line_id, expected_version(if_match), principal.subject
+    )
 
 
 @router.post(
     "/{summit_id}/budget/expenditures", status_code=status.HTTP_201_CREATED, summary="Record spending"
 )
 async def record_expenditure(
-    summit_id: str, body: ExpenditureCreate, session: SessionDep, principal: Annotated[Principal, PLANNERS]
+    summit_id: str,
+    body: ExpenditureCreate,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, PLANNERS],
 ) -> Expenditure:
     expenditure = await service.record_expenditure(session, summit_id, body, principal.subject)
+    response.headers["Location"] = f"/summits/{summit_id}/budget/expenditures/{expenditure.id}"
+    etag(response, expenditure.version)
     return Expenditure.model_validate(expenditure, from_attributes=True)
+
+
+@router.get("/{summit_id}/budget/expenditures", summary="Spending, by day")
+async def list_expenditures(
+    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
+) -> list[Expenditure]:
+    await queries.summit_or_404(session, summit_id)
+    return [
+        Expenditure.model_validate(row, from_attributes=True)
+        for row in await queries.expenditures(session, summit_id)
+    ]
+
+
+@router.get(
+    "/{summit_id}/budget/expenditures/{expenditure_id}", summary="One expenditure (ETag: its version)"
+)
+async def get_expenditure(
+    summit_id: str,
+    expenditure_id: str,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, PLANNERS],
+) -> Expenditure:
+    row = await queries.expenditure_or_404(session, summit_id, expenditure_id)
+    etag(response, row.version)
+    return Expenditure.model_validate(row, from_attributes=True)
+
+
+@router.patch(
+    "/{summit_id}/budget/expenditures/{expenditure_id}",
+    summary="Correct spending recorded by mistake (If-Match: its version); audited",
+)
+async def correct_expenditure(
+    summit_id: str,
+    expenditure_id: str,
+    body: ExpenditurePatch,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, PLANNERS],
+    if_match: IfMatch = None,
+) -> Expenditure:
+    row = await service.correct_expenditure(
+        session, summit_id, expenditure_id, body, expected_version(if_match), principal.subject
+    )
+    etag(response, row.version)
+    return Expenditure.model_validate(row, from_attributes=True)
 
 
 @router.put(
@@ -158,7 +307,65 @@ async def summit_funding(summit_id: str, session: SessionDep, _: Annotated[Princ
     "/{summit_id}/funding/receipts", status_code=status.HTTP_201_CREATED, summary="Record money received"
 )
 async def record_receipt(
-    summit_id: str, body: ReceiptCreate, session: SessionDep, principal: Annotated[Principal, PLANNERS]
+    summit_id: str,
+    body: ReceiptCreate,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, PLANNERS],
 ) -> FundingReceipt:
     receipt = await service.record_receipt(session, summit_id, body, principal.subject)
-    return FundingReceipt.model_validate(receipt, from_attributes=True)
+    response.headers["Location"] = f"/summits/{summit_id}/funding/receipts/{receipt.id}"
+    return _receipt(receipt)
+
+
+@router.get("/{summit_id}/funding/receipts", summary="Receipts and reversing entries, in the order recorded")
+async def list_receipts(
+    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
+) -> list[FundingReceipt]:
+    await queries.summit_or_404(session, summit_id)
+    rows = await queries.receipts(session, summit_id)
+    reversed_by = {row.reverses: row.id for row in rows if row.reverses is not None}
+    return [_receipt(row, reversed_by.get(row.id)) for row in rows]
+
+
+@router.get("/{summit_id}/funding/receipts/{receipt_id}", summary="One receipt or reversing entry")
+async def get_receipt(
+    summit_id: str, receipt_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
+) -> FundingReceipt:
+    row = await queries.receipt_or_404(session, summit_id, receipt_id)
+    reversal = await queries.reversal_of(session, receipt_id)
+    return _receipt(row, reversal.id if reversal else None)
+
+
+@router.post(
+    "/{summit_id}/funding/receipts/{receipt_id}/reversal",
+    status_code=status.HTTP_201_CREATED,
+    summary="Reverse a receipt recorded by mistake: a reversing entry, audited, funding_receipt_reversed",
+)
+async def reverse_receipt(
+    summit_id: str,
+    receipt_id: str,
+    body: ReceiptReversal,
+    session: SessionDep,
+    response: Response,
+    principal: Annotated[Principal, PLANNERS],
+) -> FundingReceipt:
+    """Nothing is deleted: the reversing entry carries the negative amount, so ``received`` and the pledge's
+    delivered money go back down. A receipt is reversed once (409 the second time)."""
+    reversal = await service.reverse_receipt(session, summit_id, receipt_id, body, principal.subject)
+    response.headers["Location"] = f"/summits/{summit_id}/funding/receipts/{reversal.id}"
+    return _receipt(reversal)
+
+
+@router.get("/{summit_id}/audit", summary="Corrections of rooms, budget lines, spending and receipts")
+async def audit_trail(
+    summit_id: str,
+    session: SessionDep,
+    _: Annotated[Principal, PLANNERS],
+    subject_id: Annotated[str | None, Query(description="Only the corrections of this record")] = None,
+) -> list[AuditEntry]:
+    await queries.summit_or_404(session, summit_id)
+    return [
+        AuditEntry.model_validate(entry, from_attributes=True)
+        for entry in await queries.audit(session, summit_id, subject_id)
+    ]

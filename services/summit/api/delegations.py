@@ -115,11 +115,18 @@ async def invite(
     session: SessionDep,
     temporal: TemporalDep,
     runtime: RuntimeDep,
+    response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> Invitations:
     """States already invited to the summit are listed in ``already_invited`` and left as they are."""
     rows, invited_before = await service.invite(
         session, temporal, runtime.settings.summit_policy, summit_id, body
+    )
+    # One State invited: its delegation; several: the list they are in.
+    response.headers["Location"] = (
+        f"/summits/{summit_id}/delegations/{rows[0].id}"
+        if len(rows) == 1
+        else f"/summits/{summit_id}/delegations"
     )
     return Invitations(invited=[_public(row) for row in rows], already_invited=invited_before)
 
@@ -277,10 +284,25 @@ async def set_capacity(
     summary="Register a guest (UN official, moderator) without a delegation; the badge is issued at once",
 )
 async def add_guest(
-    summit_id: str, body: GuestCreate, session: SessionDep, _: Annotated[Principal, PLANNERS]
+    summit_id: str,
+    body: GuestCreate,
+    session: SessionDep,
+    response: Response,
+    _: Annotated[Principal, PLANNERS],
 ) -> ParticipantPublic:
     guest = await service.add_guest(session, summit_id, body)
+    response.headers["Location"] = f"/summits/{summit_id}/participants/{guest.id}"
     return ParticipantPublic.model_validate(guest, from_attributes=True)
+
+
+@router.get(
+    "/{summit_id}/participants/{participant_id}", summary="One participant: a guest or a delegate (planners)"
+)
+async def get_participant(
+    summit_id: str, participant_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
+) -> ParticipantPublic:
+    participant = await queries.participant_or_404(session, summit_id, participant_id)
+    return ParticipantPublic.model_validate(participant, from_attributes=True)
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
 from services.common.app import Route, SessionDep, TemporalDep
@@ -44,9 +44,12 @@ async def create_milestone(
     body: MilestoneCreate,
     session: SessionDep,
     temporal: TemporalDep,
+    response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> MilestonePublic:
-    return _public(await service.add_milestone(session, temporal, summit_id, body))
+    milestone = await service.add_milestone(session, temporal, summit_id, body)
+    response.headers["Location"] = f"/summits/{summit_id}/milestones/{milestone.id}"
+    return _public(milestone)
 
 
 @router.get("/{summit_id}/milestones", summary="The plan: milestones of a summit, by due date")
@@ -55,6 +58,13 @@ async def list_milestones(
 ) -> list[MilestonePublic]:
     await queries.summit_or_404(session, summit_id)
     return [_public(m) for m in await queries.milestones(session, summit_id)]
+
+
+@router.get("/{summit_id}/milestones/{milestone_id}", summary="One milestone of the plan")
+async def get_milestone(
+    summit_id: str, milestone_id: str, session: SessionDep, _: Annotated[Principal, READERS]
+) -> MilestonePublic:
+    return _public(await queries.milestone_or_404(session, summit_id, milestone_id))
 
 
 @router.post("/{summit_id}/milestones/{milestone_id}/complete", summary="Mark a milestone completed")

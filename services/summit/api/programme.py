@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,9 +74,14 @@ async def list_releases(
     return [_release_public(release) for release in await queries.releases(session, summit_id)]
 
 
+# Release numbers are PostgreSQL integers: a number beyond them is refused (422 naming it), never sent.
+INT4_MAX = 2**31 - 1
+ReleaseNumber = Annotated[int, Path(ge=1, le=INT4_MAX, description="The release's number: 1, 2, 3...")]
+
+
 @router.get("/{summit_id}/programme/releases/{number}", summary="One release and its changelog")
 async def get_release(
-    summit_id: str, number: int, session: SessionDep, _: Annotated[Principal, READERS]
+    summit_id: str, number: ReleaseNumber, session: SessionDep, _: Annotated[Principal, READERS]
 ) -> ReleasePublic:
     release = await queries.release(session, summit_id, number)
     if release is None:
@@ -85,7 +90,9 @@ async def get_release(
 
 
 DraftQuery = Annotated[bool, Query(description="The unpublished draft instead of a release (planners)")]
-ReleaseQuery = Annotated[int | None, Query(ge=1, description="A given release; the latest by default")]
+ReleaseQuery = Annotated[
+    int | None, Query(ge=1, le=INT4_MAX, description="A given release; the latest by default")
+]
 
 
 # A release never changes, so each export of it is rendered once per process (the .ics of 300 sessions takes

@@ -48,6 +48,7 @@ async def create_summit(
     _: Annotated[Principal, PLANNERS],
 ) -> SummitPublic:
     summit = await service.plan_summit(session, temporal, runtime.settings.summit_policy, body)
+    response.headers["Location"] = f"/summits/{summit.id}"
     etag(response, summit.version)
     return summit_public(summit)
 

@@ -14,10 +14,17 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from services.common.errors import Conflict, InvalidField
-from services.summit.domain.plan import UN_LANGUAGES, VENUE_TIME_ZONE
+from services.summit.domain.plan import UN_LANGUAGES, VENUE_TIME_ZONE, SummitTime
 from uncops_contracts.summit import ProgrammeChange
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
@@ -51,8 +58,8 @@ class SessionInput(BaseModel):
         None, examples=["Performance and accountability"]
     )
     kind: SessionKind
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: SummitTime
+    ends_at: SummitTime
     room_id: str = Field(min_length=1, max_length=100)
     speakers: list[ParticipantId] = Field(default_factory=list, max_length=50)
     moderators: list[ParticipantId] = Field(default_factory=list, max_length=10)
@@ -88,6 +95,21 @@ def check_languages(languages: Sequence[str], summit_languages: Sequence[str]) -
             raise InvalidField(f"languages.{position}", f"{language} is not a working language ({allowed})")
 
 
+def _venue_local(value: time) -> time:
+    """Opening hours are the venue's local wall-clock time: an offset would name a different hour in summer
+    and in winter, so a time with one is refused rather than guessed."""
+    if value.tzinfo is not None:
+        raise ValueError(
+            f"give the venue's local time ({VENUE_TIME_ZONE.key}) without an offset, e.g. "
+            f"{value.replace(tzinfo=None).isoformat(timespec='minutes')}"
+        )
+    return value
+
+
+# A time of day at the venue, e.g. "08:00"; "14:04:15.2Z" (with an offset) is refused, naming the field.
+VenueTime = Annotated[time, AfterValidator(_venue_local)]
+
+
 class RoomInput(BaseModel):
     """A room a planner adds for one summit (an annex, a hotel ballroom for a side event...)."""
 
@@ -97,14 +119,51 @@ class RoomInput(BaseModel):
     building: str | None = Field(None, max_length=200)
     capacity: int = Field(ge=1, le=10_000)
     capacity_confirmed: bool = False
-    opens_at: time = time(8, 0)
-    closes_at: time = time(21, 0)
+    opens_at: VenueTime = time(8, 0)
+    closes_at: VenueTime = time(21, 0)
 
     @model_validator(mode="after")
     def _hours(self) -> Self:
         if self.closes_at <= self.opens_at:
             raise InvalidField("closes_at", f"{self.closes_at} is not after opens_at {self.opens_at}")
         return self
+
+
+class RoomPatch(BaseModel):
+    """The fields of a room to change; the others stay as they are (the result is checked as a whole)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text | None = None
+    building: str | None = Field(None, max_length=200)
+    capacity: int | None = Field(None, ge=1, le=10_000)
+    capacity_confirmed: bool | None = None
+    opens_at: VenueTime | None = None
+    closes_at: VenueTime | None = None
+
+
+def patched_room(current: RoomInput, patch: RoomPatch) -> RoomInput:
+    """The room with the patch's fields applied, validated again (closing after opening)."""
+    changes = {name: value for name, value in patch.model_dump(exclude_unset=True).items()}
+    for name in ("name", "capacity", "capacity_confirmed", "opens_at", "closes_at"):
+        if name in changes and changes[name] is None:
+            raise InvalidField(name, "cannot be null")
+    return RoomInput.model_validate({**current.model_dump(), **changes})
+
+
+class RoomInUse(Conflict):
+    """409 naming the sessions placed in a room that is to be removed."""
+
+    def __init__(self, room_id: str, sessions: Sequence[tuple[str, str]]) -> None:
+        super().__init__(
+            f"room {room_id} holds {len(sessions)} sessions of the draft: move or remove them first",
+            state="in_use",
+            allowed_actions=("update",),
+        )
+        self.sessions = list(sessions)
+
+    def body(self) -> dict[str, object]:
+        return {**super().body(), "sessions": [{"id": i, "title": t} for i, t in self.sessions]}
 
 
 @dataclass(frozen=True, slots=True)

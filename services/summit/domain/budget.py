@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.common.errors import InvalidField
+from services.summit.domain.plan import SummitDate
 
 
 class BudgetLineCreate(BaseModel):
@@ -31,7 +31,7 @@ class ExpenditureCreate(BaseModel):
 
     budget_line_id: str
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
-    spent_on: date
+    spent_on: SummitDate
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
 
@@ -178,4 +178,51 @@ class ReceiptCreate(BaseModel):
     pledge_id: str | None = Field(None, description="The financial-support pledge this money fulfils")
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    received_on: date
+    received_on: SummitDate
+
+
+class BudgetLinePatch(BaseModel):
+    """The fields of a budget line to change; the others stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,40}$")] | None = None
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)] | None = (
+        None
+    )
+    planned: Decimal | None = Field(None, ge=0, max_digits=18, decimal_places=2)
+
+
+class ExpenditurePatch(BaseModel):
+    """A correction of spending recorded by mistake (the wrong amount, day, line or description)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget_line_id: str | None = None
+    amount: Decimal | None = Field(None, gt=0, max_digits=18, decimal_places=2)
+    spent_on: SummitDate | None = None
+    description: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)] | None
+    ) = None
+
+
+def patched(current: dict[str, object], patch: BaseModel) -> dict[str, object]:
+    """``current`` with the fields the patch sets; a field set to null is refused (none is nullable)."""
+    changes = patch.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None:
+            raise InvalidField(name, "cannot be null")
+    return {**current, **changes}
+
+
+class ReceiptReversal(BaseModel):
+    """Why a receipt is reversed (recorded twice, the wrong State or pledge, money returned...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+
+
+def reversing_amount(amount: Decimal) -> Decimal:
+    """A reversing entry carries the negative of the receipt it reverses, so every total is a plain sum."""
+    return -amount

@@ -16,10 +16,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.common.actor import Actor as Actor  # part of this module's vocabulary
 from services.common.errors import Conflict, InvalidField
+from services.summit.domain.plan import SummitTime
 from uncops_contracts.envelope import EventPayload
 from uncops_contracts.policies import SummitPolicy
 from uncops_contracts.reference import is_member_state, member_states
@@ -81,7 +82,7 @@ class InvitationRequest(_Model):
             examples=["PD/UNCOPS-III/2030/{member_state}"],
         )
     )
-    registration_deadline: AwareDatetime | None = Field(
+    registration_deadline: SummitTime | None = Field(
         None,
         description="A deadline of this invitation's own (a late invitation); by default the summit's "
         "registration-closes milestone",
@@ -453,15 +454,18 @@ def events_of(
     base = _base(d, now)
     match action:
         case "register":
-            registered = DelegationRegistered(
-                **base,
-                head_of_delegation=d.head_of_delegation or HeadOfDelegation.OTHER,
-                members=d.members,
-                languages=d.languages,
-            )
+            # delegation_registered means the delegation holds places; a registration (or an edit) while
+            # it waits is delegation_waitlisted only, and delegation_promoted says when it gets places.
             if d.status is DelegationStatus.WAITLISTED:
-                return [registered, DelegationWaitlisted(**base, members=d.members, position=position)]
-            return [registered]
+                return [DelegationWaitlisted(**base, members=d.members, position=position)]
+            return [
+                DelegationRegistered(
+                    **base,
+                    head_of_delegation=d.head_of_delegation or HeadOfDelegation.OTHER,
+                    members=d.members,
+                    languages=d.languages,
+                )
+            ]
         case "promote":
             return [DelegationPromoted(**base, members=d.members)]
         case "accredit":

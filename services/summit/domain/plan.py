@@ -9,7 +9,15 @@ from enum import StrEnum
 from typing import Annotated, Protocol, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from services.common.errors import Conflict, InvalidField
 from uncops_contracts.policies import MilestoneTemplate
@@ -17,6 +25,26 @@ from uncops_contracts.policies import MilestoneTemplate
 # UN Headquarters: milestone dates are read as the close of business there.
 VENUE_TIME_ZONE = ZoneInfo("America/New_York")
 CLOSE_OF_BUSINESS = time(17, 0)
+
+# Dates a summit's records can carry: the plan works out milestones months around them and reminders days
+# before them, so a date near the calendar's ends (year 1, 9999) would overflow that arithmetic; it is
+# refused naming the field instead.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
+
+
+def _plausible_date(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+def _plausible_time(value: datetime) -> datetime:
+    _plausible_date(value.date())
+    return value
+
+
+SummitDate = Annotated[date, AfterValidator(_plausible_date)]
+SummitTime = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
 # The six official languages of the United Nations: the summit's working languages, and the agenda's
 # interpretation, are chosen among them.
 UN_LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
@@ -78,8 +106,8 @@ class SummitCreate(BaseModel):
     id: SummitId = Field(examples=["UNCOPS-III"])
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
     venue: str = Field("United Nations Headquarters, New York", max_length=200)
-    starts_on: date
-    ends_on: date
+    starts_on: SummitDate
+    ends_on: SummitDate
     host_support: str | None = Field(None, max_length=500, examples=["People's Republic of China"])
     languages: list[str] = Field(default_factory=lambda: ["en", "fr"], max_length=6, examples=[["en", "fr"]])
     capacity: int | None = Field(None, ge=1, le=20000, description="Places for delegates (default: policy)")
@@ -97,8 +125,8 @@ class SummitReschedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    starts_on: date
-    ends_on: date
+    starts_on: SummitDate
+    ends_on: SummitDate
 
     @model_validator(mode="after")
     def _valid(self) -> Self:
@@ -199,7 +227,7 @@ class MilestoneCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
-    due_at: AwareDatetime
+    due_at: SummitTime
     warn_before_days: float = Field(14, ge=0, le=365)
 
 
