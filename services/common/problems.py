@@ -102,18 +102,19 @@ def kind_of(status: int) -> Kind:
 
 
 def problem(status: int, detail: str, instance: str, **members: Any) -> dict[str, Any]:
-    """The body of a problem: the standard members, the correlation id, and ``members`` (None is left out)."""
+    """The body of a problem: the standard members and the correlation id, checked by ``Problem``, then any
+    extension ``members`` (None is left out)."""
     kind = kind_of(status)
-    body: dict[str, Any] = {
-        "type": kind.type if kind.slug else "about:blank",
-        "title": kind.title,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-    }
-    correlation = current_correlation_id()
-    if correlation is not None:
-        body["correlation_id"] = correlation
+    standard = {name: members.pop(name) for name in ("errors", "state", "allowed_actions") if name in members}
+    body = Problem(
+        type=kind.type if kind.slug else "about:blank",
+        title=kind.title,
+        status=status,
+        detail=detail,
+        instance=instance,
+        correlation_id=current_correlation_id(),
+        **standard,
+    ).model_dump(mode="json", exclude_none=True)
     body.update({name: value for name, value in members.items() if value is not None})
     return body
 

@@ -30,6 +30,17 @@ class Unavailable(DomainError):
     headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
 
 
+class Clash(Conflict):
+    """Like the summit's ScheduleConflict: a refusal whose body says more."""
+
+    def body(self) -> dict[str, object]:
+        return {**super().body(), "conflicts": [{"kind": "room_double_booked", "room_id": None}]}
+
+
+class Gone(DomainError):
+    status_code = 410
+
+
 class Body(BaseModel):
     title: str
     count: int
@@ -50,6 +61,10 @@ async def create_thing(_: Annotated[Any, PLANNERS], body: Body) -> dict[str, str
 async def get_thing(_: Annotated[Any, PLANNERS], thing_id: str, mode: Annotated[str, Query()] = "a") -> Any:
     if thing_id == "missing":
         raise NotFound(f"no thing {thing_id}")
+    if thing_id == "gone":
+        raise Gone("removed last year")
+    if thing_id == "clash":
+        raise Clash("the room is booked", state="draft")
     if thing_id == "busy":
         raise Unavailable("the outcome is not known yet")
     if thing_id == "broken":
@@ -167,6 +182,21 @@ def test_a_refused_step_says_the_state_and_the_allowed_actions(client: TestClien
 
     assert body["detail"] == "close is not allowed on an open thing"
     assert (body["state"], body["allowed_actions"]) == ("open", ["assess", "refer"])
+
+
+def test_a_status_of_no_kind_of_ours_is_about_blank_with_the_status_phrase(
+    client: TestClient, validate: Any
+) -> None:
+    body = validate(client.get("/things/gone", headers=planner()), 410, "")
+
+    assert (body["title"], body["detail"]) == ("Gone", "removed last year")
+
+
+def test_what_a_refusal_adds_to_its_body_is_kept(client: TestClient, validate: Any) -> None:
+    body = validate(client.get("/things/clash", headers=planner()), 409, "conflict")
+
+    assert body["conflicts"] == [{"kind": "room_double_booked", "room_id": None}]
+    assert (body["state"], body["allowed_actions"]) == ("draft", [])
 
 
 def test_a_stale_version_is_a_precondition_problem(client: TestClient, validate: Any) -> None:
