@@ -30,6 +30,7 @@ run: install ## start the whole stack in the foreground (Ctrl-C stops it)
 
 test: install ## set up what is missing, then run the whole suite against real servers
 	bash deploy/ensure-docker-compose.sh
+	bash deploy/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install ## the tests that need no server

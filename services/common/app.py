@@ -20,10 +20,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from services.common import observability
+from services.common import interactive_docs, observability, problems
 from services.common.auth import TokenVerifier
 from services.common.database import ping
-from services.common.errors import DomainError, InvalidField
+from services.common.errors import InvalidField
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import Settings
 from services.common.text import NUL_REASON, nul_locations
@@ -145,24 +145,13 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
         # _TraceAndMetricsMiddleware below makes the request's span and its Prometheus metrics; FastAPI's
         # own OpenTelemetry instrumentation would make a second span (and meters) for every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        # Served by interactive_docs from local files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
+    problems.install(app)
     app.add_middleware(_TraceAndMetricsMiddleware, service=definition.name)
-
-    @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(part) for part in error["loc"] if part != "body") or "body",
-                "reason": error["msg"],
-                "type": error["type"],
-            }
-            for error in exc.errors()
-        ]
-        return JSONResponse({"detail": errors}, status_code=422)
+    interactive_docs.install(app)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

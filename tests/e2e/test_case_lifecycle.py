@@ -289,12 +289,12 @@ async def test_case_bad_input_names_the_field(
     for field, body in cases.items():
         response = await http.post(url("cases", "/cases"), headers=officer, json=body)
         assert response.status_code == 422, (field, response.text)
-        assert any(e["field"] == field for e in response.json()["detail"]), (field, response.json())
+        assert any(e["field"] == field for e in response.json()["errors"]), (field, response.json())
     case_id = (await http.post(url("cases", "/cases"), headers=officer, json=intake())).json()["case_id"]
     missing_reason = await step(http, officer, case_id, "close_not_credible", expect=422)
     assert any(
         e["field"] == "close_not_credible.reason" or e["field"].endswith("reason")
-        for e in missing_reason["detail"]
+        for e in missing_reason["errors"]
     )
 
 

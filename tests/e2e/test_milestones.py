@@ -100,7 +100,7 @@ async def test_milestone_bad_input(platform: LocalStack, settings: Settings, htt
         headers=planner,
         json={"id": "UNCOPS-BAD", "name": "Backwards", "starts_on": "2030-06-02", "ends_on": "2030-06-01"},
     )
-    assert naive.status_code == 422 and naive.json()["detail"][0]["field"] == "ends_on"
+    assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "ends_on"
 
 
 async def _equals(value: Awaitable[str], expected: str) -> bool:

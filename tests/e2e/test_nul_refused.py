@@ -17,7 +17,7 @@ from tests.e2e.test_pledge_lifecycle import submit
 
 def _fields(response: httpx.Response) -> list[str]:
     assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
+    detail = response.json()["errors"]
     assert all(error["reason"] == NUL_REASON for error in detail), detail
     return [error["field"] for error in detail]
 

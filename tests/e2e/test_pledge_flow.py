@@ -143,4 +143,4 @@ async def test_bad_input_names_the_field(
     for field, body in cases.items():
         response = await http.post(url("pledges", "/pledges"), json=body, headers=headers)
         assert response.status_code == 422, (field, response.text)
-        assert any(error["field"] == field for error in response.json()["detail"]), (field, response.json())
+        assert any(error["field"] == field for error in response.json()["errors"]), (field, response.json())

@@ -326,8 +326,8 @@ async def test_an_oversized_import_is_refused(
     too_many = await import_(
         http, planner, csv_text(["member_state", "summit", "kind", "title"], rows), "accept_valid", 422
     )
-    assert too_many.json()["detail"][0]["field"] == "body"
-    assert f"{max_rows + 1} pledges" in too_many.json()["detail"][0]["reason"]
+    assert too_many.json()["errors"][0]["field"] == "body"
+    assert f"{max_rows + 1} pledges" in too_many.json()["errors"][0]["reason"]
     assert await stored(http, settings, summit) == []
 
 
@@ -338,7 +338,7 @@ async def test_the_file_itself_must_be_readable(
     unknown = await import_(
         http, planner, "member_state,kind,title,colour\nGHA,other,Title,red\n", "accept_valid", 422
     )
-    (error,) = unknown.json()["detail"]
+    (error,) = unknown.json()["errors"]
     assert error["field"] == "columns" and "unknown column 'colour'" in error["reason"]
     await import_(http, planner, "{", "accept_valid", 422, "application/json")
     await import_(http, planner, "member_state,kind,title\n", "accept_valid", 422)

@@ -218,7 +218,7 @@ async def test_agenda_conflicts_releases_and_exports(
     ]:
         refused = await http.post(sessions_url, headers=planner, json=body)
         assert refused.status_code == 422, (field, refused.text)
-        assert refused.json()["detail"][0]["field"] == field, refused.text
+        assert refused.json()["errors"][0]["field"] == field, refused.text
 
     # Focal points read the published programme only; partners read events, not the API.
     assert (

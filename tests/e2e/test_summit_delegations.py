@@ -152,13 +152,13 @@ async def test_invitations_registrations_waiting_list_accreditation_exports_and_
 
     # Over the limit of 10, head included: 422 naming the field; nothing stored.
     over = await summit.register("GHA", 11)
-    assert over.status_code == 422 and over.json()["detail"][0]["field"] == "members"
+    assert over.status_code == 422 and over.json()["errors"][0]["field"] == "members"
     bad_language = await summit.http.post(
         summit.path(f"/delegations/{summit.ids['GHA']}/register"),
         headers=summit.fp("GHA"),
         json={**roster("GHA", 2), "head": {**roster("GHA", 2)["head"], "languages": ["klingon"]}},
     )
-    assert bad_language.status_code == 422 and bad_language.json()["detail"][0]["field"] == "head.languages"
+    assert bad_language.status_code == 422 and bad_language.json()["errors"][0]["field"] == "head.languages"
 
     # 25 places: GHA 10 + SEN 10 fit; NPL 8 waits; BGD 5 fits in what is left; JOR 2 waits.
     placed = {}
@@ -399,7 +399,7 @@ async def test_the_registration_deadline_closes(
         headers=summit.planner,
         json={"member_states": ["GHA", "SEN"], "note_verbale": "PD/2031"},
     )
-    assert no_note.status_code == 422 and no_note.json()["detail"][0]["field"] == "note_verbale"
+    assert no_note.status_code == 422 and no_note.json()["errors"][0]["field"] == "note_verbale"
     past = await http.post(
         summit.path("/invitations"),
         headers=summit.planner,
@@ -409,7 +409,7 @@ async def test_the_registration_deadline_closes(
             "registration_deadline": "2020-01-01T00:00:00Z",
         },
     )
-    assert past.status_code == 422 and past.json()["detail"][0]["field"] == "registration_deadline"
+    assert past.status_code == 422 and past.json()["errors"][0]["field"] == "registration_deadline"
 
     deadline = datetime.now(UTC) + timedelta(seconds=8)
     invited = await http.post(
@@ -430,9 +430,9 @@ async def test_the_registration_deadline_closes(
 
     await eventually(sen_expired, timeout=60)
     late = await summit.register("SEN", 3)
-    assert late.status_code == 422 and late.json()["detail"][0]["field"] == "registration_deadline"
+    assert late.status_code == 422 and late.json()["errors"][0]["field"] == "registration_deadline"
     edit = await summit.register("GHA", 4)
-    assert edit.status_code == 422 and edit.json()["detail"][0]["field"] == "registration_deadline"
+    assert edit.status_code == 422 and edit.json()["errors"][0]["field"] == "registration_deadline"
     assert (await summit.get("GHA")).json()["members"] == 3  # the refused edit left nothing
     by_planner = await summit.register("SEN", 3, as_planner=True)
     assert by_planner.status_code == 200 and by_planner.json()["status"] == "registered"

@@ -101,7 +101,7 @@ async def test_a_summit_is_planned_from_the_template_and_moves_with_its_mileston
         headers=planner,
         json={"starts_on": "2031-09-02", "ends_on": "2031-09-01"},
     )
-    assert backwards.status_code == 422 and backwards.json()["detail"][0]["field"] == "ends_on"
+    assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "ends_on"
 
     moved = await http.post(
         url("summit", f"/summits/{summit_id}/reschedule"),
@@ -154,7 +154,7 @@ async def test_budget_funded_by_an_accepted_pledge_and_a_gap_alert_before_a_mile
         headers=planner,
         json={"category": "venue", "title": "Conference services at UN Headquarters", "planned": "1.00"},
     )
-    assert twice.status_code == 422 and twice.json()["detail"][0]["field"] == "title"
+    assert twice.status_code == 422 and twice.json()["errors"][0]["field"] == "title"
     spent = await http.post(
         url("summit", f"/summits/{summit_id}/budget/expenditures"),
         headers=planner,
@@ -171,7 +171,7 @@ async def test_budget_funded_by_an_accepted_pledge_and_a_gap_alert_before_a_mile
         headers=planner,
         json={"budget_line_id": "nope", "amount": "1.00", "spent_on": "2031-01-15", "description": "Nothing"},
     )
-    assert unknown_line.status_code == 422 and unknown_line.json()["detail"][0]["field"] == "budget_line_id"
+    assert unknown_line.status_code == 422 and unknown_line.json()["errors"][0]["field"] == "budget_line_id"
 
     # China's financial support, submitted and accepted in the pledges service, reaches the budget.
     pledge = await submit(
@@ -239,7 +239,7 @@ async def test_budget_funded_by_an_accepted_pledge_and_a_gap_alert_before_a_mile
             "received_on": "2031-01-01",
         },
     )
-    assert wrong_state.status_code == 422 and wrong_state.json()["detail"][0]["field"] == "member_state"
+    assert wrong_state.status_code == 422 and wrong_state.json()["errors"][0]["field"] == "member_state"
     body = await funding()
     assert Decimal(body["received"]) == Decimal("100000") and Decimal(body["funded"]) == Decimal("408000.00")
     china_line = next(p for p in body["pledges"] if p["pledge_id"] == pledge["id"])

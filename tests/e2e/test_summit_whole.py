@@ -169,7 +169,7 @@ async def test_a_whole_summit_from_plan_to_follow_up_report(
             "speakers": [senegal["participants"][0]["id"]],
         },
     )
-    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "speakers.0", refused.text
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "speakers.0", refused.text
     thematic = {
         **opening,
         "title": "Performance and accountability",

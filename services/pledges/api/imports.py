@@ -131,8 +131,8 @@ _BODY_DOC: dict[str, Any] = {
         415: {"description": "Neither text/csv nor application/json"},
         422: {
             "model": ImportReport,
-            "description": "all_or_nothing with rejected rows: nothing was stored (or, as {detail: [{field, "
-            "reason}]}, a file that cannot be read: unknown column, bad JSON, more rows than allowed)",
+            "description": "all_or_nothing with rejected rows: nothing was stored (or, as a problem with "
+            "errors [{field, reason}], a file that cannot be read: unknown column, bad JSON, too many rows)",
         },
     },
     openapi_extra=_BODY_DOC,
