@@ -12,7 +12,7 @@ from deploy.stack import LocalStack
 from services.common.migrations import current_revision, downgrade, head_revision, upgrade
 
 TABLES = {
-    "pledges": {"outbox", "inbox", "pledge", "pledge_import", "alembic_version"},
+    "pledges": {"outbox", "inbox", "pledge", "pledge_import", "alembic_version", "idempotency_key"},
     "cases": {
         "outbox",
         "inbox",
@@ -24,6 +24,7 @@ TABLES = {
         "review_flag",
         "case_statistics",
         "case_statistics_headline",
+        "idempotency_key",
     },
     "summit": {
         "outbox",
@@ -42,6 +43,7 @@ TABLES = {
         "agenda_session_person",
         "programme_release",
         "alembic_version",
+        "idempotency_key",
     },
 }
 
