@@ -31,7 +31,7 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from services.common.errors import Conflict, InvalidField
@@ -309,7 +309,7 @@ def guarded(handler: Handler) -> Handler:
         runtime = request.app.state.runtime
         ttl = runtime.settings.idempotency_ttl_hours
         method, path = request.method, request.url.path
-        body = await request.body()
+        body = await _body(request, runtime.settings.attachment_max_bytes)
         print_ = fingerprint(method, path, request.url.query, request.headers.get("content-type", ""), body)
         async with runtime.driver_connection() as conn:
             held = await claim(conn, scope, key, method, path, print_, ttl)
@@ -343,6 +343,23 @@ async def _finish(runtime: Any, held: Claim, response: Response | None) -> None:
             await complete(conn, held, StoredAnswer(response.status_code, headers, body))
         else:
             await release(conn, held)  # a retry runs again
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request's body, read once for the fingerprint and kept for the route (as ``Request.body`` keeps
+    it); no larger than the largest body any route takes (an attachment)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"a body is limited to {limit} bytes"
+            )
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # what Request.body() keeps: the route's own reading (stream or body) gets it
+    return body
 
 
 async def _subject(request: Request) -> str | None:
