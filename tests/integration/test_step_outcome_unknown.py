@@ -1,7 +1,7 @@
 """A step whose outcome is not known in time: with the cases worker killed (SIGKILL, as a crash would), a
-step answers 503 with Retry-After within the bound (step_timeout_seconds), never 500; once the worker is
-back, the retry with the same Idempotency-Key answers the real outcome, and a repeatable step (a note
-verbale) is applied once, never twice."""
+step answers 503 with Retry-After within the bound (UNCOPS_STEP_TIMEOUT_SECONDS, as the platform sets it),
+never 500; once the worker is back, the retry with the same Idempotency-Key answers the real outcome, and
+a repeatable step (a note verbale) is applied once, never twice."""
 
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ from deploy.stack import LocalStack
 from services.common.auth import Role
 from services.common.database import create_engine
 from services.common.settings import Settings
-from tests.conftest import bearer, url
+from tests.conftest import STEP_TIMEOUT_SECONDS, bearer, url
 from tests.e2e.test_case_lifecycle import intake
-
-STEP_TIMEOUT = Settings().step_timeout_seconds  # the services' default: the platform sets none
 
 
 async def test_a_step_with_its_worker_down_answers_503_and_its_retry_applies_it_once(
@@ -47,7 +45,7 @@ async def test_a_step_with_its_worker_down_answers_503_and_its_retry_applies_it_
         assert unknown.status_code == 503, unknown.text
         assert int(unknown.headers["retry-after"]) >= 1
         assert "Idempotency-Key" in unknown.text
-        assert waited < STEP_TIMEOUT + 2, f"answered after {waited:.1f} s"
+        assert waited < STEP_TIMEOUT_SECONDS + 2, f"answered after {waited:.1f} s"
     finally:
         await asyncio.to_thread(platform.start_service, "cases", "worker")
 

@@ -3,13 +3,17 @@ same, which answers are kept, what a retry gets, and the Update ids a request's 
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+from typing import Any
 
 import pytest
 
 from services.common import idempotency
-from services.common.errors import InvalidField
+from services.common.commands import bounded_update
+from services.common.errors import InvalidField, OutcomeUnknown
 from services.common.idempotency import Found, KeyInFlight, KeyReused, StoredAnswer, UpdateId, decide
+from services.common.settings import Settings
 
 
 @pytest.mark.parametrize("key", ["a", "3f1c2d4e-0000-4000-8000-000000000001", "x" * 200, "retry:1/2~ok!"])
@@ -136,3 +140,39 @@ def test_the_header_is_declared_on_the_operation() -> None:
     extra = idempotency.declared({"parameters": [{"name": "x", "in": "query"}]})
     names = [parameter["name"] for parameter in extra["parameters"]]
     assert names == ["x", "Idempotency-Key"]
+
+
+class _Unanswered:
+    """A workflow handle whose Update never answers (its worker is down); records the Update ids sent."""
+
+    id = "case-1"
+
+    def __init__(self) -> None:
+        self.ids: list[str | None] = []
+
+    async def execute_update(self, update: str, request: Any, *, id: str | None, result_type: type) -> Any:
+        self.ids.append(id)
+        await asyncio.sleep(3600)
+
+
+async def test_a_step_not_answered_in_time_is_503_with_retry_after() -> None:
+    assert Settings().step_timeout_seconds == 5
+    handle = _Unanswered()
+    with pytest.raises(OutcomeUnknown) as unknown:
+        await bounded_update(handle, "act", {}, dict, wait_seconds=0.05)  # type: ignore[arg-type]
+    assert unknown.value.status_code == 503
+    assert unknown.value.headers == {"Retry-After": "1"}
+    assert "Idempotency-Key" in unknown.value.detail
+
+
+async def test_a_retried_step_sends_its_update_under_the_same_id() -> None:
+    handle = _Unanswered()
+    base = idempotency.update_base("officer-1", "key-1", "f1")
+    for _ in range(2):  # the first attempt, then the retry after its 503
+        token = idempotency._update_ids.set(idempotency._UpdateIds(base))
+        try:
+            with pytest.raises(OutcomeUnknown):
+                await bounded_update(handle, "act", {}, dict, wait_seconds=0.01)  # type: ignore[arg-type]
+        finally:
+            idempotency._update_ids.reset(token)
+    assert handle.ids[0] is not None and handle.ids == [handle.ids[0]] * 2
