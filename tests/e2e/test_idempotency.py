@@ -8,6 +8,7 @@ version in the service's database); a route that creates or acts without one fai
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -552,3 +553,24 @@ async def test_two_callers_keys_never_collide(
     assert mine.status_code == theirs.status_code == 200, theirs.text
     assert "idempotent-replayed" not in theirs.headers
     assert (mine.headers["etag"], theirs.headers["etag"]) == ('"2"', '"3"')
+
+
+async def test_two_requests_at_once_with_one_key_act_once(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    call = await add_room(World(http, settings))
+    engine = create_engine(platform.database_url("summit"), pool_size=1)
+    key = str(uuid.uuid4())
+    try:
+        answers = await asyncio.gather(*(call.send(http, key) for _ in range(4)))
+        async with engine.connect() as conn:
+            rooms = await conn.scalar(text(call.effect), {"ref": call.ref})
+    finally:
+        await engine.dispose()
+    assert rooms == 1
+    created = [a for a in answers if a.status_code == 201]
+    assert len({a.json()["id"] for a in created}) == 1
+    # The others were replays of that answer or told the first is still running (409 with Retry-After).
+    for answer in answers:
+        assert answer.status_code == 201 or (answer.status_code == 409 and answer.headers["retry-after"])
+    assert sum("idempotent-replayed" not in a.headers for a in created) == 1
