@@ -65,12 +65,20 @@ def settings(stack: LocalStack) -> Settings:
     )
 
 
+# How long the platform's APIs wait for a step's outcome before 503 (UNCOPS_STEP_TIMEOUT_SECONDS, 5 s by
+# default): longer here, where suites share two cores and a step can queue behind a burst of workflow starts
+# (193 invitations) for more than 5 s.
+STEP_TIMEOUT_SECONDS = 20
+
+
 @pytest.fixture(scope="session")
 def platform(stack: LocalStack) -> LocalStack:
     """The services as processes. The APIs run without background tasks; the relays and the summit
     consumer run as their own processes so fault tests can kill them like a crash would."""
     for service in ("pledges", "cases", "summit"):
-        stack.start_service(service, "serve", UNCOPS_BACKGROUND="false")
+        stack.start_service(
+            service, "serve", UNCOPS_BACKGROUND="false", UNCOPS_STEP_TIMEOUT_SECONDS=str(STEP_TIMEOUT_SECONDS)
+        )
     stack.start_service("summit", "worker")
     stack.start_service("cases", "worker")
     stack.start_service("pledges", "worker")

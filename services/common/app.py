@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from services.common import interactive_docs, observability, problems
+from services.common import idempotency, interactive_docs, observability, problems
 from services.common.auth import TokenVerifier
 from services.common.database import ping
 from services.common.errors import InvalidField
@@ -83,7 +83,19 @@ class Route(APIRoute):
 
     Cheap when there is none: the body, which FastAPI reads anyway (and then takes from the request's
     cache), is parsed again only if it holds the escape ``\\u0000``.
+
+    A request that creates or acts honours ``Idempotency-Key`` (services/common/idempotency.py).
     """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if self._idempotent():
+            self.openapi_extra = idempotency.declared(self.openapi_extra)
+
+    def _idempotent(self) -> bool:
+        return bool((self.methods or set()) & idempotency.UNSAFE_METHODS) and idempotency.honoured(
+            self.endpoint
+        )
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -112,7 +124,7 @@ class Route(APIRoute):
                 )
             return await handler(request)
 
-        return refusing_nul
+        return idempotency.guarded(refusing_nul) if self._idempotent() else refusing_nul
 
 
 def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:

@@ -11,6 +11,8 @@ class DomainError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+        # Response headers the answer carries (Retry-After, say): the app's handler passes them on.
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, object]:
         return {"detail": self.detail}
@@ -52,3 +54,15 @@ class InvalidField(DomainError):
 
     def body(self) -> dict[str, object]:
         return {"detail": [{"field": self.field, "reason": self.reason}]}
+
+
+class OutcomeUnknown(DomainError):
+    """A step was sent but its outcome is not known in time (its worker is down, the Update timed out): the
+    caller retries after ``retry_after`` seconds, with the same Idempotency-Key to learn the real outcome
+    rather than act twice."""
+
+    status_code = 503
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}

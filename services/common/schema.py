@@ -4,6 +4,7 @@ from alembic import op
 from sqlalchemy import MetaData
 
 from services.common.database import InboxEvent, OutboxEvent
+from services.common.idempotency import idempotency_key
 from services.common.outbox import NOTIFY_CHANNEL, SLEEP_LOCK
 
 
@@ -57,3 +58,12 @@ def drop_messaging_tables() -> None:
     op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
     op.drop_table("inbox")
     op.drop_table("outbox")
+
+
+def create_idempotency_keys() -> None:
+    """The table of Idempotency-Keys and their first answers (services/common/idempotency.py)."""
+    idempotency_key.to_metadata(MetaData()).create(op.get_bind(), checkfirst=True)
+
+
+def drop_idempotency_keys() -> None:
+    op.drop_table("idempotency_key")

@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     case_policy: CasePolicy = CasePolicy()
     pledge_policy: PledgePolicy = PledgePolicy()
     summit_policy: SummitPolicy = SummitPolicy()
+    # How long an Idempotency-Key's first answer is kept and replayed (services/common/idempotency.py).
+    idempotency_ttl_hours: int = Field(
+        24, ge=1, le=24 * 90, validation_alias=_env("UNCOPS_IDEMPOTENCY_TTL_HOURS")
+    )
+    # How long a request waits for a workflow step's outcome before answering 503 with Retry-After.
+    step_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, validation_alias=_env("UNCOPS_STEP_TIMEOUT_SECONDS")
+    )
     attachment_max_bytes: int = Field(20 * 1024 * 1024, validation_alias=_env("UNCOPS_ATTACHMENT_MAX_BYTES"))
 
     @model_validator(mode="after")

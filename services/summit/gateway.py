@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.actor import Actor
-from services.common.commands import execute_update
+from services.common.commands import bounded_update, execute_update
 from services.common.errors import Conflict
 from services.common.temporal import WorkflowType
 from services.summit.domain.delegations import Command, Delegation, Outcome
@@ -251,7 +251,7 @@ async def start_milestone(client: Client, plan: MilestonePlan) -> WorkflowHandle
 async def complete_milestone(client: Client, milestone_id: str, request: CompleteMilestone) -> None:
     handle = client.get_workflow_handle(milestone_workflow_id(milestone_id))
     try:
-        await handle.execute_update("complete", request, result_type=MilestoneState)
+        await bounded_update(handle, "complete", request, MilestoneState)
     except WorkflowUpdateFailedError as exc:
         # This older workflow states a refusal as its state ("status"), not as services.common.commands does.
         cause = exc.cause

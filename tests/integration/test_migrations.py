@@ -12,7 +12,7 @@ from deploy.stack import LocalStack
 from services.common.migrations import current_revision, downgrade, head_revision, upgrade
 
 TABLES = {
-    "pledges": {"outbox", "inbox", "pledge", "pledge_import", "alembic_version"},
+    "pledges": {"outbox", "inbox", "pledge", "pledge_import", "alembic_version", "idempotency_key"},
     "cases": {
         "outbox",
         "inbox",
@@ -24,6 +24,7 @@ TABLES = {
         "review_flag",
         "case_statistics",
         "case_statistics_headline",
+        "idempotency_key",
     },
     "summit": {
         "outbox",
@@ -43,6 +44,7 @@ TABLES = {
         "programme_release",
         "summit_audit",
         "alembic_version",
+        "idempotency_key",
     },
 }
 

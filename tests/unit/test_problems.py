@@ -4,7 +4,7 @@ app every service builds (create_app), and declared on every operation of the th
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 import pytest
 from fastapi import APIRouter, FastAPI, Query
@@ -27,7 +27,10 @@ class Unavailable(DomainError):
     """Like part of the platform's 503: a domain error that asks for response headers."""
 
     status_code = 503
-    headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": "5"}
 
 
 class Clash(Conflict):

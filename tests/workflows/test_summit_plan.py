@@ -262,14 +262,13 @@ async def test_a_long_plan_continues_as_new_with_its_milestones(env: WorkflowEnv
             warn_at=now + timedelta(days=40),
         )
         workflow_id = f"summit-plan-{uuid.uuid4()}"
-        started = await env.client.start_workflow(
+        latest = await env.client.start_workflow(  # its handle follows whichever run is current
             SummitPlanWorkflow.run,
             SummitPlanStart(summit_id="UNCOPS-III", milestones=[invitations, registration], history_limit=34),
             id=workflow_id,
             task_queue=queue,
         )
-        first = env.client.get_workflow_handle(workflow_id, run_id=started.first_execution_run_id)
-        latest = env.client.get_workflow_handle_for(SummitPlanWorkflow.run, workflow_id)
+        first = env.client.get_workflow_handle(workflow_id, run_id=latest.first_execution_run_id)
 
         # A timer warns, an Update completes, another adds a milestone: the history passes its limit.
         await env.sleep(timedelta(days=5, hours=1))

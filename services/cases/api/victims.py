@@ -13,6 +13,7 @@ from services.cases.api.cases import OFFICERS, acting, present
 from services.cases.domain.confidential import Vault, VictimIdentity
 from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, TemporalDep, expected_version
 from services.common.auth import Principal
+from services.common.idempotency import not_replayed
 
 router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
 
@@ -58,7 +59,15 @@ class RevealRequest(BaseModel):
     purpose: str = Field(min_length=10, max_length=1000, description="Why the identity is needed now")
 
 
-@router.post("/{case_id}/victims/{victim_id}/reveal", summary="Read a victim's identity (audited)")
+@router.post(
+    "/{case_id}/victims/{victim_id}/reveal",
+    summary="Read a victim's identity (audited)",
+    description=(
+        "A reading, not a change: each call is an entry of the case's audit trail. Idempotency-Key is not "
+        "honoured here: keeping the answer for a replay would store the identity outside its vault."
+    ),
+)
+@not_replayed
 async def reveal_victim(
     case_id: str,
     victim_id: str,

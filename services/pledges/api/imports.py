@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.app import Route, RuntimeDep, SessionDep
 from services.common.auth import Principal, Role, require_roles
+from services.common.idempotency import not_replayed
 from services.pledges import service
 from services.pledges.domain.importing import CSV_COLUMNS, ImportMode, ImportReport
 
@@ -137,6 +138,7 @@ _BODY_DOC: dict[str, Any] = {
     },
     openapi_extra=_BODY_DOC,
 )
+@not_replayed  # the report is kept under the key with the import, in its own transaction
 async def import_pledges(
     request: Request,
     session: SessionDep,

@@ -19,6 +19,7 @@ from services.common.app import (
     runtime_of,
 )
 from services.common.auth import Principal, Role, require_roles
+from services.common.idempotency import not_replayed
 from services.pledges import queries, service
 from services.pledges.domain.commands import Command
 from services.pledges.domain.pledge import Pledge, allowed_actions
@@ -84,6 +85,7 @@ def _public(pledge: PledgeRow, principal: Principal | None = None) -> PledgePubl
     responses={200: {"description": "A retry with the same Idempotency-Key: the pledge first created"}},
     summary="Submit a pledge",
 )
+@not_replayed  # the intake keeps the key with the pledge, in its own transaction (services/pledges/store.py)
 async def submit_pledge(
     submission: PledgeSubmission,
     request: Request,
