@@ -258,18 +258,25 @@ def _content(status: int, operation_path: str) -> dict[str, Any]:
 
 def statuses_of(path: str, method: str, operation: Mapping[str, Any]) -> list[int]:
     """The problems an operation can answer: 401/403 if it needs a token, 422 if it takes any input or a
-    token (a domain rule may refuse a value), 404 if its path names an id, 409 if it writes, 412 if it takes
-    If-Match, 500 always."""
+    token (a domain rule may refuse a value), 404 if its path names an id, 409 if it writes (a refused step,
+    or an Idempotency-Key reused or in flight), 412 if it takes If-Match, 413 if it takes an Idempotency-Key
+    (the body is read whole, up to a limit), 500 always, and 503 if it writes (a step whose outcome is not
+    known in time)."""
     parameters = operation.get("parameters", [])
     authenticated = bool(operation.get("security"))
     takes_input = bool(parameters) or "requestBody" in operation
-    if_match = any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters)
+
+    def header(name: str) -> bool:
+        return any(p.get("in") == "header" and p.get("name", "").lower() == name for p in parameters)
+
+    writes = method in _WRITES
     found = [401, 403] if authenticated else []
     found += [404] if "{" in path else []
-    found += [409] if method in _WRITES else []
-    found += [412] if if_match else []
+    found += [409] if writes else []
+    found += [412] if header("if-match") else []
+    found += [413] if header("idempotency-key") else []
     found += [422] if authenticated or takes_input else []
-    return [*found, 500]
+    return [*found, 500, *([503] if writes else [])]
 
 
 def declare(schema: dict[str, Any]) -> None:
