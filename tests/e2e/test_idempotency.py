@@ -405,6 +405,28 @@ async def receive(world: World) -> Call:
     )
 
 
+@request_for("summit", "/summits/{summit_id}/funding/receipts/{receipt_id}/reversal")
+async def reverse_receipt(world: World) -> Call:
+    summit_id = await world.summit()
+    receipt = {"member_state": "CHN", "amount": "1000.00", "currency": "USD", "received_on": str(TODAY)}
+    received = await world.ok(
+        world.http.post(
+            url("summit", f"/summits/{summit_id}/funding/receipts"), headers=world.planner, json=receipt
+        ),
+        201,
+    )
+    reversal = {"reason": "recorded twice"}
+    return Call(
+        "summit",
+        f"/summits/{summit_id}/funding/receipts/{received['id']}/reversal",
+        world.planner,
+        "SELECT count(*) FROM funding_receipt WHERE summit_id = :ref",
+        summit_id,
+        json=reversal,
+        other={"json": {"reason": "the wrong State"}},
+    )
+
+
 @request_for("summit", "/summits/{summit_id}/invitations")
 async def invite(world: World) -> Call:
     summit_id = await world.summit()
