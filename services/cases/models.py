@@ -80,8 +80,13 @@ class AuditEntry(SQLModel):
     actor: str
     actor_role: str
     action: str
-    before: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
-    after: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    before: dict[str, Any] = Field(
+        sa_column=Column(JSONB, nullable=False),
+        description="The fields of the case the step changed, as they were (a reveal: what and why)",
+    )
+    after: dict[str, Any] = Field(
+        sa_column=Column(JSONB, nullable=False), description="The same fields, as the step left them"
+    )
     previous_hash: str = Field(sa_column=Column(Text, nullable=False))
     hash: str = Field(sa_column=Column(Text, nullable=False))
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse
 
 from services.cases import queries, service
 from services.cases.api.cases import OFFICERS, acting, present
+from services.cases.domain.case import CasePublic
 from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, TemporalDep, expected_version
 from services.common.auth import Principal
 from services.common.errors import NotFound
@@ -17,7 +18,22 @@ from services.common.errors import NotFound
 router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
 
 
-@router.post("/{case_id}/attachments", summary="Attach a document (stored on disk, SHA-256 recorded)")
+@router.post(
+    "/{case_id}/attachments",
+    summary="Attach a document (stored on disk, SHA-256 recorded)",
+    response_model_exclude_unset=True,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "%PDF-1.7 ...",
+                }
+            },
+        }
+    },
+)
 async def add_attachment(
     case_id: str,
     request: Request,
@@ -28,7 +44,9 @@ async def add_attachment(
     principal: Annotated[Principal, OFFICERS],
     filename: Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[^/\\]+$")],
     if_match: IfMatch = None,
-) -> dict[str, Any]:
+) -> CasePublic:
+    """Attaches the request body, the document's bytes (its media type as Content-Type), to a case under
+    ``filename``; the file is kept by its SHA-256. Conduct-and-discipline officers only; answers the case."""
     await queries.load_case(session, case_id, principal)  # 404 before reading the body
     limit = runtime.settings.attachment_max_bytes
     chunks: list[bytes] = []
@@ -59,7 +77,17 @@ async def add_attachment(
     return present(case, principal, response)
 
 
-@router.get("/{case_id}/attachments/{attachment_id}", summary="Download an attachment")
+@router.get(
+    "/{case_id}/attachments/{attachment_id}",
+    summary="Download an attachment",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The document's bytes, with the media type and file name it was attached with",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def get_attachment(
     case_id: str,
     attachment_id: str,
@@ -67,6 +95,7 @@ async def get_attachment(
     runtime: RuntimeDep,
     principal: Annotated[Principal, OFFICERS],
 ) -> FileResponse:
+    """Downloads one attachment of a case, as it was attached. Conduct-and-discipline officers only."""
     case = await queries.load_case(session, case_id, principal)
     attachment = next((a for a in case.attachments if a.attachment_id == attachment_id), None)
     path = (

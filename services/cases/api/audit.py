@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from services.cases import queries, service
 from services.cases.api.cases import OFFICERS
@@ -15,10 +16,24 @@ from services.common.auth import Principal
 router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
 
 
+class AuditVerification(BaseModel):
+    """Whether a case's audit trail is whole, and if not, where it first breaks."""
+
+    case_id: str
+    valid: bool
+    entries: int = Field(description="How many entries the trail holds")
+    first_broken_position: int | None = Field(
+        description="The first entry that does not check; null if valid"
+    )
+    reason: str | None = Field(description="Why that entry does not check; null if valid")
+
+
 @router.get("/{case_id}/audit", summary="The case's audit trail")
 async def audit_trail(
     case_id: str, session: SessionDep, principal: Annotated[Principal, OFFICERS]
 ) -> list[AuditEntry]:
+    """Lists every step, reading and reveal recorded on a case, oldest first, each chained to the one before
+    by its hash. Conduct-and-discipline officers only."""
     await queries.load_case(session, case_id, principal)
     return list(await queries.audit_trail(session, case_id))
 
@@ -26,12 +41,14 @@ async def audit_trail(
 @router.get("/{case_id}/audit/verify", summary="Check the audit trail's hash chain")
 async def verify_audit(
     case_id: str, session: SessionDep, principal: Annotated[Principal, OFFICERS]
-) -> dict[str, Any]:
+) -> AuditVerification:
+    """Checks the case's audit trail: every hash right, positions consecutive, and as long as the case says.
+    Conduct-and-discipline officers only."""
     result = await service.verify_audit(session, principal, case_id)
-    return {
-        "case_id": case_id,
-        "valid": result.valid,
-        "entries": result.entries,
-        "first_broken_position": result.first_broken_position,
-        "reason": result.reason,
-    }
+    return AuditVerification(
+        case_id=case_id,
+        valid=result.valid,
+        entries=result.entries,
+        first_broken_position=result.first_broken_position,
+        reason=result.reason,
+    )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.cases import queries, service
-from services.cases.domain.case import Case, visible
+from services.cases.domain.case import Case, CasePublic, visible
 from services.cases.domain.commands import AddAttachment, AddVictim, Command
 from services.cases.domain.intake import CaseIntake
 from services.common.actor import Actor
@@ -28,14 +28,21 @@ def acting(principal: Principal) -> Actor:
     return actor_of(principal, (Role.CONDUCT_OFFICER, Role.ADMIN))
 
 
-def present(case: Case, principal: Principal, response: Response | None = None) -> dict[str, Any]:
-    """The case as this caller may see it (with its version as the ETag when answering for one case)."""
+def present(case: Case, principal: Principal, response: Response | None = None) -> CasePublic:
+    """The case as this caller may see it (with its version as the ETag when answering for one case). A route
+    answering with it declares ``response_model_exclude_unset=True``: what is hidden from the caller is left
+    out of the body, not sent as null."""
     if response is not None:
         response.headers["ETag"] = f'"{case.version}"'
     return visible(case, acting(principal), datetime.now(UTC))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Record a new case")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a new case",
+    response_model_exclude_unset=True,
+)
 async def open_new_case(
     intake: CaseIntake,
     session: SessionDep,
@@ -43,7 +50,9 @@ async def open_new_case(
     runtime: RuntimeDep,
     response: Response,
     principal: Annotated[Principal, OFFICERS],
-) -> dict[str, Any]:
+) -> CasePublic:
+    """Records an allegation as a new case, which starts its workflow and deadlines; answers the case with
+    its Location and ETag. Conduct-and-discipline officers only, in the missions they serve."""
     if not principal.may_see_mission(intake.mission):
         # 403, not 422: the mission is a real one, only not this caller's (as a focal point's other State).
         raise HTTPException(
@@ -59,11 +68,13 @@ async def open_new_case(
 
 
 class CasePage(BaseModel):
-    items: list[dict[str, Any]]
-    next_cursor: str | None
+    """One page of cases, as the caller may see each; ``next_cursor`` fetches the next (null: no more)."""
+
+    items: list[CasePublic]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last one")
 
 
-@router.get("", summary="Cases, with filters and keyset pagination")
+@router.get("", summary="Cases, with filters and keyset pagination", response_model_exclude_unset=True)
 async def list_cases(
     session: SessionDep,
     principal: Annotated[Principal, READERS],
@@ -83,6 +94,8 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> CasePage:
+    """Lists the cases matching the filters, a page at a time. Officers see the cases of their missions; a
+    Member State's focal point sees only its own personnel's cases, and only the State's part of each."""
     if Role.CONDUCT_OFFICER not in principal.roles and Role.ADMIN not in principal.roles:
         police_contributing_country = principal.member_state  # a State lists its own personnel's cases
     filters = queries.CaseFilters(
@@ -104,14 +117,20 @@ async def list_cases(
     return CasePage(items=[present(case, principal) for case in cases], next_cursor=next_cursor)
 
 
-@router.get("/{case_id}", summary="One case")
+@router.get("/{case_id}", summary="One case", response_model_exclude_unset=True)
 async def get_case(
     case_id: str, session: SessionDep, response: Response, principal: Annotated[Principal, READERS]
-) -> dict[str, Any]:
+) -> CasePublic:
+    """Reads one case, with its version as the ETag. Officers, and the focal point of the State whose
+    personnel it concerns (who sees only the State's part)."""
     return present(await queries.load_case(session, case_id, principal), principal, response)
 
 
-@router.post("/{case_id}/actions", summary="Take the next step on a case (or record something on it)")
+@router.post(
+    "/{case_id}/actions",
+    summary="Take the next step on a case (or record something on it)",
+    response_model_exclude_unset=True,
+)
 async def take_action(
     case_id: str,
     command: Command,
@@ -121,7 +140,9 @@ async def take_action(
     response: Response,
     principal: Annotated[Principal, READERS],
     if_match: IfMatch = None,
-) -> dict[str, Any]:
+) -> CasePublic:
+    """Takes one step on a case (``action`` names it; the case's ``allowed_actions`` lists those open to the
+    caller now) and answers the case after it. Officers; a focal point only the State's own steps."""
     if isinstance(command, AddVictim | AddAttachment):
         raise InvalidField(
             "action",

@@ -3,28 +3,72 @@ Listed before the cases router: these fixed paths would otherwise be read as a c
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.cases import queries
 from services.cases.api.cases import OFFICERS
 from services.cases.models import ReviewFlag
 from services.common.app import Route, SessionDep
 from services.common.auth import Principal
+from uncops_contracts.cases import AllegationType, MisconductCategory, PersonnelCategory
 
 router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
 
 
-@router.get("/statistics", summary="Counts in the shape of the UN's public misconduct tables")
+class StatisticsRow(BaseModel):
+    """One row of counts: a value of each dimension asked for in ``by`` (the others are absent), then the
+    counts of the cases that have those values."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "year": 2026,
+                    "mission": "MINUSCA",
+                    "allegations": 4,
+                    "victims_adult": 3,
+                    "victims_minor": 2,
+                    "substantiated": 1,
+                }
+            ]
+        }
+    )
+
+    year: int | None = Field(None, description="The year the allegation was reported")
+    mission: str | None = None
+    personnel_category: PersonnelCategory | None = None
+    nationality: str | None = Field(None, description="The police-contributing country (ISO 3166 alpha-3)")
+    allegation_type: AllegationType | None = None
+    category: MisconductCategory | None = None
+    result: str | None = Field(None, description="The finding, or pending while there is none")
+    allegations: int
+    victims_adult: int
+    victims_minor: int
+    substantiated: int = Field(description="The allegations found substantiated")
+
+
+@router.get(
+    "/statistics",
+    summary="Counts in the shape of the UN's public misconduct tables",
+    response_model_exclude_unset=True,
+)
 async def statistics(
     session: SessionDep,
     principal: Annotated[Principal, OFFICERS],
     by: Annotated[list[Literal[*tuple(queries.STAT_DIMENSIONS)]], Query()] = ["year", "mission"],  # type: ignore[valid-type]  # noqa: B006
-) -> list[dict[str, Any]]:
-    return await queries.statistics(session, by, principal.missions)
+) -> list[StatisticsRow]:
+    """Counts allegations and victims by the dimensions in ``by``, over the cases of the caller's missions.
+    Conduct-and-discipline officers only."""
+    return [
+        StatisticsRow.model_validate(row) for row in await queries.statistics(session, by, principal.missions)
+    ]
 
 
 @router.get("/review-flags", summary="Security Council resolution 2272 review flags")
 async def review_flags(session: SessionDep, principal: Annotated[Principal, OFFICERS]) -> list[ReviewFlag]:
+    """Lists the review flags raised under Security Council resolution 2272 (a unit or a country with
+    repeated allegations), newest first, as far as the caller's missions go. Officers only."""
     return await queries.review_flags(session, principal.missions)

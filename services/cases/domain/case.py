@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.cases.domain.deadlines import Deadline
 from services.common.actor import Actor
@@ -201,13 +201,90 @@ HIDDEN_FROM_STATES = {"victims", "description", "attachments", "subjects"}
 HIDDEN_ENTRY_KINDS = {"assistance", "paternity_claim"}
 
 
-def visible(case: Case, actor: Actor, now: datetime) -> dict[str, Any]:
-    """The case as this caller may see it: never a victim's identity; a State sees only its part."""
-    body = case.model_dump(mode="json")
-    body["overdue"] = [d.kind.value for d in case.overdue(now)]
+class CasePublic(DomainModel):
+    """A case as a caller may see it: the case itself, which of its deadlines are overdue and the actions the
+    caller may take now. A Member State's focal point is not sent ``victims``, ``description``,
+    ``attachments`` or ``subjects`` (the keys are absent, not null) nor the victims' entries of ``record``.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "case_id": "3f6c1f1e-6b1d-4c39-9a55-0f7f2c1d9a10",
+                    "reference": "MINUSCA-2026-0042",
+                    "version": 3,
+                    "status": "preliminary_assessment",
+                    "opened_at": "2026-03-02T09:15:00Z",
+                    "mission": "MINUSCA",
+                    "personnel_category": "formed_police_unit",
+                    "police_contributing_country": "XYZ",
+                    "unit": "FPU-2",
+                    "category": "category_1",
+                    "allegation_type": "sexual_exploitation",
+                    "reported_on": "2026-03-01",
+                    "how_reported": "community-based complaint mechanism",
+                    "alleged_perpetrators": 1,
+                    "victims_adult": 1,
+                    "victims_minor": 0,
+                    "deadlines": [],
+                    "record": [],
+                    "overdue": [],
+                    "allowed_actions": ["refer_for_investigation", "close_not_credible"],
+                }
+            ]
+        }
+    )
+
+    case_id: str
+    reference: str = Field(description="Said aloud on the phone: MISSION-YEAR-SEQUENCE")
+    version: int = Field(description="Also the ETag: send it back in If-Match to take a step")
+    status: CaseStatus
+    opened_at: datetime
+    mission: str
+    personnel_category: PersonnelCategory
+    police_contributing_country: str
+    unit: str | None = None
+    category: MisconductCategory
+    allegation_type: AllegationType
+    urgent: bool = False
+    incident_date: date | None = None
+    reported_on: date
+    how_reported: str
+    alleged_perpetrators: int
+    victims_adult: int
+    victims_minor: int
+    description: str | None = Field(None, description="Absent for a Member State's focal point")
+    assigned_officer: str | None = None
+    subjects: list[Subject] | None = Field(None, description="Absent for a Member State's focal point")
+    victims: list[Victim] | None = Field(None, description="Absent for a Member State's focal point")
+    investigating_entity: InvestigatingEntity | None = None
+    national_investigation_officer: str | None = None
+    investigation_started_at: datetime | None = None
+    investigation_completed_at: datetime | None = None
+    finding: Finding | None = None
+    finding_summary: str | None = None
+    referred_for_prosecution: bool = False
+    prosecution: Prosecution | None = None
+    closure_reason: ClosureReason | None = None
+    closure_note: str | None = None
+    deadlines: list[Deadline] = []
+    record: list[Entry] = []
+    attachments: list[Attachment] | None = Field(None, description="Absent for a Member State's focal point")
+    overdue: list[DeadlineKind] = Field(description="The deadlines missed or past due now")
+    allowed_actions: list[str] = Field(description="The actions this caller may take on the case now")
+
+
+def visible(case: Case, actor: Actor, now: datetime) -> CasePublic:
+    """The case as this caller may see it: never a victim's identity; a State sees only its part.
+
+    Built from a full dump, so that every key the caller may see is *set*: an API answering with
+    ``exclude_unset`` sends those, and leaves out the hidden ones."""
+    body: dict[str, Any] = case.model_dump()
+    body["overdue"] = [d.kind for d in case.overdue(now)]
     body["allowed_actions"] = allowed_actions(case, actor)
     if actor.role not in ("conduct_officer", "admin"):
         for key in HIDDEN_FROM_STATES:
             body.pop(key, None)
         body["record"] = [e for e in body["record"] if e["kind"] not in HIDDEN_ENTRY_KINDS]
-    return body
+    return CasePublic.model_validate(body)

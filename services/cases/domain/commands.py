@@ -224,5 +224,31 @@ Command = Annotated[
     | RecordAssistance
     | AddAttachment
     | AssignOfficer,
-    Field(discriminator="action"),
+    Field(
+        discriminator="action",
+        description="One step on a case; ``action`` names it and decides the other fields",
+        examples=[
+            {"action": "start_assessment"},
+            {"action": "refer_for_investigation", "entity": "police_contributing_country", "urgent": True},
+            {
+                "action": "reply_to_notification",
+                "investigates": True,
+                "national_investigation_officer": "Insp. N. Example",
+            },
+            {
+                "action": "record_finding",
+                "finding": "substantiated",
+                "summary": "Corroborated by two witnesses.",
+            },
+            {"action": "record_un_action", "taken": "repatriation", "on": "2026-05-04"},
+            {"action": "close", "reason": "action_completed", "note": "Repatriated and barred from service."},
+            {"action": "extend_deadline", "kind": "investigation", "days": 30, "reason": "a witness abroad"},
+            {
+                "action": "record_note_verbale",
+                "direction": "sent",
+                "reference": "NV/2026/117",
+                "on": "2026-05-02",
+            },
+        ],
+    ),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from services.cases.domain.case import Case, DomainModel, Note
 from services.common.errors import InvalidField
@@ -16,6 +16,29 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 class CaseIntake(DomainModel):
     """A new case as a conduct-and-discipline officer records it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "mission": "MINUSCA",
+                    "personnel_category": "formed_police_unit",
+                    "police_contributing_country": "XYZ",
+                    "unit": "FPU-2",
+                    "allegation_type": "sexual_exploitation",
+                    "urgent": True,
+                    "incident_date": "2026-02-20",
+                    "reported_on": "2026-03-01",
+                    "how_reported": "community-based complaint mechanism",
+                    "alleged_perpetrators": 1,
+                    "victims": 1,
+                    "victims_minor": 0,
+                    "description": "A transactional relationship reported by a local NGO.",
+                }
+            ]
+        },
+    )
 
     mission: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3,10}$")] = Field(examples=["MINUSCA"])
     personnel_category: PersonnelCategory
