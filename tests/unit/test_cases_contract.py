@@ -3,18 +3,23 @@ it does and who may call it, and shows an example of every body it takes; the ex
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
+from services.cases.api.cases import CasePage
 from services.cases.api.victims import NewVictim, RevealRequest
+from services.cases.domain.case import Case, Entry, visible
 from services.cases.domain.commands import Command
-from services.cases.domain.intake import CaseIntake
+from services.cases.domain.intake import CaseIntake, open_case
+from services.common.actor import Actor
 from services.common.app import create_app
 from services.common.settings import Settings
 from uncops.cli import load_service
 
+NOW = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 OPERATION_METHODS = {"get", "post", "put", "patch", "delete"}
 
 
@@ -126,3 +131,32 @@ def test_the_command_examples_are_valid_steps_each_a_different_one() -> None:
     examples = command.json_schema()["examples"]
     actions = {command.validate_python(example).action for example in examples}
     assert len(actions) == len(examples) >= 5
+
+
+def test_a_focal_point_is_not_sent_the_hidden_keys_and_an_officer_gets_every_key() -> None:
+    """What the routes send (``response_model_exclude_unset``): absent, not null, for a State; unchanged
+    for an officer (every key of the case, nulls included, with ``overdue`` and ``allowed_actions``)."""
+    case = open_case(
+        "c-1",
+        "MINUSCA-2026-0001",
+        CaseIntake.model_validate(CaseIntake.model_json_schema()["examples"][0]),
+        NOW,
+    )
+    case = case.model_copy(update={"record": [Entry(kind="assistance", on=NOW.date(), note="medical")]})
+    officer = CasePage(
+        items=[visible(case, Actor(subject="cdo", role="conduct_officer"), NOW)], next_cursor=None
+    )
+    sent = officer.model_dump(mode="json", exclude_unset=True)
+    assert sent["next_cursor"] is None
+    assert set(sent["items"][0]) == {*Case.model_fields, "overdue", "allowed_actions"}
+    assert sent["items"][0]["assigned_officer"] is None and sent["items"][0]["victims"] == []
+    assert sent["items"][0]["record"][0]["by_role"] == ""
+    state = visible(case, Actor(subject="fp", role="state_focal_point", member_state="XYZ"), NOW)
+    shown = state.model_dump(mode="json", exclude_unset=True)
+    assert set(shown) == {*Case.model_fields, "overdue", "allowed_actions"} - {
+        "victims",
+        "description",
+        "attachments",
+        "subjects",
+    }
+    assert shown["record"] == [] and shown["allowed_actions"] == []
