@@ -20,7 +20,7 @@ from services.common.idempotency import not_replayed
 from services.pledges import service
 from services.pledges.domain.importing import CSV_COLUMNS, ImportMode, ImportReport
 
-router = APIRouter(prefix="/pledges", tags=["pledges"], route_class=Route)
+router = APIRouter(prefix="/pledges", tags=["imports"], route_class=Route)
 
 IMPORTERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER)
 

@@ -20,7 +20,7 @@ from services.summit.api.access import PLANNERS, READERS, etag
 from services.summit.domain.agenda import RoomInput, RoomPatch, SessionInput, SessionKind
 from services.summit.models import AgendaSessionRow, SessionPersonRow
 
-router = APIRouter(prefix="/summits", tags=["summits", "agenda"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["agenda"], route_class=Route)
 
 
 class RoomPublic(BaseModel):

@@ -25,7 +25,7 @@ from services.summit.domain.budget import (
 )
 from services.summit.models import BudgetLineRow, FundingReceiptRow
 
-router = APIRouter(prefix="/summits", tags=["summits"], route_class=Route)
+router = APIRouter(prefix="/summits", route_class=Route)
 
 
 class PledgeFunding(BaseModel):
@@ -126,7 +126,12 @@ def _line(line: BudgetLineRow, spent: Decimal) -> BudgetLinePublic:
     )
 
 
-@router.post("/{summit_id}/budget/lines", status_code=status.HTTP_201_CREATED, summary="Add a budget line")
+@router.post(
+    "/{summit_id}/budget/lines",
+    tags=["budget"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a budget line",
+)
 async def create_budget_line(
     summit_id: str,
     body: BudgetLineCreate,
@@ -140,7 +145,11 @@ async def create_budget_line(
     return _line(line, Decimal(0))
 
 
-@router.get("/{summit_id}/budget/lines", summary="The budget lines, each with what was spent against it")
+@router.get(
+    "/{summit_id}/budget/lines",
+    tags=["budget"],
+    summary="The budget lines, each with what was spent against it",
+)
 async def list_budget_lines(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[BudgetLinePublic]:
@@ -148,7 +157,9 @@ async def list_budget_lines(
     return [_line(line, spent) for line, spent in await queries.budget_lines(session, summit_id)]
 
 
-@router.get("/{summit_id}/budget/lines/{line_id}", summary="One budget line (ETag: its version)")
+@router.get(
+    "/{summit_id}/budget/lines/{line_id}", tags=["budget"], summary="One budget line (ETag: its version)"
+)
 async def get_budget_line(
     summit_id: str, line_id: str, session: SessionDep, response: Response, _: Annotated[Principal, PLANNERS]
 ) -> BudgetLinePublic:
@@ -157,7 +168,11 @@ async def get_budget_line(
     return _line(line, await queries.spent_on_line(session, line_id))
 
 
-@router.put("/{summit_id}/budget/lines/{line_id}", summary="Replace a budget line (If-Match: its version)")
+@router.put(
+    "/{summit_id}/budget/lines/{line_id}",
+    tags=["budget"],
+    summary="Replace a budget line (If-Match: its version)",
+)
 async def update_budget_line(
     summit_id: str,
     line_id: str,
@@ -176,6 +191,7 @@ async def update_budget_line(
 
 @router.patch(
     "/{summit_id}/budget/lines/{line_id}",
+    tags=["budget"],
     summary="Correct fields of a budget line (If-Match: its version); audited",
 )
 async def patch_budget_line(
@@ -196,6 +212,7 @@ async def patch_budget_line(
 
 @router.delete(
     "/{summit_id}/budget/lines/{line_id}",
+    tags=["budget"],
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a budget line nothing was spent against (409 otherwise); audited",
 )
@@ -212,7 +229,10 @@ async def delete_budget_line(
 
 
 @router.post(
-    "/{summit_id}/budget/expenditures", status_code=status.HTTP_201_CREATED, summary="Record spending"
+    "/{summit_id}/budget/expenditures",
+    tags=["budget"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Record spending",
 )
 async def record_expenditure(
     summit_id: str,
@@ -227,7 +247,7 @@ async def record_expenditure(
     return Expenditure.model_validate(expenditure, from_attributes=True)
 
 
-@router.get("/{summit_id}/budget/expenditures", summary="Spending, by day")
+@router.get("/{summit_id}/budget/expenditures", tags=["budget"], summary="Spending, by day")
 async def list_expenditures(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[Expenditure]:
@@ -239,7 +259,9 @@ async def list_expenditures(
 
 
 @router.get(
-    "/{summit_id}/budget/expenditures/{expenditure_id}", summary="One expenditure (ETag: its version)"
+    "/{summit_id}/budget/expenditures/{expenditure_id}",
+    tags=["budget"],
+    summary="One expenditure (ETag: its version)",
 )
 async def get_expenditure(
     summit_id: str,
@@ -255,6 +277,7 @@ async def get_expenditure(
 
 @router.patch(
     "/{summit_id}/budget/expenditures/{expenditure_id}",
+    tags=["budget"],
     summary="Correct spending recorded by mistake (If-Match: its version); audited",
 )
 async def correct_expenditure(
@@ -274,7 +297,9 @@ async def correct_expenditure(
 
 
 @router.put(
-    "/{summit_id}/budget/exchange-rates", summary="Rates from other currencies to the budget currency"
+    "/{summit_id}/budget/exchange-rates",
+    tags=["budget"],
+    summary="Rates from other currencies to the budget currency",
 )
 async def set_exchange_rates(
     summit_id: str, body: ExchangeRates, session: SessionDep, _: Annotated[Principal, PLANNERS]
@@ -282,7 +307,11 @@ async def set_exchange_rates(
     return summit_public(await service.set_exchange_rates(session, summit_id, body))
 
 
-@router.get("/{summit_id}/funding", summary="Budget, money pledged, received and spent, and the funding gap")
+@router.get(
+    "/{summit_id}/funding",
+    tags=["funding"],
+    summary="Budget, money pledged, received and spent, and the funding gap",
+)
 async def summit_funding(summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]) -> Funding:
     summit = await queries.summit_or_404(session, summit_id)
     position = await queries.funding_position_of(session, summit)
@@ -304,7 +333,10 @@ async def summit_funding(summit_id: str, session: SessionDep, _: Annotated[Princ
 
 
 @router.post(
-    "/{summit_id}/funding/receipts", status_code=status.HTTP_201_CREATED, summary="Record money received"
+    "/{summit_id}/funding/receipts",
+    tags=["funding"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Record money received",
 )
 async def record_receipt(
     summit_id: str,
@@ -318,7 +350,11 @@ async def record_receipt(
     return _receipt(receipt)
 
 
-@router.get("/{summit_id}/funding/receipts", summary="Receipts and reversing entries, in the order recorded")
+@router.get(
+    "/{summit_id}/funding/receipts",
+    tags=["funding"],
+    summary="Receipts and reversing entries, in the order recorded",
+)
 async def list_receipts(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[FundingReceipt]:
@@ -328,7 +364,9 @@ async def list_receipts(
     return [_receipt(row, reversed_by.get(row.id)) for row in rows]
 
 
-@router.get("/{summit_id}/funding/receipts/{receipt_id}", summary="One receipt or reversing entry")
+@router.get(
+    "/{summit_id}/funding/receipts/{receipt_id}", tags=["funding"], summary="One receipt or reversing entry"
+)
 async def get_receipt(
     summit_id: str, receipt_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> FundingReceipt:
@@ -339,6 +377,7 @@ async def get_receipt(
 
 @router.post(
     "/{summit_id}/funding/receipts/{receipt_id}/reversal",
+    tags=["funding"],
     status_code=status.HTTP_201_CREATED,
     summary="Reverse a receipt recorded by mistake: a reversing entry, audited, funding_receipt_reversed",
 )
@@ -357,7 +396,9 @@ async def reverse_receipt(
     return _receipt(reversal)
 
 
-@router.get("/{summit_id}/audit", summary="Corrections of rooms, budget lines, spending and receipts")
+@router.get(
+    "/{summit_id}/audit", tags=["audit"], summary="Corrections of rooms, budget lines, spending and receipts"
+)
 async def audit_trail(
     summit_id: str,
     session: SessionDep,

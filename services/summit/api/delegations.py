@@ -31,7 +31,7 @@ from services.summit.domain.delegations import (
 from services.summit.models import DelegationRow, ParticipantRow
 from uncops_contracts.summit import DelegationStatus
 
-router = APIRouter(prefix="/summits", tags=["summits", "delegations"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["delegations"], route_class=Route)
 
 
 class ParticipantPublic(BaseModel):

@@ -16,7 +16,7 @@ from services.common.auth import Principal
 from services.summit import queries
 from services.summit.api.access import PLANNERS
 
-router = APIRouter(prefix="/summits", tags=["summits"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["material"], route_class=Route)
 
 
 class SummitPledgePublic(BaseModel):

@@ -15,7 +15,7 @@ from services.summit.api.access import PLANNERS, READERS
 from services.summit.domain.plan import MilestoneCompletion, MilestoneCreate
 from services.summit.models import MilestoneRow
 
-router = APIRouter(prefix="/summits", tags=["summits"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["milestones"], route_class=Route)
 
 
 class MilestonePublic(BaseModel):

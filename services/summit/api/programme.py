@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.app import Route, SessionDep
 from services.common.auth import Principal, Role
 from services.common.errors import NotFound
+from services.common.media import CalendarResponse, HTMLResponse
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS
 from services.summit.domain.agenda import Programme, ProgrammeSession, ReleaseInput
@@ -24,7 +25,7 @@ from services.summit.domain.programme import to_html, to_ics, to_json
 from services.summit.models import ProgrammeReleaseRow
 from uncops_contracts.summit import ProgrammeChange
 
-router = APIRouter(prefix="/summits", tags=["summits", "agenda"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["programme"], route_class=Route)
 
 
 class ReleasePublic(BaseModel):
@@ -177,7 +178,11 @@ async def _export(
 IfNoneMatch = Annotated[str | None, Header(description="The ETag of the release's export you already hold")]
 
 
-@router.get("/{summit_id}/programme.json", summary="The published programme as JSON")
+@router.get(
+    "/{summit_id}/programme.json",
+    summary="The published programme as JSON",
+    responses={200: {"model": Programme, "description": "The programme"}},
+)
 async def programme_json(
     summit_id: str,
     session: SessionDep,
@@ -190,7 +195,9 @@ async def programme_json(
 
 
 @router.get(
-    "/{summit_id}/programme.ics", summary="The published programme as iCalendar, one event per session"
+    "/{summit_id}/programme.ics",
+    summary="The published programme as iCalendar, one event per session",
+    response_class=CalendarResponse,
 )
 async def programme_ics(
     summit_id: str,
@@ -203,7 +210,11 @@ async def programme_ics(
     return await _export(session, summit_id, principal, draft, release, if_none_match, "ics")
 
 
-@router.get("/{summit_id}/programme.html", summary="The published programme as a printable page")
+@router.get(
+    "/{summit_id}/programme.html",
+    summary="The published programme as a printable page",
+    response_class=HTMLResponse,
+)
 async def programme_html(
     summit_id: str,
     session: SessionDep,

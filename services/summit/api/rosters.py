@@ -16,11 +16,12 @@ from fastapi.responses import StreamingResponse
 
 from services.common.app import Route, RuntimeDep, SessionDep
 from services.common.auth import Principal
+from services.common.media import CsvResponse
 from services.summit import queries
 from services.summit.api.access import PLANNERS, READERS, focal_point_only
 from services.summit.models import DelegationRow, ParticipantRow
 
-router = APIRouter(prefix="/summits", tags=["summits", "delegations"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["delegations"], route_class=Route)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DELEGATION_COLUMNS = (
@@ -112,7 +113,7 @@ def _drain(buffer: io.StringIO) -> str:
 @router.get(
     "/{summit_id}/delegations.csv",
     summary="Delegations as CSV (a focal point: its own)",
-    response_class=StreamingResponse,
+    response_class=CsvResponse,
     responses=CSV_RESPONSE,
 )
 async def delegations_csv(
@@ -130,7 +131,7 @@ async def delegations_csv(
 @router.get(
     "/{summit_id}/participants.csv",
     summary="The participant list as CSV: published (consenting persons only) or internal",
-    response_class=StreamingResponse,
+    response_class=CsvResponse,
     responses=CSV_RESPONSE,
 )
 async def participants_csv(
@@ -173,7 +174,7 @@ def _participant_shape(
 @router.get(
     "/{summit_id}/badges.csv",
     summary="Badges to print as CSV: accredited and confirmed delegations, and guests (planners)",
-    response_class=StreamingResponse,
+    response_class=CsvResponse,
     responses=CSV_RESPONSE,
 )
 async def badges_csv(
