@@ -31,16 +31,16 @@ SERVICE = ServiceDefinition(
         {"name": "audit", "description": "Corrections of rooms, budget lines, spending and receipts"},
         {
             "name": "material",
-            "description": "Material the other services feed in: pledges, misconduct statistics",
+            "description": "What the other services feed in: pledges, misconduct statistics",
         },
         {
             "name": "delegations",
-            "description": "Invitations, registration, accreditation, places and rosters",
+            "description": "Invitations, registration, places, participants, rosters",
         },
         {"name": "agenda", "description": "Rooms and the draft programme's sessions"},
         {
             "name": "programme",
-            "description": "Releases of the programme and its exports (JSON, iCalendar, HTML)",
+            "description": "Programme releases and exports (JSON, iCalendar, HTML)",
         },
     ],
 )
