@@ -120,7 +120,7 @@ async def get_pledge(
 
 
 @router.post("/{pledge_id}/actions", summary="Review, accept, report progress, confirm fulfilment...")
-async def take_action(
+async def take_pledge_action(
     pledge_id: str,
     command: Command,
     session: SessionDep,

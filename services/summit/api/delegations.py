@@ -189,7 +189,7 @@ async def register(
     "/{summit_id}/delegations/{delegation_id}/actions",
     summary="start_review, accredit (issues badges), confirm, decline, withdraw",
 )
-async def take_action(
+async def take_delegation_action(
     summit_id: str,
     delegation_id: str,
     command: ActionCommand,
