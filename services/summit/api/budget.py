@@ -139,6 +139,7 @@ async def create_budget_line(
     response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> BudgetLinePublic:
+    """A budget line (a category and its amount in the summit's currency); ``Location`` names it."""
     line = await service.add_budget_line(session, summit_id, body)
     response.headers["Location"] = f"/summits/{summit_id}/budget/lines/{line.id}"
     etag(response, line.version)
@@ -153,6 +154,7 @@ async def create_budget_line(
 async def list_budget_lines(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[BudgetLinePublic]:
+    """Every budget line of the summit, each with what was spent against it."""
     await queries.summit_or_404(session, summit_id)
     return [_line(line, spent) for line, spent in await queries.budget_lines(session, summit_id)]
 
@@ -163,6 +165,7 @@ async def list_budget_lines(
 async def get_budget_line(
     summit_id: str, line_id: str, session: SessionDep, response: Response, _: Annotated[Principal, PLANNERS]
 ) -> BudgetLinePublic:
+    """One budget line and what was spent against it; its ``ETag`` is its version."""
     line = await queries.budget_line_or_404(session, summit_id, line_id)
     etag(response, line.version)
     return _line(line, await queries.spent_on_line(session, line_id))
@@ -182,6 +185,7 @@ async def update_budget_line(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> BudgetLinePublic:
+    """Replaces the budget line (``If-Match``: its version); the change is audited and evented."""
     line, spent = await service.change_budget_line(
         session, summit_id, line_id, body, expected_version(if_match), principal.subject
     )
@@ -203,6 +207,8 @@ async def patch_budget_line(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> BudgetLinePublic:
+    """Changes some fields of the budget line (``If-Match``: its version); the change is audited and
+    evented."""
     line, spent = await service.change_budget_line(
         session, summit_id, line_id, body, expected_version(if_match), principal.subject
     )
@@ -223,6 +229,7 @@ async def delete_budget_line(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> None:
+    """Removes a budget line nothing was spent against; the removal is audited and evented."""
     await service.remove_budget_line(
         session, summit_id, line_id, expected_version(if_match), principal.subject
     )
@@ -241,6 +248,7 @@ async def record_expenditure(
     response: Response,
     principal: Annotated[Principal, PLANNERS],
 ) -> Expenditure:
+    """Spending against a budget line, in any currency with an exchange rate set; ``Location`` names it."""
     expenditure = await service.record_expenditure(session, summit_id, body, principal.subject)
     response.headers["Location"] = f"/summits/{summit_id}/budget/expenditures/{expenditure.id}"
     etag(response, expenditure.version)
@@ -251,6 +259,7 @@ async def record_expenditure(
 async def list_expenditures(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[Expenditure]:
+    """The summit's spending, by day."""
     await queries.summit_or_404(session, summit_id)
     return [
         Expenditure.model_validate(row, from_attributes=True)
@@ -270,6 +279,7 @@ async def get_expenditure(
     response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> Expenditure:
+    """One expenditure; its ``ETag`` is its version."""
     row = await queries.expenditure_or_404(session, summit_id, expenditure_id)
     etag(response, row.version)
     return Expenditure.model_validate(row, from_attributes=True)
@@ -289,6 +299,7 @@ async def correct_expenditure(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> Expenditure:
+    """Corrects an expenditure (``If-Match``: its version); the correction is audited and evented."""
     row = await service.correct_expenditure(
         session, summit_id, expenditure_id, body, expected_version(if_match), principal.subject
     )
@@ -304,6 +315,7 @@ async def correct_expenditure(
 async def set_exchange_rates(
     summit_id: str, body: ExchangeRates, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> SummitPublic:
+    """The rates that convert other currencies into the summit's currency, for spending and receipts."""
     return summit_public(await service.set_exchange_rates(session, summit_id, body))
 
 
@@ -313,6 +325,8 @@ async def set_exchange_rates(
     summary="Budget, money pledged, received and spent, and the funding gap",
 )
 async def summit_funding(summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]) -> Funding:
+    """The budget, the money pledged and received for the summit, what was spent, and the gap still to
+    fund."""
     summit = await queries.summit_or_404(session, summit_id)
     position = await queries.funding_position_of(session, summit)
     lines = await queries.budget_lines(session, summit_id)
@@ -345,6 +359,7 @@ async def record_receipt(
     response: Response,
     principal: Annotated[Principal, PLANNERS],
 ) -> FundingReceipt:
+    """Money received for the summit, optionally against a pledge; ``Location`` names the receipt."""
     receipt = await service.record_receipt(session, summit_id, body, principal.subject)
     response.headers["Location"] = f"/summits/{summit_id}/funding/receipts/{receipt.id}"
     return _receipt(receipt)
@@ -358,6 +373,7 @@ async def record_receipt(
 async def list_receipts(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[FundingReceipt]:
+    """Receipts and the entries that reverse them, in the order they were recorded."""
     await queries.summit_or_404(session, summit_id)
     rows = await queries.receipts(session, summit_id)
     reversed_by = {row.reverses: row.id for row in rows if row.reverses is not None}
@@ -370,6 +386,7 @@ async def list_receipts(
 async def get_receipt(
     summit_id: str, receipt_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> FundingReceipt:
+    """One receipt or reversing entry."""
     row = await queries.receipt_or_404(session, summit_id, receipt_id)
     reversal = await queries.reversal_of(session, receipt_id)
     return _receipt(row, reversal.id if reversal else None)
@@ -405,6 +422,8 @@ async def audit_trail(
     _: Annotated[Principal, PLANNERS],
     subject_id: Annotated[str | None, Query(description="Only the corrections of this record")] = None,
 ) -> list[AuditEntry]:
+    """Every correction of the summit's rooms, budget lines, spending and receipts: who, when, before and
+    after."""
     await queries.summit_or_404(session, summit_id)
     return [
         AuditEntry.model_validate(entry, from_attributes=True)

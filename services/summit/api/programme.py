@@ -62,6 +62,7 @@ async def release_programme(
     response: Response,
     principal: Annotated[Principal, PLANNERS],
 ) -> ReleasePublic:
+    """Publishes the draft programme as a new numbered release, with the changes since the previous one."""
     release = await service.release_programme(session, summit_id, body.note, principal.subject)
     response.headers["Location"] = f"/summits/{summit_id}/programme/releases/{release.number}"
     return _release_public(release)
@@ -71,6 +72,7 @@ async def release_programme(
 async def list_releases(
     summit_id: str, session: SessionDep, _: Annotated[Principal, READERS]
 ) -> list[ReleasePublic]:
+    """The programme's releases, newest first, each with its changelog."""
     await queries.summit_or_404(session, summit_id)
     return [_release_public(release) for release in await queries.releases(session, summit_id)]
 
@@ -84,6 +86,7 @@ ReleaseNumber = Annotated[int, Path(ge=1, le=INT4_MAX, description="The release'
 async def get_release(
     summit_id: str, number: ReleaseNumber, session: SessionDep, _: Annotated[Principal, READERS]
 ) -> ReleasePublic:
+    """One release of the programme and its changelog."""
     release = await queries.release(session, summit_id, number)
     if release is None:
         raise NotFound(f"no release {number} of the programme of {summit_id}")
@@ -191,6 +194,8 @@ async def programme_json(
     release: ReleaseQuery = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
+    """The latest release (or ``release``, or the draft for planners) as JSON; its ``ETag`` lets a client
+    ask ``If-None-Match`` and get 304."""
     return await _export(session, summit_id, principal, draft, release, if_none_match, "json")
 
 
@@ -207,6 +212,8 @@ async def programme_ics(
     release: ReleaseQuery = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
+    """The latest release (or ``release``, or the draft for planners) as an iCalendar file, one event per
+    session, in the venue's time zone."""
     return await _export(session, summit_id, principal, draft, release, if_none_match, "ics")
 
 
@@ -223,4 +230,5 @@ async def programme_html(
     release: ReleaseQuery = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
+    """The latest release (or ``release``, or the draft for planners) as a printable HTML page."""
     return await _export(session, summit_id, principal, draft, release, if_none_match, "html")

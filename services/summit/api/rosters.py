@@ -119,6 +119,7 @@ def _drain(buffer: io.StringIO) -> str:
 async def delegations_csv(
     summit_id: str, session: SessionDep, runtime: RuntimeDep, principal: Annotated[Principal, READERS]
 ) -> StreamingResponse:
+    """Every delegation of the summit (a focal point: its own) as CSV, streamed, one row per delegation."""
     await queries.summit_or_404(session, summit_id)
     query = queries.delegations_export(summit_id, focal_point_only(principal))
 
@@ -180,6 +181,7 @@ def _participant_shape(
 async def badges_csv(
     summit_id: str, session: SessionDep, runtime: RuntimeDep, _: Annotated[Principal, PLANNERS]
 ) -> StreamingResponse:
+    """The badges to print as CSV: the persons of accredited and confirmed delegations, and the guests."""
     await queries.summit_or_404(session, summit_id)
     query = queries.badges_export(summit_id)
     return _csv_response(_csv(runtime, query, BADGE_COLUMNS, _participant_shape), f"badges-{summit_id}")
