@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
 from pydantic import BaseModel, Field
 
 from services.common.app import Route, create_app
@@ -22,6 +23,7 @@ SETTINGS = Settings(environment="test")
 METHODS = {"get", "post", "put", "patch", "delete"}
 CAMEL_CASE = re.compile(r"^[a-z][A-Za-z0-9]*$")
 EXPORTS = {".ics": "text/calendar", ".html": "text/html", ".csv": "text/csv", ".json": "application/json"}
+FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
 DOCUMENTED = ("pledges", "summit")  # cases: tests/unit of part E1
 
 
@@ -124,6 +126,38 @@ def body_example_faults(document: dict[str, Any]) -> list[str]:
             if not all({"example", "examples"} & resolved(document, b).keys() for b in branches):
                 faults.append(f"{method} {path} ({media_type})")
     return faults
+
+
+def body_examples(document: dict[str, Any]) -> list[tuple[str, dict[str, Any], Any]]:
+    """(where, schema, example) for every example of a request body, at the media type or in its schema."""
+    found = []
+    for method, path, operation in operations(document):
+        for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+            schema = content.get("schema", {})
+            where = f"{method} {path} ({media_type})"
+            examples = [content["example"]] if "example" in content else []
+            examples += [e["value"] for e in content.get("examples", {}).values()]
+            found += [(where, schema, example) for example in examples]
+            top = resolved(document, schema)
+            for branch in top.get("oneOf") or top.get("anyOf") or [schema]:
+                found += [(where, branch, e) for e in resolved(document, branch).get("examples", [])]
+    return found
+
+
+@pytest.mark.parametrize("service", DOCUMENTED)
+def test_every_example_is_a_valid_body(service: str) -> None:
+    document = DOCUMENTS[service]
+    examples = body_examples(document)
+    invalid = [
+        (where, error.message)
+        for where, schema, example in examples
+        if "json" in where
+        for error in Draft202012Validator(
+            {**schema, "components": document["components"]}, format_checker=FORMAT_CHECKER
+        ).iter_errors(example)
+    ]
+    assert invalid == []
+    assert len(examples) >= 5
 
 
 @pytest.mark.parametrize("service", DOCUMENTED)

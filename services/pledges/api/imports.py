@@ -106,7 +106,15 @@ _BODY_DOC: dict[str, Any] = {
                             },
                         },
                     ]
-                }
+                },
+                "example": [
+                    {
+                        "member_state": "GHA",
+                        "summit": "UNCOPS-III",
+                        "kind": "gender_parity",
+                        "title": "Women in formed police units",
+                    }
+                ],
             },
         },
     }

@@ -82,8 +82,7 @@ async def reschedule_summit(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> SummitPublic:
-    """New dates for the summit: every milestone not yet completed keeps its distance to the summit and
-    moves with it."""
+    """New dates for the summit: every milestone not yet completed moves with it."""
     summit = await service.reschedule_summit(
         session,
         temporal,
