@@ -184,13 +184,15 @@ def untyped(document: dict[str, Any], schema: dict[str, Any] | None) -> bool:
 
 
 def untyped_success_bodies(document: dict[str, Any]) -> list[str]:
+    """Success responses whose JSON body has no named schema, or that declare no body at all (but 204)."""
     return [
         f"{method} {path} {code}"
         for method, path, operation in operations(document)
         for code, response in operation["responses"].items()
         if code.startswith("2")
-        for media_type, content in response.get("content", {}).items()
-        if media_type == "application/json" and untyped(document, content.get("schema"))
+        for media_type, content in (response.get("content") or {"none": {}}).items()
+        if (media_type == "none" and code != "204")
+        or (media_type == "application/json" and untyped(document, content.get("schema")))
     ]
 
 

@@ -82,7 +82,12 @@ def _public(pledge: PledgeRow, principal: Principal | None = None) -> PledgePubl
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=PledgePublic,
-    responses={200: {"description": "A retry with the same Idempotency-Key: the pledge first created"}},
+    responses={
+        200: {
+            "model": PledgePublic,
+            "description": "A retry with the same Idempotency-Key: the pledge first created",
+        }
+    },
     summary="Submit a pledge",
 )
 @not_replayed  # the intake keeps the key with the pledge, in its own transaction (services/pledges/store.py)
