@@ -13,10 +13,11 @@ from typing import Annotated, Any
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -127,6 +128,32 @@ class Route(APIRoute):
         return idempotency.guarded(refusing_nul) if self._idempotent() else refusing_nul
 
 
+def operation_id(route: APIRoute) -> str:
+    """The operationId of a route: its endpoint function's name in camelCase (``list_cases``: ``listCases``).
+
+    Readable by the clients generated from the document; two operations of one service with the same
+    function name would clash, which tests/unit/test_openapi_contract.py refuses.
+    """
+    head, *rest = route.name.strip("_").split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest if word)
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    service: str = Field(examples=["cases"])
+
+
+class Readiness(BaseModel):
+    status: str = Field(description='"ready" or "not ready"', examples=["ready"])
+    checks: dict[str, str] = Field(
+        description='Each dependency ("database", "kafka", "temporal"): "ok" or why it is unavailable',
+        examples=[{"database": "ok", "kafka": "ok", "temporal": "ok"}],
+    )
+
+
+OPERATIONS_TAG = {"name": "operations", "description": "Liveness, readiness and Prometheus metrics"}
+
+
 def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -153,7 +180,8 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
         description=definition.description,
         version="0.1.0",
         lifespan=lifespan,
-        openapi_tags=list(definition.tags),
+        openapi_tags=[*definition.tags, OPERATIONS_TAG],
+        generate_unique_id_function=operation_id,
         # _TraceAndMetricsMiddleware below makes the request's span and its Prometheus metrics; FastAPI's
         # own OpenTelemetry instrumentation would make a second span (and meters) for every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
@@ -166,11 +194,19 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
     interactive_docs.install(app)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": definition.name}
+    async def healthz() -> Health:
+        """Answers as long as the process serves HTTP; it checks nothing else."""
+        return Health(status="ok", service=definition.name)
 
-    @app.get("/readyz", tags=["operations"], summary="Database, Kafka and Temporal are reachable")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Database, Kafka and Temporal are reachable",
+        responses={200: {"model": Readiness}, 503: {"model": Readiness, "description": "Not ready"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
+        """200 when the database, Kafka and Temporal all answer within 3 seconds, else 503 naming which
+        did not."""
         runtime = runtime_of(request)
         checks = await _readiness(runtime)
         ready = all(v == "ok" for v in checks.values())
@@ -178,8 +214,9 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
         )
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
+        """The process's metrics in Prometheus' text exposition format."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in definition.routers:

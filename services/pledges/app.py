@@ -11,4 +11,9 @@ SERVICE = ServiceDefinition(
     # Fixed paths (/pledges/summary, /pledges/import...) come before /pledges/{pledge_id}.
     routers=[imports.router, reports.router, pledges.router],
     subscriptions=subscriptions,
+    tags=[
+        {"name": "imports", "description": "Bulk intake of pledges from CSV or JSON"},
+        {"name": "reports", "description": "Summaries, financial pledges and the CSV export"},
+        {"name": "pledges", "description": "Pledges: submission, reading and their life cycle's actions"},
+    ],
 )

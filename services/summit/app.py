@@ -23,4 +23,24 @@ SERVICE = ServiceDefinition(
         programme.router,
     ],
     subscriptions=[PLEDGE_EVENTS, CASE_EVENTS],
+    tags=[
+        {"name": "summits", "description": "Summits: their dates, venue and currency"},
+        {"name": "milestones", "description": "The plan: milestones due before the summit"},
+        {"name": "budget", "description": "Budget lines, spending against them and exchange rates"},
+        {"name": "funding", "description": "Money pledged and received, receipts and their reversals"},
+        {"name": "audit", "description": "Corrections of rooms, budget lines, spending and receipts"},
+        {
+            "name": "material",
+            "description": "What the other services feed in: pledges, misconduct statistics",
+        },
+        {
+            "name": "delegations",
+            "description": "Invitations, registration, places, participants, rosters",
+        },
+        {"name": "agenda", "description": "Rooms and the draft programme's sessions"},
+        {
+            "name": "programme",
+            "description": "Programme releases and exports (JSON, iCalendar, HTML)",
+        },
+    ],
 )

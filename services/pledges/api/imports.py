@@ -20,7 +20,7 @@ from services.common.idempotency import not_replayed
 from services.pledges import service
 from services.pledges.domain.importing import CSV_COLUMNS, ImportMode, ImportReport
 
-router = APIRouter(prefix="/pledges", tags=["pledges"], route_class=Route)
+router = APIRouter(prefix="/pledges", tags=["imports"], route_class=Route)
 
 IMPORTERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER)
 
@@ -106,7 +106,15 @@ _BODY_DOC: dict[str, Any] = {
                             },
                         },
                     ]
-                }
+                },
+                "example": [
+                    {
+                        "member_state": "GHA",
+                        "summit": "UNCOPS-III",
+                        "kind": "gender_parity",
+                        "title": "Women in formed police units",
+                    }
+                ],
             },
         },
     }

@@ -82,7 +82,12 @@ def _public(pledge: PledgeRow, principal: Principal | None = None) -> PledgePubl
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=PledgePublic,
-    responses={200: {"description": "A retry with the same Idempotency-Key: the pledge first created"}},
+    responses={
+        200: {
+            "model": PledgePublic,
+            "description": "A retry with the same Idempotency-Key: the pledge first created",
+        }
+    },
     summary="Submit a pledge",
 )
 @not_replayed  # the intake keeps the key with the pledge, in its own transaction (services/pledges/store.py)
@@ -92,6 +97,9 @@ async def submit_pledge(
     principal: Annotated[Principal, SUBMITTERS],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
+    """A Member State's pledge, as its focal point (or the secretariat) submits it: 201 with the pledge
+    and its ``Location``. The review workflow starts with it. A retry with the same Idempotency-Key
+    answers 200 with the pledge first created."""
     if not principal.may_act_for(submission.member_state):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"you act for {principal.member_state} only")
     runtime = runtime_of(request)  # not RuntimeDep: the busiest route spares itself a dependency to solve
@@ -114,13 +122,15 @@ def _json(view: PledgePublic, status_code: int, **headers: str) -> Response:
 async def get_pledge(
     pledge_id: str, session: SessionDep, response: Response, principal: Annotated[Principal, READERS]
 ) -> PledgePublic:
+    """One pledge with its reports, history and the actions the caller may take now; its ``ETag`` is its
+    version, for ``If-Match`` on the next action."""
     pledge = await queries.visible_pledge(session, pledge_id, principal)
     response.headers["ETag"] = f'"{pledge.version}"'
     return _public(pledge, principal)
 
 
 @router.post("/{pledge_id}/actions", summary="Review, accept, report progress, confirm fulfilment...")
-async def take_action(
+async def take_pledge_action(
     pledge_id: str,
     command: Command,
     session: SessionDep,
@@ -130,6 +140,9 @@ async def take_action(
     principal: Annotated[Principal, READERS],
     if_match: IfMatch = None,
 ) -> PledgePublic:
+    """One step of the pledge's life cycle, named by ``action`` in the body. A step the status does not
+    allow, or that is not the caller's, answers 409; with ``If-Match``, a pledge changed since it was read
+    answers 412."""
     row = await queries.visible_pledge(session, pledge_id, principal)
     # Only the lead State acts for a joint pledge; co-sponsors read it.
     if Role.STATE_FOCAL_POINT in principal.roles and not principal.may_act_for(row.member_state):
@@ -165,6 +178,8 @@ async def list_pledges(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> PledgePage:
+    """Pledges matching the filters, newest first unless ``sort`` says otherwise, a page at a time: pass
+    the page's ``next_cursor`` as ``cursor`` for the next one. A focal point sees its own State's pledges."""
     # The filters are the summary's and the CSV export's too.
     filters = queries.PledgeFilters.parse(
         member_state=member_state,

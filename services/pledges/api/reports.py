@@ -16,6 +16,7 @@ from sqlalchemy import RowMapping
 
 from services.common.app import Route, RuntimeDep, SessionDep
 from services.common.auth import Principal, Role, require_roles
+from services.common.media import CsvResponse
 from services.pledges import queries
 from services.pledges.queries import (
     EXPORT_COLUMNS,
@@ -26,7 +27,7 @@ from services.pledges.queries import (
 )
 from uncops_contracts.pledges import PledgeKind, PledgeStatus, TrafficLight
 
-router = APIRouter(prefix="/pledges", tags=["pledges"], route_class=Route)
+router = APIRouter(prefix="/pledges", tags=["reports"], route_class=Route)
 
 READERS = require_roles(Role.STATE_FOCAL_POINT, Role.PLANNER, Role.CONDUCT_OFFICER)
 
@@ -100,8 +101,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 @router.get(
     "/export.csv",
     summary="The pledges of the list as CSV",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "A CSV file with a header row"}},
+    response_class=CsvResponse,
+    responses={200: {"description": "A CSV file with a header row"}},
 )
 async def export_pledges(
     runtime: RuntimeDep,

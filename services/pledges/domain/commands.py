@@ -29,24 +29,53 @@ class Evidence(Closed):
 
 
 class Acknowledge(Closed):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "acknowledge"}]})
+
     action: Literal["acknowledge"] = "acknowledge"
 
 
 class StartReview(Closed):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "start_review"}]})
+
     action: Literal["start_review"] = "start_review"
 
 
 class Accept(Closed):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"action": "accept", "note": "Consistent with the force generation plan"}]
+        }
+    )
+
     action: Literal["accept"] = "accept"
     note: str = Field("", max_length=2000)
 
 
 class RequestClarification(Closed):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"action": "request_clarification", "questions": "Which units will the officers come from?"}
+            ]
+        }
+    )
+
     action: Literal["request_clarification"] = "request_clarification"
     questions: Reason
 
 
 class Resubmit(Closed):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "resubmit",
+                    "answer": "The officers come from the national gendarmerie's FPU training centre.",
+                }
+            ]
+        }
+    )
+
     action: Literal["resubmit"] = "resubmit"
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = (
         None
@@ -56,6 +85,10 @@ class Resubmit(Closed):
 
 class Edit(Closed):
     """The State corrects its pledge before review starts (after that, through clarification)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"action": "edit", "target_date": "2030-12-31"}]}
+    )
 
     action: Literal["edit"] = "edit"
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)] | None = (
@@ -67,11 +100,31 @@ class Edit(Closed):
 
 
 class Reject(Closed):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"action": "reject", "reason": "Outside the scope of the summit's commitments"}]
+        }
+    )
+
     action: Literal["reject"] = "reject"
     reason: Reason
 
 
 class ReportProgress(Closed):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "report_progress",
+                    "period": "2026-H1",
+                    "stage": "in_progress",
+                    "value": "18",
+                    "narrative": "Two more women commanders deployed.",
+                }
+            ]
+        }
+    )
+
     action: Literal["report_progress"] = "report_progress"
     period: Annotated[str, StringConstraints(pattern=r"^\d{4}(-(H[12]|Q[1-4]|\d{2}))?$")] = Field(
         examples=["2026-H1"]
@@ -83,23 +136,59 @@ class ReportProgress(Closed):
 
 
 class ConfirmFulfilment(Closed):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "confirm_fulfilment",
+                    "evidence": "Deployment records of the Department of Peace Operations",
+                }
+            ]
+        }
+    )
+
     action: Literal["confirm_fulfilment"] = "confirm_fulfilment"
     evidence: Reason
 
 
 class Extend(Closed):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"action": "extend", "days": 180, "reason": "Deployment delayed by the mission's drawdown"}
+            ]
+        }
+    )
+
     action: Literal["extend"] = "extend"
     days: int = Field(ge=1, le=1095)
     reason: Reason
 
 
 class Withdraw(Closed):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"action": "withdraw", "reason": "The State withdraws the pledge"}]}
+    )
+
     action: Literal["withdraw"] = "withdraw"
     reason: Reason
 
 
 class RecordDelivery(Closed):
     """Money received for a financial-support pledge, as the summit service recorded it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "record_delivery",
+                    "receipt_id": "rcpt-0001",
+                    "amount": "250000.00",
+                    "currency": "USD",
+                }
+            ]
+        }
+    )
 
     action: Literal["record_delivery"] = "record_delivery"
     receipt_id: str
@@ -110,6 +199,10 @@ class RecordDelivery(Closed):
 
 
 class RecordCompactSignature(Closed):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"action": "record_compact_signature", "signed_on": "2026-05-04"}]}
+    )
+
     action: Literal["record_compact_signature"] = "record_compact_signature"
     signed_on: date
 

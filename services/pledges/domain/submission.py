@@ -46,7 +46,27 @@ class PledgeTermsIn(BaseModel):
 class PledgeSubmission(BaseModel):
     """What a Member State submits."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_state": "GHA",
+                    "summit": "UNCOPS-III",
+                    "kind": "gender_parity",
+                    "title": "Women in formed police units",
+                    "text": "Ghana raises the share of women in its formed police units.",
+                    "terms": {
+                        "indicator": "Share of women in FPUs",
+                        "baseline": "12",
+                        "target": "25",
+                        "unit": "percent",
+                        "target_date": "2030-12-31",
+                    },
+                }
+            ]
+        },
+    )
 
     member_state: MemberStateCode
     co_sponsors: list[MemberStateCode] = Field(default_factory=list, max_length=50)

@@ -20,7 +20,7 @@ from services.summit.api.access import PLANNERS, READERS, etag
 from services.summit.domain.agenda import RoomInput, RoomPatch, SessionInput, SessionKind
 from services.summit.models import AgendaSessionRow, SessionPersonRow
 
-router = APIRouter(prefix="/summits", tags=["summits", "agenda"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["agenda"], route_class=Route)
 
 
 class RoomPublic(BaseModel):
@@ -80,6 +80,7 @@ def _public(row: AgendaSessionRow, people: Sequence[SessionPersonRow]) -> Sessio
 async def list_rooms(
     summit_id: str, session: SessionDep, _: Annotated[Principal, READERS]
 ) -> list[RoomPublic]:
+    """The rooms sessions may use: UN Headquarters' own and those added for this summit."""
     await queries.summit_or_404(session, summit_id)
     return [
         RoomPublic.model_validate(room, from_attributes=True)
@@ -95,6 +96,7 @@ async def create_room(
     response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> RoomPublic:
+    """A room added for this summit, with its capacity; ``Location`` names it."""
     room = await service.add_room(session, summit_id, body)
     response.headers["Location"] = f"/summits/{summit_id}/rooms/{room.id}"
     etag(response, room.version)
@@ -105,6 +107,7 @@ async def create_room(
 async def get_room(
     summit_id: str, room_id: str, session: SessionDep, response: Response, _: Annotated[Principal, READERS]
 ) -> RoomPublic:
+    """One room; its ``ETag`` is its version."""
     room = await queries.room_or_404(session, summit_id, room_id)
     etag(response, room.version)
     return RoomPublic.model_validate(room, from_attributes=True)
@@ -144,6 +147,7 @@ async def delete_room(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> None:
+    """Removes a room added for this summit that no session uses; the removal is audited and evented."""
     await service.remove_room(session, summit_id, room_id, expected_version(if_match), principal.subject)
 
 
@@ -151,6 +155,7 @@ async def delete_room(
 async def list_sessions(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[SessionPublic]:
+    """The sessions of the draft programme, by start time."""
     await queries.summit_or_404(session, summit_id)
     rows, people = await queries.draft(session, summit_id)
     return [_public(row, people[row.id]) for row in rows]
@@ -168,6 +173,8 @@ async def create_session(
     response: Response,
     principal: Annotated[Principal, PLANNERS],
 ) -> SessionPublic:
+    """A session of the draft programme: its time, room and people. A clash of room or speaker answers 409
+    naming the conflicts."""
     row, people = await service.place_session(session, summit_id, body, principal.subject)
     response.headers["Location"] = f"/summits/{summit_id}/sessions/{row.id}"
     etag(response, row.version)
@@ -182,6 +189,7 @@ async def get_session(
     response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> SessionPublic:
+    """One session of the draft programme, with its people."""
     row = await queries.agenda_session_or_404(session, summit_id, session_id)
     people = await queries.session_people(session, session_id)
     etag(response, row.version)
@@ -201,6 +209,8 @@ async def replace_session(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> SessionPublic:
+    """Replaces a session of the draft programme; a clash of room or speaker answers 409 naming the
+    conflicts."""
     row, people = await service.replace_session(
         session, summit_id, session_id, body, principal.subject, expected_version(if_match)
     )
@@ -220,4 +230,5 @@ async def delete_session(
     _: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> None:
+    """Removes a session from the draft programme; published releases keep it."""
     await service.remove_session(session, summit_id, session_id, expected_version(if_match))

@@ -25,7 +25,7 @@ from services.summit.domain.budget import (
 )
 from services.summit.models import BudgetLineRow, FundingReceiptRow
 
-router = APIRouter(prefix="/summits", tags=["summits"], route_class=Route)
+router = APIRouter(prefix="/summits", route_class=Route)
 
 
 class PledgeFunding(BaseModel):
@@ -126,7 +126,12 @@ def _line(line: BudgetLineRow, spent: Decimal) -> BudgetLinePublic:
     )
 
 
-@router.post("/{summit_id}/budget/lines", status_code=status.HTTP_201_CREATED, summary="Add a budget line")
+@router.post(
+    "/{summit_id}/budget/lines",
+    tags=["budget"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a budget line",
+)
 async def create_budget_line(
     summit_id: str,
     body: BudgetLineCreate,
@@ -134,30 +139,43 @@ async def create_budget_line(
     response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> BudgetLinePublic:
+    """A budget line (a category and its amount in the summit's currency); ``Location`` names it."""
     line = await service.add_budget_line(session, summit_id, body)
     response.headers["Location"] = f"/summits/{summit_id}/budget/lines/{line.id}"
     etag(response, line.version)
     return _line(line, Decimal(0))
 
 
-@router.get("/{summit_id}/budget/lines", summary="The budget lines, each with what was spent against it")
+@router.get(
+    "/{summit_id}/budget/lines",
+    tags=["budget"],
+    summary="The budget lines, each with what was spent against it",
+)
 async def list_budget_lines(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[BudgetLinePublic]:
+    """Every budget line of the summit, each with what was spent against it."""
     await queries.summit_or_404(session, summit_id)
     return [_line(line, spent) for line, spent in await queries.budget_lines(session, summit_id)]
 
 
-@router.get("/{summit_id}/budget/lines/{line_id}", summary="One budget line (ETag: its version)")
+@router.get(
+    "/{summit_id}/budget/lines/{line_id}", tags=["budget"], summary="One budget line (ETag: its version)"
+)
 async def get_budget_line(
     summit_id: str, line_id: str, session: SessionDep, response: Response, _: Annotated[Principal, PLANNERS]
 ) -> BudgetLinePublic:
+    """One budget line and what was spent against it; its ``ETag`` is its version."""
     line = await queries.budget_line_or_404(session, summit_id, line_id)
     etag(response, line.version)
     return _line(line, await queries.spent_on_line(session, line_id))
 
 
-@router.put("/{summit_id}/budget/lines/{line_id}", summary="Replace a budget line (If-Match: its version)")
+@router.put(
+    "/{summit_id}/budget/lines/{line_id}",
+    tags=["budget"],
+    summary="Replace a budget line (If-Match: its version)",
+)
 async def update_budget_line(
     summit_id: str,
     line_id: str,
@@ -167,6 +185,7 @@ async def update_budget_line(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> BudgetLinePublic:
+    """Replaces the budget line (``If-Match``: its version); the change is audited and evented."""
     line, spent = await service.change_budget_line(
         session, summit_id, line_id, body, expected_version(if_match), principal.subject
     )
@@ -176,6 +195,7 @@ async def update_budget_line(
 
 @router.patch(
     "/{summit_id}/budget/lines/{line_id}",
+    tags=["budget"],
     summary="Correct fields of a budget line (If-Match: its version); audited",
 )
 async def patch_budget_line(
@@ -187,6 +207,8 @@ async def patch_budget_line(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> BudgetLinePublic:
+    """Changes some fields of the budget line (``If-Match``: its version); the change is audited and
+    evented."""
     line, spent = await service.change_budget_line(
         session, summit_id, line_id, body, expected_version(if_match), principal.subject
     )
@@ -196,6 +218,7 @@ async def patch_budget_line(
 
 @router.delete(
     "/{summit_id}/budget/lines/{line_id}",
+    tags=["budget"],
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a budget line nothing was spent against (409 otherwise); audited",
 )
@@ -206,13 +229,17 @@ async def delete_budget_line(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> None:
+    """Removes a budget line nothing was spent against; the removal is audited and evented."""
     await service.remove_budget_line(
         session, summit_id, line_id, expected_version(if_match), principal.subject
     )
 
 
 @router.post(
-    "/{summit_id}/budget/expenditures", status_code=status.HTTP_201_CREATED, summary="Record spending"
+    "/{summit_id}/budget/expenditures",
+    tags=["budget"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Record spending",
 )
 async def record_expenditure(
     summit_id: str,
@@ -221,16 +248,18 @@ async def record_expenditure(
     response: Response,
     principal: Annotated[Principal, PLANNERS],
 ) -> Expenditure:
+    """Spending against a budget line, in any currency with an exchange rate set; ``Location`` names it."""
     expenditure = await service.record_expenditure(session, summit_id, body, principal.subject)
     response.headers["Location"] = f"/summits/{summit_id}/budget/expenditures/{expenditure.id}"
     etag(response, expenditure.version)
     return Expenditure.model_validate(expenditure, from_attributes=True)
 
 
-@router.get("/{summit_id}/budget/expenditures", summary="Spending, by day")
+@router.get("/{summit_id}/budget/expenditures", tags=["budget"], summary="Spending, by day")
 async def list_expenditures(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[Expenditure]:
+    """The summit's spending, by day."""
     await queries.summit_or_404(session, summit_id)
     return [
         Expenditure.model_validate(row, from_attributes=True)
@@ -239,7 +268,9 @@ async def list_expenditures(
 
 
 @router.get(
-    "/{summit_id}/budget/expenditures/{expenditure_id}", summary="One expenditure (ETag: its version)"
+    "/{summit_id}/budget/expenditures/{expenditure_id}",
+    tags=["budget"],
+    summary="One expenditure (ETag: its version)",
 )
 async def get_expenditure(
     summit_id: str,
@@ -248,6 +279,7 @@ async def get_expenditure(
     response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> Expenditure:
+    """One expenditure; its ``ETag`` is its version."""
     row = await queries.expenditure_or_404(session, summit_id, expenditure_id)
     etag(response, row.version)
     return Expenditure.model_validate(row, from_attributes=True)
@@ -255,6 +287,7 @@ async def get_expenditure(
 
 @router.patch(
     "/{summit_id}/budget/expenditures/{expenditure_id}",
+    tags=["budget"],
     summary="Correct spending recorded by mistake (If-Match: its version); audited",
 )
 async def correct_expenditure(
@@ -266,6 +299,7 @@ async def correct_expenditure(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> Expenditure:
+    """Corrects an expenditure (``If-Match``: its version); the correction is audited and evented."""
     row = await service.correct_expenditure(
         session, summit_id, expenditure_id, body, expected_version(if_match), principal.subject
     )
@@ -274,16 +308,25 @@ async def correct_expenditure(
 
 
 @router.put(
-    "/{summit_id}/budget/exchange-rates", summary="Rates from other currencies to the budget currency"
+    "/{summit_id}/budget/exchange-rates",
+    tags=["budget"],
+    summary="Rates from other currencies to the budget currency",
 )
 async def set_exchange_rates(
     summit_id: str, body: ExchangeRates, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> SummitPublic:
+    """The rates that convert other currencies into the summit's currency, for spending and receipts."""
     return summit_public(await service.set_exchange_rates(session, summit_id, body))
 
 
-@router.get("/{summit_id}/funding", summary="Budget, money pledged, received and spent, and the funding gap")
+@router.get(
+    "/{summit_id}/funding",
+    tags=["funding"],
+    summary="Budget, money pledged, received and spent, and the funding gap",
+)
 async def summit_funding(summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]) -> Funding:
+    """The budget, the money pledged and received for the summit, what was spent, and the gap still to
+    fund."""
     summit = await queries.summit_or_404(session, summit_id)
     position = await queries.funding_position_of(session, summit)
     lines = await queries.budget_lines(session, summit_id)
@@ -304,7 +347,10 @@ async def summit_funding(summit_id: str, session: SessionDep, _: Annotated[Princ
 
 
 @router.post(
-    "/{summit_id}/funding/receipts", status_code=status.HTTP_201_CREATED, summary="Record money received"
+    "/{summit_id}/funding/receipts",
+    tags=["funding"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Record money received",
 )
 async def record_receipt(
     summit_id: str,
@@ -313,25 +359,34 @@ async def record_receipt(
     response: Response,
     principal: Annotated[Principal, PLANNERS],
 ) -> FundingReceipt:
+    """Money received for the summit, optionally against a pledge; ``Location`` names the receipt."""
     receipt = await service.record_receipt(session, summit_id, body, principal.subject)
     response.headers["Location"] = f"/summits/{summit_id}/funding/receipts/{receipt.id}"
     return _receipt(receipt)
 
 
-@router.get("/{summit_id}/funding/receipts", summary="Receipts and reversing entries, in the order recorded")
+@router.get(
+    "/{summit_id}/funding/receipts",
+    tags=["funding"],
+    summary="Receipts and reversing entries, in the order recorded",
+)
 async def list_receipts(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[FundingReceipt]:
+    """Receipts and the entries that reverse them, in the order they were recorded."""
     await queries.summit_or_404(session, summit_id)
     rows = await queries.receipts(session, summit_id)
     reversed_by = {row.reverses: row.id for row in rows if row.reverses is not None}
     return [_receipt(row, reversed_by.get(row.id)) for row in rows]
 
 
-@router.get("/{summit_id}/funding/receipts/{receipt_id}", summary="One receipt or reversing entry")
+@router.get(
+    "/{summit_id}/funding/receipts/{receipt_id}", tags=["funding"], summary="One receipt or reversing entry"
+)
 async def get_receipt(
     summit_id: str, receipt_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> FundingReceipt:
+    """One receipt or reversing entry."""
     row = await queries.receipt_or_404(session, summit_id, receipt_id)
     reversal = await queries.reversal_of(session, receipt_id)
     return _receipt(row, reversal.id if reversal else None)
@@ -339,6 +394,7 @@ async def get_receipt(
 
 @router.post(
     "/{summit_id}/funding/receipts/{receipt_id}/reversal",
+    tags=["funding"],
     status_code=status.HTTP_201_CREATED,
     summary="Reverse a receipt recorded by mistake: a reversing entry, audited, funding_receipt_reversed",
 )
@@ -357,13 +413,17 @@ async def reverse_receipt(
     return _receipt(reversal)
 
 
-@router.get("/{summit_id}/audit", summary="Corrections of rooms, budget lines, spending and receipts")
+@router.get(
+    "/{summit_id}/audit", tags=["audit"], summary="Corrections of rooms, budget lines, spending and receipts"
+)
 async def audit_trail(
     summit_id: str,
     session: SessionDep,
     _: Annotated[Principal, PLANNERS],
     subject_id: Annotated[str | None, Query(description="Only the corrections of this record")] = None,
 ) -> list[AuditEntry]:
+    """Every correction of the summit's rooms, budget lines, spending and receipts: who, when, before and
+    after."""
     await queries.summit_or_404(session, summit_id)
     return [
         AuditEntry.model_validate(entry, from_attributes=True)

@@ -31,7 +31,7 @@ from services.summit.domain.delegations import (
 from services.summit.models import DelegationRow, ParticipantRow
 from uncops_contracts.summit import DelegationStatus
 
-router = APIRouter(prefix="/summits", tags=["summits", "delegations"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["delegations"], route_class=Route)
 
 
 class ParticipantPublic(BaseModel):
@@ -156,6 +156,8 @@ async def get_delegation(
     response: Response,
     principal: Annotated[Principal, READERS],
 ) -> DelegationPublic:
+    """One delegation with its persons; a focal point reads its own State's only. Its ``ETag`` is its
+    version."""
     row = await queries.delegation_or_404(session, summit_id, delegation_id, principal)
     view = _public(row, principal)
     view.participants = _participants(await queries.roster(session, row.id))
@@ -189,7 +191,7 @@ async def register(
     "/{summit_id}/delegations/{delegation_id}/actions",
     summary="start_review, accredit (issues badges), confirm, decline, withdraw",
 )
-async def take_action(
+async def take_delegation_action(
     summit_id: str,
     delegation_id: str,
     command: ActionCommand,
@@ -261,6 +263,7 @@ async def _places(
 
 @router.get("/{summit_id}/waiting-list", summary="Places taken and free, and the waiting list in order")
 async def get_waiting_list(summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]) -> Places:
+    """How many places the summit has, how many are taken, and the delegations waiting, in order."""
     summit = await queries.summit_or_404(session, summit_id)
     return await _places(session, summit_id, summit.capacity)
 
@@ -290,6 +293,7 @@ async def add_guest(
     response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> ParticipantPublic:
+    """A guest (not part of a delegation) attending the summit; ``Location`` names the participant."""
     guest = await service.add_guest(session, summit_id, body)
     response.headers["Location"] = f"/summits/{summit_id}/participants/{guest.id}"
     return ParticipantPublic.model_validate(guest, from_attributes=True)
@@ -301,6 +305,7 @@ async def add_guest(
 async def get_participant(
     summit_id: str, participant_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> ParticipantPublic:
+    """One participant: a delegate or a guest."""
     participant = await queries.participant_or_404(session, summit_id, participant_id)
     return ParticipantPublic.model_validate(participant, from_attributes=True)
 

@@ -16,7 +16,7 @@ from services.common.auth import Principal
 from services.summit import queries
 from services.summit.api.access import PLANNERS
 
-router = APIRouter(prefix="/summits", tags=["summits"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["material"], route_class=Route)
 
 
 class SummitPledgePublic(BaseModel):
@@ -72,6 +72,7 @@ class AccountabilityMaterial(BaseModel):
 async def list_summit_pledges(
     summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
 ) -> list[SummitPledgePublic]:
+    """The pledges made at this summit or supporting it, as the pledges service reported them."""
     return [
         SummitPledgePublic.model_validate(p, from_attributes=True)
         for p in await queries.summit_pledges(session, summit_id)
@@ -87,6 +88,8 @@ async def follow_up_report(
         list[str] | None, Query(description="Summits whose pledges to report; default: all")
     ] = None,
 ) -> FollowUpReport:
+    """Accepted pledges grouped by Member State and kind, with counts by status and traffic light: the
+    material of the pledge follow-up session."""
     await queries.summit_or_404(session, summit_id)
     totals: Counter[str] = Counter()
     lines = []
@@ -122,6 +125,8 @@ async def accountability_material(
     _: Annotated[Principal, PLANNERS],
     since_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> AccountabilityMaterial:
+    """Allegations of misconduct against UN Police as the UN publishes them (counts, never a name), by
+    year and category: the material of the performance-and-accountability session."""
     await queries.summit_or_404(session, summit_id)
     found = await queries.allegations(session, since_year)
     return AccountabilityMaterial(

@@ -15,7 +15,7 @@ from services.summit.api.access import PLANNERS, READERS
 from services.summit.domain.plan import MilestoneCompletion, MilestoneCreate
 from services.summit.models import MilestoneRow
 
-router = APIRouter(prefix="/summits", tags=["summits"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["milestones"], route_class=Route)
 
 
 class MilestonePublic(BaseModel):
@@ -47,6 +47,7 @@ async def create_milestone(
     response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> MilestonePublic:
+    """A milestone added to the summit's plan, due on the given date."""
     milestone = await service.add_milestone(session, temporal, summit_id, body)
     response.headers["Location"] = f"/summits/{summit_id}/milestones/{milestone.id}"
     return _public(milestone)
@@ -56,6 +57,7 @@ async def create_milestone(
 async def list_milestones(
     summit_id: str, session: SessionDep, _: Annotated[Principal, READERS]
 ) -> list[MilestonePublic]:
+    """The summit's milestones, by due date, with their status."""
     await queries.summit_or_404(session, summit_id)
     return [_public(m) for m in await queries.milestones(session, summit_id)]
 
@@ -64,6 +66,7 @@ async def list_milestones(
 async def get_milestone(
     summit_id: str, milestone_id: str, session: SessionDep, _: Annotated[Principal, READERS]
 ) -> MilestonePublic:
+    """One milestone of the summit's plan."""
     return _public(await queries.milestone_or_404(session, summit_id, milestone_id))
 
 
@@ -76,6 +79,7 @@ async def complete_milestone(
     temporal: TemporalDep,
     principal: Annotated[Principal, PLANNERS],
 ) -> MilestonePublic:
+    """Marks the milestone completed, with who completed it and when."""
     return _public(
         await service.complete_milestone(session, temporal, summit_id, milestone_id, principal.subject)
     )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.app import Route, SessionDep
 from services.common.auth import Principal, Role
 from services.common.errors import NotFound
+from services.common.media import CalendarResponse, HTMLResponse
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS
 from services.summit.domain.agenda import Programme, ProgrammeSession, ReleaseInput
@@ -24,7 +25,7 @@ from services.summit.domain.programme import to_html, to_ics, to_json
 from services.summit.models import ProgrammeReleaseRow
 from uncops_contracts.summit import ProgrammeChange
 
-router = APIRouter(prefix="/summits", tags=["summits", "agenda"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["programme"], route_class=Route)
 
 
 class ReleasePublic(BaseModel):
@@ -61,6 +62,7 @@ async def release_programme(
     response: Response,
     principal: Annotated[Principal, PLANNERS],
 ) -> ReleasePublic:
+    """Publishes the draft programme as a new numbered release, with the changes since the previous one."""
     release = await service.release_programme(session, summit_id, body.note, principal.subject)
     response.headers["Location"] = f"/summits/{summit_id}/programme/releases/{release.number}"
     return _release_public(release)
@@ -70,6 +72,7 @@ async def release_programme(
 async def list_releases(
     summit_id: str, session: SessionDep, _: Annotated[Principal, READERS]
 ) -> list[ReleasePublic]:
+    """The programme's releases, newest first, each with its changelog."""
     await queries.summit_or_404(session, summit_id)
     return [_release_public(release) for release in await queries.releases(session, summit_id)]
 
@@ -83,6 +86,7 @@ ReleaseNumber = Annotated[int, Path(ge=1, le=INT4_MAX, description="The release'
 async def get_release(
     summit_id: str, number: ReleaseNumber, session: SessionDep, _: Annotated[Principal, READERS]
 ) -> ReleasePublic:
+    """One release of the programme and its changelog."""
     release = await queries.release(session, summit_id, number)
     if release is None:
         raise NotFound(f"no release {number} of the programme of {summit_id}")
@@ -177,7 +181,11 @@ async def _export(
 IfNoneMatch = Annotated[str | None, Header(description="The ETag of the release's export you already hold")]
 
 
-@router.get("/{summit_id}/programme.json", summary="The published programme as JSON")
+@router.get(
+    "/{summit_id}/programme.json",
+    summary="The published programme as JSON",
+    responses={200: {"model": Programme, "description": "The programme"}},
+)
 async def programme_json(
     summit_id: str,
     session: SessionDep,
@@ -186,11 +194,15 @@ async def programme_json(
     release: ReleaseQuery = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
+    """The latest release (or ``release``, or the draft for planners) as JSON; its ``ETag`` lets a client
+    ask ``If-None-Match`` and get 304."""
     return await _export(session, summit_id, principal, draft, release, if_none_match, "json")
 
 
 @router.get(
-    "/{summit_id}/programme.ics", summary="The published programme as iCalendar, one event per session"
+    "/{summit_id}/programme.ics",
+    summary="The published programme as iCalendar, one event per session",
+    response_class=CalendarResponse,
 )
 async def programme_ics(
     summit_id: str,
@@ -200,10 +212,16 @@ async def programme_ics(
     release: ReleaseQuery = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
+    """The latest release (or ``release``, or the draft for planners) as an iCalendar file, one event per
+    session, in the venue's time zone."""
     return await _export(session, summit_id, principal, draft, release, if_none_match, "ics")
 
 
-@router.get("/{summit_id}/programme.html", summary="The published programme as a printable page")
+@router.get(
+    "/{summit_id}/programme.html",
+    summary="The published programme as a printable page",
+    response_class=HTMLResponse,
+)
 async def programme_html(
     summit_id: str,
     session: SessionDep,
@@ -212,4 +230,5 @@ async def programme_html(
     release: ReleaseQuery = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
+    """The latest release (or ``release``, or the draft for planners) as a printable HTML page."""
     return await _export(session, summit_id, principal, draft, release, if_none_match, "html")

@@ -16,11 +16,12 @@ from fastapi.responses import StreamingResponse
 
 from services.common.app import Route, RuntimeDep, SessionDep
 from services.common.auth import Principal
+from services.common.media import CsvResponse
 from services.summit import queries
 from services.summit.api.access import PLANNERS, READERS, focal_point_only
 from services.summit.models import DelegationRow, ParticipantRow
 
-router = APIRouter(prefix="/summits", tags=["summits", "delegations"], route_class=Route)
+router = APIRouter(prefix="/summits", tags=["delegations"], route_class=Route)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DELEGATION_COLUMNS = (
@@ -112,12 +113,13 @@ def _drain(buffer: io.StringIO) -> str:
 @router.get(
     "/{summit_id}/delegations.csv",
     summary="Delegations as CSV (a focal point: its own)",
-    response_class=StreamingResponse,
+    response_class=CsvResponse,
     responses=CSV_RESPONSE,
 )
 async def delegations_csv(
     summit_id: str, session: SessionDep, runtime: RuntimeDep, principal: Annotated[Principal, READERS]
 ) -> StreamingResponse:
+    """Every delegation of the summit (a focal point: its own) as CSV, streamed, one row per delegation."""
     await queries.summit_or_404(session, summit_id)
     query = queries.delegations_export(summit_id, focal_point_only(principal))
 
@@ -130,7 +132,7 @@ async def delegations_csv(
 @router.get(
     "/{summit_id}/participants.csv",
     summary="The participant list as CSV: published (consenting persons only) or internal",
-    response_class=StreamingResponse,
+    response_class=CsvResponse,
     responses=CSV_RESPONSE,
 )
 async def participants_csv(
@@ -173,12 +175,13 @@ def _participant_shape(
 @router.get(
     "/{summit_id}/badges.csv",
     summary="Badges to print as CSV: accredited and confirmed delegations, and guests (planners)",
-    response_class=StreamingResponse,
+    response_class=CsvResponse,
     responses=CSV_RESPONSE,
 )
 async def badges_csv(
     summit_id: str, session: SessionDep, runtime: RuntimeDep, _: Annotated[Principal, PLANNERS]
 ) -> StreamingResponse:
+    """The badges to print as CSV: the persons of accredited and confirmed delegations, and the guests."""
     await queries.summit_or_404(session, summit_id)
     query = queries.badges_export(summit_id)
     return _csv_response(_csv(runtime, query, BADGE_COLUMNS, _participant_shape), f"badges-{summit_id}")

@@ -47,6 +47,8 @@ async def create_summit(
     response: Response,
     _: Annotated[Principal, PLANNERS],
 ) -> SummitPublic:
+    """A new summit, with its dates, venue and currency; its plan's standard milestones are laid out from
+    its dates."""
     summit = await service.plan_summit(session, temporal, runtime.settings.summit_policy, body)
     response.headers["Location"] = f"/summits/{summit.id}"
     etag(response, summit.version)
@@ -55,6 +57,7 @@ async def create_summit(
 
 @router.get("", summary="Summits")
 async def list_summits(session: SessionDep, _: Annotated[Principal, READERS]) -> list[SummitPublic]:
+    """Every summit, with its dates, venue and capacity."""
     return [summit_public(s) for s in await queries.summits(session)]
 
 
@@ -62,6 +65,7 @@ async def list_summits(session: SessionDep, _: Annotated[Principal, READERS]) ->
 async def get_summit(
     summit_id: str, session: SessionDep, response: Response, _: Annotated[Principal, READERS]
 ) -> SummitPublic:
+    """One summit; its ``ETag`` is its version."""
     summit = await queries.summit_or_404(session, summit_id)
     etag(response, summit.version)
     return summit_public(summit)
@@ -78,6 +82,7 @@ async def reschedule_summit(
     principal: Annotated[Principal, PLANNERS],
     if_match: IfMatch = None,
 ) -> SummitPublic:
+    """New dates for the summit: every milestone not yet completed moves with it."""
     summit = await service.reschedule_summit(
         session,
         temporal,

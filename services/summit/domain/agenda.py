@@ -51,7 +51,24 @@ class ConflictKind(StrEnum):
 class SessionInput(BaseModel):
     """A session as a planner writes it (POST creates, PUT replaces)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Opening plenary",
+                    "theme": "Performance and accountability",
+                    "kind": "plenary",
+                    "starts_at": "2030-06-04T10:00:00-04:00",
+                    "ends_at": "2030-06-04T12:00:00-04:00",
+                    "room_id": "room-ga-hall",
+                    "speakers": ["Secretary-General"],
+                    "languages": ["en", "fr"],
+                    "expected_attendance": 400,
+                }
+            ]
+        },
+    )
 
     title: Text
     theme: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
@@ -113,7 +130,19 @@ VenueTime = Annotated[time, AfterValidator(_venue_local)]
 class RoomInput(BaseModel):
     """A room a planner adds for one summit (an annex, a hotel ballroom for a side event...)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Conference Room 4",
+                    "building": "Conference Building",
+                    "capacity": 300,
+                    "capacity_confirmed": True,
+                }
+            ]
+        },
+    )
 
     name: Text
     building: str | None = Field(None, max_length=200)
@@ -132,7 +161,7 @@ class RoomInput(BaseModel):
 class RoomPatch(BaseModel):
     """The fields of a room to change; the others stay as they are (the result is checked as a whole)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"capacity": 280}]})
 
     name: Text | None = None
     building: str | None = Field(None, max_length=200)
@@ -558,6 +587,8 @@ def programme_order(sessions: Iterable[ProgrammeSession]) -> list[ProgrammeSessi
 
 
 class ReleaseInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "Speakers of the second day confirmed"}]}
+    )
 
     note: str | None = Field(None, max_length=2000, examples=["Room changes after the Bureau's meeting"])

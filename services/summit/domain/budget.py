@@ -16,7 +16,18 @@ from services.summit.domain.plan import SummitDate
 
 
 class BudgetLineCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "interpretation",
+                    "title": "Interpretation in six languages",
+                    "planned": "120000.00",
+                }
+            ]
+        },
+    )
 
     category: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,40}$")] = Field(
         examples=["interpretation"],
@@ -27,7 +38,19 @@ class BudgetLineCreate(BaseModel):
 
 
 class ExpenditureCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "budget_line_id": "line-1",
+                    "amount": "4500.00",
+                    "spent_on": "2030-05-20",
+                    "description": "Interpreters' rehearsal day",
+                }
+            ]
+        },
+    )
 
     budget_line_id: str
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
@@ -38,7 +61,9 @@ class ExpenditureCreate(BaseModel):
 class ExchangeRates(BaseModel):
     """Units of the budget currency per unit of each other currency (the UN operational rates)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"rates": {"EUR": "1.08", "CHF": "1.12"}}]}
+    )
 
     rates: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")], Decimal]
 
@@ -172,7 +197,20 @@ def gap_alert_due(position: FundingPosition, threshold: float) -> bool:
 
 
 class ReceiptCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_state": "CHN",
+                    "pledge_id": "PLG-0001",
+                    "amount": "250000.00",
+                    "currency": "USD",
+                    "received_on": "2030-03-02",
+                }
+            ]
+        },
+    )
 
     member_state: str = Field(pattern=r"^[A-Z]{3}$")
     pledge_id: str | None = Field(None, description="The financial-support pledge this money fulfils")
@@ -184,7 +222,7 @@ class ReceiptCreate(BaseModel):
 class BudgetLinePatch(BaseModel):
     """The fields of a budget line to change; the others stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"planned": "135000.00"}]})
 
     category: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,40}$")] | None = None
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)] | None = (
@@ -196,7 +234,7 @@ class BudgetLinePatch(BaseModel):
 class ExpenditurePatch(BaseModel):
     """A correction of spending recorded by mistake (the wrong amount, day, line or description)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount": "4250.00"}]})
 
     budget_line_id: str | None = None
     amount: Decimal | None = Field(None, gt=0, max_digits=18, decimal_places=2)
@@ -218,7 +256,10 @@ def patched(current: dict[str, object], patch: BaseModel) -> dict[str, object]:
 class ReceiptReversal(BaseModel):
     """Why a receipt is reversed (recorded twice, the wrong State or pledge, money returned...)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "Recorded twice: the bank statement shows one transfer"}]},
+    )
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 

@@ -72,6 +72,18 @@ class _Model(BaseModel):
 
 
 class InvitationRequest(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_states": ["GHA", "NOR"],
+                    "note_verbale": "PD/UNCOPS-III/2030/{member_state}",
+                    "registration_deadline": "2030-04-30T23:59:00Z",
+                }
+            ]
+        }
+    )
+
     member_states: Literal["all"] | list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]] = Field(
         description='ISO 3166 alpha-3 codes, or "all" for every UN Member State', min_length=1
     )
@@ -90,11 +102,27 @@ class InvitationRequest(_Model):
 
 
 class CapacityChange(_Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"capacity": 450}]})
+
     capacity: int = Field(ge=1, le=100_000)
 
 
 class GuestCreate(_Model):
     """A UN official, moderator or other guest the secretariat registers without a delegation."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "full_name": "Ana Lima",
+                    "function": "Police Adviser",
+                    "organisation": "United Nations, Department of Peace Operations",
+                    "languages": ["en", "pt"],
+                    "consent_to_list": True,
+                }
+            ]
+        }
+    )
 
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     function: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -153,6 +181,32 @@ class ProofDocument(_Model):
 class Register(_Model):
     """Registers the delegation, or replaces its list of persons (an edit)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "register",
+                    "head": {
+                        "full_name": "Jane Doe",
+                        "function": "Inspector-General of Police",
+                        "languages": ["en"],
+                        "consent_to_list": True,
+                        "head_of_delegation": "chief_of_police",
+                    },
+                    "members": [
+                        {"full_name": "John Roe", "function": "Police adviser", "languages": ["en", "fr"]}
+                    ],
+                    "proof_document": {
+                        "file_name": "credentials.pdf",
+                        "media_type": "application/pdf",
+                        "size_bytes": 184320,
+                        "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    },
+                }
+            ]
+        }
+    )
+
     action: Literal["register"] = "register"
     head: Head
     members: list[Person] = Field(default_factory=list, description="The other persons, head excluded")
@@ -164,23 +218,39 @@ class Register(_Model):
 
 
 class StartReview(_Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "start_review"}]})
+
     action: Literal["start_review"] = "start_review"
 
 
 class Accredit(_Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "accredit"}]})
+
     action: Literal["accredit"] = "accredit"
 
 
 class Confirm(_Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "confirm"}]})
+
     action: Literal["confirm"] = "confirm"
 
 
 class Decline(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"action": "decline", "reason": "The credentials letter is not signed"}]
+        }
+    )
+
     action: Literal["decline"] = "decline"
     reason: Reason
 
 
 class Withdraw(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"action": "withdraw", "reason": "The minister cannot travel"}]}
+    )
+
     action: Literal["withdraw"] = "withdraw"
     reason: Reason
 

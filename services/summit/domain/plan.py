@@ -101,7 +101,22 @@ def _check_languages(languages: Sequence[str]) -> None:
 
 
 class SummitCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "UNCOPS-III",
+                    "name": "Third UN Chiefs of Police Summit",
+                    "starts_on": "2030-06-04",
+                    "ends_on": "2030-06-05",
+                    "languages": ["en", "fr"],
+                    "capacity": 400,
+                    "budget_currency": "USD",
+                }
+            ]
+        },
+    )
 
     id: SummitId = Field(examples=["UNCOPS-III"])
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
@@ -123,7 +138,9 @@ class SummitCreate(BaseModel):
 class SummitReschedule(BaseModel):
     """New dates for the summit: every pending milestone moves with them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"starts_on": "2030-06-11", "ends_on": "2030-06-12"}]}
+    )
 
     starts_on: SummitDate
     ends_on: SummitDate
@@ -224,7 +241,14 @@ def replanned(
 
 
 class MilestoneCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"title": "Send the save-the-date", "due_at": "2030-01-15T17:00:00Z", "warn_before_days": 14}
+            ]
+        },
+    )
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
     due_at: SummitTime
@@ -232,6 +256,8 @@ class MilestoneCreate(BaseModel):
 
 
 class MilestoneCompletion(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "Sent to every Permanent Mission"}]}
+    )
 
     note: str | None = Field(None, max_length=2000)
