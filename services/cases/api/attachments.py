@@ -15,7 +15,7 @@ from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, Temporal
 from services.common.auth import Principal
 from services.common.errors import NotFound
 
-router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
+router = APIRouter(prefix="/cases", tags=["attachments"], route_class=Route)
 
 
 @router.post(

@@ -13,7 +13,7 @@ from services.cases.models import AuditEntry
 from services.common.app import Route, SessionDep
 from services.common.auth import Principal
 
-router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
+router = APIRouter(prefix="/cases", tags=["audit"], route_class=Route)
 
 
 class AuditVerification(BaseModel):

@@ -15,7 +15,7 @@ from services.common.app import Route, SessionDep
 from services.common.auth import Principal
 from uncops_contracts.cases import AllegationType, MisconductCategory, PersonnelCategory
 
-router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
+router = APIRouter(prefix="/cases", tags=["statistics"], route_class=Route)
 
 
 class StatisticsRow(BaseModel):

@@ -16,7 +16,7 @@ from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, Temporal
 from services.common.auth import Principal
 from services.common.idempotency import not_replayed
 
-router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
+router = APIRouter(prefix="/cases", tags=["victims"], route_class=Route)
 
 
 def vault(runtime: RuntimeDep) -> Vault:
