@@ -29,8 +29,7 @@ run: install ## start the whole stack in the foreground (Ctrl-C stops it)
 	$(PY) -m deploy.stack run
 
 test: install ## set up what is missing, then run the whole suite against real servers
-	bash deploy/ensure-docker-compose.sh
-	bash deploy/ensure-chromium.sh
+	bash deploy/ensure-debian-packages.sh docker-compose:docker-compose /usr/bin/chromium:chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install ## the tests that need no server

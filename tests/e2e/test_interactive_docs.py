@@ -2,7 +2,8 @@
 is allowed to reach 127.0.0.1 only, and Swagger UI still lists every operation of the service (its script
 and styles are served by the service itself, services/common/interactive_docs.py).
 
-Chromium comes from Debian (deploy/ensure-chromium.sh, run by `make test`), never from `playwright install`.
+Chromium comes from Debian (deploy/ensure-debian-packages.sh, run by `make test`), never from
+`playwright install`.
 """
 
 from __future__ import annotations

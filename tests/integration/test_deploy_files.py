@@ -62,8 +62,8 @@ def _compose(args: list[str], tmp_path: Path, secrets: dict[str, str]) -> subpro
     exe = shutil.which("docker-compose")
     if exe is None:
         pytest.fail(
-            "docker-compose is not installed: `make test` installs it with deploy/ensure-docker-compose.sh "
-            "(Debian package docker-compose); run that script, then the tests again"
+            "docker-compose is not installed: `make test` installs it with deploy/ensure-debian-packages.sh "
+            "(Debian package docker-compose); run `make test` again"
         )
     env = {k: v for k, v in os.environ.items() if k not in OVERRIDABLE and k not in REQUIRED_SECRETS}
     env.update(secrets)
@@ -215,10 +215,19 @@ def test_dockerfile() -> None:
         assert path in ignored, path
 
 
-def test_ensure_docker_compose_script_parses() -> None:
-    script = ROOT / "deploy" / "ensure-docker-compose.sh"
-    assert os.access(script, os.X_OK), "deploy/ensure-docker-compose.sh must be executable"
+def test_ensure_debian_packages_script_finds_what_is_installed() -> None:
+    script = ROOT / "deploy" / "ensure-debian-packages.sh"
+    assert os.access(script, os.X_OK), "deploy/ensure-debian-packages.sh must be executable"
     subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
+    # Programs already there: nothing to install, so no apt-get runs (this test never installs anything).
+    found = subprocess.run(
+        ["bash", str(script), "bash:bash", "/bin/sh:dash"], capture_output=True, text=True, timeout=30
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines() == [
+        "ensure-debian-packages: found bash",
+        "ensure-debian-packages: found /bin/sh",
+    ]
 
 
 # ------------------------------------------------------------------ Kubernetes
