@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    event,
     func,
     text,
 )
@@ -30,7 +31,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
+
+from services.common.idempotency import mark_committed
 
 
 def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
@@ -42,8 +46,16 @@ def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
+class KeyedSession(Session):
+    """A session whose commits mark the running request's Idempotency-Key claim in the same transaction
+    (services.common.idempotency.mark_committed): a request whose effect is stored never runs twice."""
+
+
+event.listen(KeyedSession, "before_commit", mark_committed)
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=KeyedSession)
 
 
 def asyncpg_dsn(url: str) -> str:

@@ -13,6 +13,11 @@ derived from the key (``next_update_id``), and is applied once.
 One table per service database, ``idempotency_key``, a row per (subject, key): claimed by an insert before
 the request runs (the insert-first claim: of two concurrent requests, one inserts, the other sees the
 claim), completed with the answer, or deleted. Kept ``idempotency_ttl_hours`` and swept by the API process.
+
+The first commit a request makes marks its claim in the same transaction (``mark_committed``, run by every
+session of the service before it commits). A marked claim is never run again: if its request dies after
+committing and before its answer is stored (a crash, a 5xx), a retry learns that the request was applied
+and its answer lost (``AnswerLost``), instead of creating a second case, room or receipt.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from fastapi import HTTPException, Request, Response, status
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from services.common.errors import Conflict, InvalidField
@@ -70,6 +76,8 @@ idempotency_key = sa.Table(
     sa.Column("body", sa.LargeBinary),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    # Set in the transaction of the request's first commit (``mark_committed``): its effect is stored.
+    sa.Column("committed_at", sa.DateTime(timezone=True)),
     sa.Index("idempotency_key_created_at", "created_at"),  # the sweep's
 )
 
@@ -120,7 +128,9 @@ class Found:
     method: str
     path: str
     fingerprint: str
-    answer: StoredAnswer | None  # None: its request is still running
+    answer: StoredAnswer | None  # None: its request is still running, or died
+    committed: bool = False  # its request committed what it did
+    abandoned: bool = False  # its request stopped answering (CLAIM_LEASE_SECONDS) or failed after committing
 
 
 class KeyReused(Conflict):
@@ -137,11 +147,21 @@ class KeyInFlight(Conflict):
         self.headers = {"Retry-After": "1"}
 
 
+class AnswerLost(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            f"the first request with this {KEY_HEADER} was applied, but its answer was lost when the service "
+            "stopped: read the resource to see the result; it will not be applied again"
+        )
+
+
 def decide(found: Found, method: str, path: str, print_: str) -> StoredAnswer:
     """The stored answer a retry gets, or why it gets none."""
     if (found.method, found.path, found.fingerprint) != (method, path, print_):
         raise KeyReused(found.method, found.path)
     if found.answer is None:
+        if found.committed and found.abandoned:
+            raise AnswerLost()
         raise KeyInFlight()
     return found.answer
 
@@ -155,19 +175,33 @@ ON CONFLICT (scope, key) DO UPDATE SET
     claim = EXCLUDED.claim, status = NULL, headers = NULL, body = NULL,
     created_at = now(), claimed_at = now()
 WHERE k.created_at < now() - make_interval(hours => $7)
-   OR (k.status IS NULL AND k.claimed_at < now() - make_interval(secs => $8)
+   OR (k.status IS NULL AND k.committed_at IS NULL AND k.claimed_at < now() - make_interval(secs => $8)
        AND k.fingerprint = EXCLUDED.fingerprint)
 RETURNING k.claim
 """
-_FIND = (
-    "SELECT method, path, fingerprint, status, headers, body FROM idempotency_key"
-    " WHERE scope = $1 AND key = $2"
-)
+_FIND = """
+SELECT method, path, fingerprint, status, headers, body, committed_at IS NOT NULL AS committed,
+       claimed_at < now() - make_interval(secs => $3) AS abandoned
+FROM idempotency_key WHERE scope = $1 AND key = $2
+"""
 _COMPLETE = (
     "UPDATE idempotency_key SET status = $4, headers = $5, body = $6"
     " WHERE scope = $1 AND key = $2 AND claim = $3"
 )
-_RELEASE = "DELETE FROM idempotency_key WHERE scope = $1 AND key = $2 AND claim = $3"
+# A claim whose request committed is kept, marked abandoned: its retry answers AnswerLost, never runs again.
+_RELEASE = """
+WITH released AS (
+    DELETE FROM idempotency_key WHERE scope = $1 AND key = $2 AND claim = $3 AND committed_at IS NULL
+    RETURNING 1
+)
+UPDATE idempotency_key SET claimed_at = '-infinity'
+WHERE scope = $1 AND key = $2 AND claim = $3 AND committed_at IS NOT NULL
+  AND NOT EXISTS (SELECT FROM released)
+"""
+_MARK_COMMITTED = sa.text(
+    "UPDATE idempotency_key SET committed_at = now()"
+    " WHERE scope = :scope AND key = :key AND claim = :claim AND committed_at IS NULL"
+)
 _SWEEP = """
 DELETE FROM idempotency_key WHERE ctid = ANY(ARRAY(
     SELECT ctid FROM idempotency_key WHERE created_at < now() - make_interval(hours => $1) LIMIT $2))
@@ -192,12 +226,15 @@ async def claim(
             _CLAIM, scope, key, method, path, print_, token, ttl_hours, CLAIM_LEASE_SECONDS
         ):
             return Claim(scope, key, token)
-        row = await conn.fetchrow(_FIND, scope, key)
+        row = await conn.fetchrow(_FIND, scope, key, CLAIM_LEASE_SECONDS)
         if row is not None:
             answer = None
             if row["status"] is not None:
                 answer = StoredAnswer(row["status"], json.loads(row["headers"]), bytes(row["body"]))
-            return decide(Found(row["method"], row["path"], row["fingerprint"], answer), method, path, print_)
+            found = Found(
+                row["method"], row["path"], row["fingerprint"], answer, row["committed"], row["abandoned"]
+            )
+            return decide(found, method, path, print_)
     raise KeyInFlight()
 
 
@@ -209,6 +246,18 @@ async def complete(conn: asyncpg.Connection, held: Claim, answer: StoredAnswer) 
 
 async def release(conn: asyncpg.Connection, held: Claim) -> None:
     await conn.execute(_RELEASE, held.scope, held.key, held.token)
+
+
+# The claim of the request running in this task (and the tasks it starts), for mark_committed.
+_running: ContextVar[Claim | None] = ContextVar("uncops_idempotency_claim", default=None)
+
+
+def mark_committed(session: Session) -> None:
+    """Marks the running request's claim in the transaction about to commit (a ``before_commit`` hook of
+    every session, services.common.database): once the request's effect is stored, it is never run again."""
+    held = _running.get()
+    if held is not None:
+        session.execute(_MARK_COMMITTED, {"scope": held.scope, "key": held.key, "claim": held.token})
 
 
 async def sweep(conn: asyncpg.Connection, ttl_hours: int) -> int:
@@ -318,6 +367,7 @@ def guarded(handler: Handler) -> Handler:
         if isinstance(held, StoredAnswer):
             return held.response()
         ids = _update_ids.set(_UpdateIds(update_base(scope, key, print_)))
+        running = _running.set(held)
         try:
             response = await handler(request)
         except BaseException as exc:
@@ -329,6 +379,7 @@ def guarded(handler: Handler) -> Handler:
             raise
         finally:
             _update_ids.reset(ids)
+            _running.reset(running)
         await _finish(runtime, held, response)
         return response
 

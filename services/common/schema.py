@@ -65,5 +65,15 @@ def create_idempotency_keys() -> None:
     idempotency_key.to_metadata(MetaData()).create(op.get_bind(), checkfirst=True)
 
 
+def mark_idempotency_commits() -> None:
+    """``idempotency_key.committed_at``: a request's first commit marks its claim (it was created with the
+    table where the table came later)."""
+    op.execute("ALTER TABLE idempotency_key ADD COLUMN IF NOT EXISTS committed_at timestamptz")
+
+
+def unmark_idempotency_commits() -> None:
+    op.execute("ALTER TABLE idempotency_key DROP COLUMN IF EXISTS committed_at")
+
+
 def drop_idempotency_keys() -> None:
     op.drop_table("idempotency_key")

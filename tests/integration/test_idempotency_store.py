@@ -1,16 +1,21 @@
 """The Idempotency-Key store's SQL on a real PostgreSQL (a scratch database at the pledges head, which has
 the table like every service): one claim per key, the answer kept, expired keys and abandoned claims taken
-over, the sweep."""
+over, the sweep; a request whose write committed is never run again, even when it died before answering."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from services.common import idempotency
-from services.common.idempotency import Claim, KeyInFlight, KeyReused, StoredAnswer
+from services.common.database import create_engine, session_factory
+from services.common.idempotency import AnswerLost, Claim, KeyInFlight, KeyReused, StoredAnswer
 
 ANSWER = StoredAnswer(201, {"location": "/things/1", "content-type": "application/json"}, b'{"id":"1"}')
 
@@ -88,3 +93,84 @@ async def _claim(dsn: str, scope: str, key: str, print_: str) -> Claim | StoredA
         return await idempotency.claim(conn, scope, key, "POST", "/things", print_, 24)
     finally:
         await conn.close()
+
+
+@pytest_asyncio.fixture
+async def things(scratch_pledges_db: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the scratch database, which has a table ``thing`` the requests below write (its key
+    checked at commit, so that a duplicate fails the commit itself, after the claim was marked in it)."""
+    conn = await asyncpg.connect(scratch_pledges_db)
+    await conn.execute("CREATE TABLE thing (id text PRIMARY KEY DEFERRABLE INITIALLY DEFERRED)")
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _request_writes(dsn: str, held: Claim, thing_id: str) -> None:
+    """What a request under ``held`` does through the service's sessions: writes a row and commits."""
+    engine = create_engine(dsn.replace("postgresql://", "postgresql+asyncpg://", 1), pool_size=1)
+    running = idempotency._running.set(held)
+    try:
+        async with session_factory(engine)() as session:
+            await session.execute(sa.text("INSERT INTO thing VALUES (:id)"), {"id": thing_id})
+            await session.commit()
+    finally:
+        idempotency._running.reset(running)
+        await engine.dispose()
+
+
+async def test_a_request_that_committed_then_died_is_never_run_again(
+    scratch_pledges_db: str, things: asyncpg.Connection
+) -> None:
+    held = await idempotency.claim(things, "alice", "k5", "POST", "/things", "f1", 24)
+    assert isinstance(held, Claim)
+    await _request_writes(scratch_pledges_db, held, "1")
+    # The process dies here: its answer is never stored, its claim never released.
+    with pytest.raises(KeyInFlight):  # within its lease it may still answer
+        await idempotency.claim(things, "alice", "k5", "POST", "/things", "f1", 24)
+    await things.execute(
+        "UPDATE idempotency_key SET claimed_at = now() - interval '2 minutes' WHERE key = 'k5'"
+    )
+    with pytest.raises(AnswerLost):  # past it, the retry learns it was applied, and is not run
+        await idempotency.claim(things, "alice", "k5", "POST", "/things", "f1", 24)
+    with pytest.raises(KeyReused):
+        await idempotency.claim(things, "alice", "k5", "POST", "/things", "f2", 24)
+    assert await things.fetchval("SELECT count(*) FROM thing") == 1
+
+
+async def test_a_request_that_failed_after_committing_is_answered_lost_at_once(
+    scratch_pledges_db: str, things: asyncpg.Connection
+) -> None:
+    held = await idempotency.claim(things, "alice", "k6", "POST", "/things", "f1", 24)
+    assert isinstance(held, Claim)
+    await _request_writes(scratch_pledges_db, held, "1")
+    await idempotency.release(things, held)  # a 5xx after the commit
+    with pytest.raises(AnswerLost):
+        await idempotency.claim(things, "alice", "k6", "POST", "/things", "f1", 24)
+
+
+async def test_a_commit_that_fails_leaves_the_claim_free_to_run_again(
+    scratch_pledges_db: str, things: asyncpg.Connection
+) -> None:
+    await things.execute("INSERT INTO thing VALUES ('taken')")
+    held = await idempotency.claim(things, "alice", "k7", "POST", "/things", "f1", 24)
+    assert isinstance(held, Claim)
+    with pytest.raises(IntegrityError):  # at commit: the mark was in the transaction that failed
+        await _request_writes(scratch_pledges_db, held, "taken")
+    assert await things.fetchval("SELECT committed_at FROM idempotency_key WHERE key = 'k7'") is None
+    await idempotency.release(things, held)
+    assert isinstance(await idempotency.claim(things, "alice", "k7", "POST", "/things", "f1", 24), Claim)
+    # A commit outside any request marks nothing.
+    await _request_writes_outside_a_request(scratch_pledges_db)
+    assert await things.fetchval("SELECT count(*) FROM idempotency_key WHERE committed_at IS NOT NULL") == 0
+
+
+async def _request_writes_outside_a_request(dsn: str) -> None:
+    engine = create_engine(dsn.replace("postgresql://", "postgresql+asyncpg://", 1), pool_size=1)
+    try:
+        async with session_factory(engine)() as session:
+            await session.execute(sa.text("INSERT INTO thing VALUES ('free')"))
+            await session.commit()
+    finally:
+        await engine.dispose()

@@ -12,7 +12,15 @@ import pytest
 from services.common import idempotency
 from services.common.commands import bounded_update
 from services.common.errors import InvalidField, OutcomeUnknown
-from services.common.idempotency import Found, KeyInFlight, KeyReused, StoredAnswer, UpdateId, decide
+from services.common.idempotency import (
+    AnswerLost,
+    Found,
+    KeyInFlight,
+    KeyReused,
+    StoredAnswer,
+    UpdateId,
+    decide,
+)
 from services.common.settings import Settings
 
 
@@ -100,6 +108,18 @@ def test_a_request_still_running_under_the_key_is_not_run_again() -> None:
         decide(Found("POST", "/cases", "f1", None), "POST", "/cases", "f1")
     assert refused.value.status_code == 409
     assert refused.value.headers == {"Retry-After": "1"}
+
+
+def test_a_request_that_committed_and_died_is_answered_lost_not_run_again() -> None:
+    with pytest.raises(AnswerLost) as lost:
+        decide(Found("POST", "/cases", "f1", None, committed=True, abandoned=True), "POST", "/cases", "f1")
+    assert lost.value.status_code == 409
+    assert "was applied" in lost.value.detail
+    # Still within its lease, it may yet answer; another request under the key is still refused.
+    with pytest.raises(KeyInFlight):
+        decide(Found("POST", "/cases", "f1", None, committed=True), "POST", "/cases", "f1")
+    with pytest.raises(KeyReused):
+        decide(Found("POST", "/cases", "f1", None, committed=True, abandoned=True), "POST", "/cases", "f2")
 
 
 def test_a_request_without_a_key_sends_updates_without_an_id() -> None:
