@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml contracts/pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench histories docs clean lock
+.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench histories docs messages clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -22,7 +22,16 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml contracts/pyproje
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP) ## create the virtual environment and install pinned packages
+# The console's front-end packages (htmx; axe-core for the accessibility tests), exactly as package-lock.json pins them.
+NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-12)
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: Node.js 20+ with npm is needed for the console's packages"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -f node_modules/.installed-*
+	touch $@
+
+install: $(STAMP) $(NODE_STAMP) ## create the virtual environment and install pinned packages (Python and npm)
 	@$(PY) -m deploy.stack kafka-jars > /dev/null && echo "Kafka broker jars resolved"
 
 run: install ## start the whole stack in the foreground (Ctrl-C stops it)
@@ -41,10 +50,14 @@ lint: install ## ruff, mypy and the contracts check
 	$(VENV)/bin/mypy contracts/uncops_contracts services workflows deploy uncops tests bench docs/generate.py
 	$(PY) contracts/generate.py --check
 	$(PY) docs/generate.py --check
+	$(PY) -m uncops.messages --check
 
 contracts: install ## regenerate contracts/schemas and contracts/asyncapi.yaml, and the event catalogue
 	$(PY) contracts/generate.py
 	$(PY) docs/generate.py
+
+messages: install ## add the console's new messages to its French catalogue (then translate them)
+	$(PY) -m uncops.messages
 
 docs: install ## rewrite the event catalogue in docs/events.md from the contracts
 	$(PY) docs/generate.py

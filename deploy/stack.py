@@ -39,6 +39,7 @@ logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 VENV_BIN = Path(sys.executable).parent
 POSTGRES_USER = "uncops-postgres"  # PostgreSQL refuses to run as root
 SERVICES = ("pledges", "cases", "summit")
+CONSOLE = "console"  # in front of the three: the web pages
 
 
 class StackError(Exception):
@@ -55,6 +56,7 @@ class Ports:
     pledges: int = 8001
     cases: int = 8002
     summit: int = 8003
+    console: int = 8000
 
     ENV = {
         "postgres": "POSTGRES_PORT",
@@ -65,6 +67,7 @@ class Ports:
         "pledges": "PLEDGES_PORT",
         "cases": "CASES_PORT",
         "summit": "SUMMIT_PORT",
+        "console": "CONSOLE_PORT",
     }
 
     @classmethod
@@ -87,7 +90,7 @@ class Ports:
 # The suite's own ports, so `make test` runs beside a `make run`.
 # Below the kernel's ephemeral range (32768-60999 here): a port in it can be taken, for a moment, as the local
 # port of an outgoing connection, and a service restarted by a test then fails to bind (seen once).
-TEST_PORTS = Ports(25432, 29092, 29093, 27233, 28233, 28001, 28002, 28003)
+TEST_PORTS = Ports(25432, 29092, 29093, 27233, 28233, 28001, 28002, 28003, 28000)
 
 
 @dataclass
@@ -149,6 +152,7 @@ class LocalStack:
             PLEDGES_PORT=str(self.ports.pledges),
             CASES_PORT=str(self.ports.cases),
             SUMMIT_PORT=str(self.ports.summit),
+            CONSOLE_PORT=str(self.ports.console),
             PYTHONUNBUFFERED="1",
         )
         for service in SERVICES:
@@ -464,12 +468,13 @@ class LocalStack:
     def start_services(self) -> None:
         from uncops.cli import load_worker
 
-        self.check_ports(SERVICES)
+        self.check_ports([*SERVICES, CONSOLE])
         for service in SERVICES:
             if load_worker(service) is not None:
                 self.start_service(service, "worker")
         for service in SERVICES:
             self.start_service(service)
+        self.start_service(CONSOLE)
 
 
 def _postgres_os_user(bin_dir: Path, home: Path) -> str | None:
@@ -589,12 +594,14 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
     signal.signal(signal.SIGHUP, on_signal)
     try:
         stack.acquire()
-        stack.check_ports(["postgres", "kafka", "kafka_controller", "temporal", "temporal_ui", *SERVICES])
+        stack.check_ports(
+            ["postgres", "kafka", "kafka_controller", "temporal", "temporal_ui", *SERVICES, CONSOLE]
+        )
         print(f"starting the UNCOPS Platform stack (data in {stack.run_dir})", flush=True)
         started = time.monotonic()
         stack.start_infrastructure()
         stack.start_services()
-        for service in SERVICES:
+        for service in (*SERVICES, CONSOLE):
             readyz = f"http://127.0.0.1:{ports.service(service)}/readyz"
             stack.wait_for(service, functools.partial(_http_ok, readyz), 60)
         print(_banner(stack, time.monotonic() - started), flush=True)
@@ -640,6 +647,7 @@ def _banner(stack: LocalStack, seconds: float) -> str:
         [
             "",
             f"UNCOPS Platform is up ({seconds:.0f}s). Ctrl-C stops everything.",
+            f"  console     http://127.0.0.1:{p.console}/   (sign in: choose a role)",
             f"  pledges     http://127.0.0.1:{p.pledges}/docs   (API, /healthz /readyz /metrics)",
             f"  cases       http://127.0.0.1:{p.cases}/docs",
             f"  summit      http://127.0.0.1:{p.summit}/docs",

@@ -86,6 +86,7 @@ def platform(stack: LocalStack) -> LocalStack:
         stack.start_service(service, "relay")
     stack.start_service("summit", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15")
     stack.start_service("pledges", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15")
+    stack.start_service("console")
     return stack
 
 

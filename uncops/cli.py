@@ -15,7 +15,7 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from services.common.settings import SERVICES, Settings, get_settings
+from services.common.settings import CONSOLE, SERVICES, Settings, get_settings
 from uncops.import_pledges import add_import_parser, import_pledges
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         ("migrate", "apply a service's database migrations"),
     ):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("service", choices=SERVICES)
+        sub.add_argument("service", choices=(*SERVICES, CONSOLE) if name == "serve" else SERVICES)
     commands.add_parser("topics", help="create the Kafka topics and their DLQs")
     add_import_parser(commands)
 
@@ -132,9 +132,14 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, service: str) -> int:
     import uvicorn
 
-    from services.common.app import create_app
+    if service == CONSOLE:
+        from services.console.app import create
 
-    app = create_app(load_service(service), settings)
+        app = create(settings)
+    else:
+        from services.common.app import create_app
+
+        app = create_app(load_service(service), settings)
     uvicorn.run(
         app,
         host=settings.host,

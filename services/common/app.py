@@ -182,7 +182,7 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
         lifespan=lifespan,
         openapi_tags=[*definition.tags, OPERATIONS_TAG],
         generate_unique_id_function=operation_id,
-        # _TraceAndMetricsMiddleware below makes the request's span and its Prometheus metrics; FastAPI's
+        # TraceAndMetricsMiddleware below makes the request's span and its Prometheus metrics; FastAPI's
         # own OpenTelemetry instrumentation would make a second span (and meters) for every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         # Served by interactive_docs from local files, not from a CDN.
@@ -190,7 +190,7 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     problems.install(app)
-    app.add_middleware(_TraceAndMetricsMiddleware, service=definition.name)
+    app.add_middleware(TraceAndMetricsMiddleware, service=definition.name)
     interactive_docs.install(app)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
@@ -255,7 +255,7 @@ async def _readiness(runtime: ServiceRuntime) -> dict[str, str]:
 _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 
 
-class _TraceAndMetricsMiddleware:
+class TraceAndMetricsMiddleware:
     """Continues (or starts) the trace of each request, returns its correlation id, records metrics.
 
     Pure ASGI rather than BaseHTTPMiddleware: it keeps the span current for the route's own code.

@@ -12,9 +12,12 @@ from uncops_contracts.policies import CasePolicy, PledgePolicy, SummitPolicy
 # Accepted only in development and test: production must bring its own secret or a JWKS URL.
 DEVELOPMENT_JWT_SECRET = "uncops-development-secret-do-not-use-in-production"
 DEVELOPMENT_VICTIM_DATA_KEY = "uncops-development-victim-data-key"
+DEVELOPMENT_CONSOLE_SECRET = "uncops-development-console-secret"
 
+# The services with an API, a database, events and workflows; the console (services/console) is in front.
 SERVICES = ("pledges", "cases", "summit")
-DEFAULT_PORTS = {"pledges": 8001, "cases": 8002, "summit": 8003}
+CONSOLE = "console"
+DEFAULT_PORTS = {"console": 8000, "pledges": 8001, "cases": 8002, "summit": 8003}
 
 
 def _env(*names: str) -> AliasChoices:
@@ -34,6 +37,7 @@ class Settings(BaseSettings):
     # The API process also runs its service's outbox relay and consumers unless told not to.
     background: bool = Field(True, validation_alias=_env("UNCOPS_BACKGROUND"))
 
+    console_port: int = DEFAULT_PORTS["console"]
     pledges_port: int = DEFAULT_PORTS["pledges"]
     cases_port: int = DEFAULT_PORTS["cases"]
     summit_port: int = DEFAULT_PORTS["summit"]
@@ -95,6 +99,13 @@ class Settings(BaseSettings):
     )
     attachment_max_bytes: int = Field(20 * 1024 * 1024, validation_alias=_env("UNCOPS_ATTACHMENT_MAX_BYTES"))
 
+    # The console: the key that signs its session cookie, and where it finds the APIs (by default on this
+    # host at their ports).
+    console_session_secret: SecretStr = Field(
+        SecretStr(DEVELOPMENT_CONSOLE_SECRET), validation_alias=_env("UNCOPS_CONSOLE_SESSION_SECRET")
+    )
+    api_host: str = Field("127.0.0.1", validation_alias=_env("UNCOPS_API_HOST"))
+
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "Settings":
         if not self.jwks_url:
@@ -107,6 +118,15 @@ class Settings(BaseSettings):
             if self.victim_data_key.get_secret_value() == DEVELOPMENT_VICTIM_DATA_KEY:
                 raise ValueError("UNCOPS_VICTIM_DATA_KEY is the development key: set a real one")
         return self
+
+    @property
+    def local_sign_in(self) -> bool:
+        """Whether the console may sign people in by itself: only with the development signing secret,
+        whose tokens nothing outside this machine accepts."""
+        return self.jwks_url is None and self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
+
+    def api_url(self, service: str) -> str:
+        return f"http://{self.api_host}:{self.port(service)}"
 
     def database_url(self, service: str) -> str:
         url: str | None = getattr(self, f"{service}_database_url")

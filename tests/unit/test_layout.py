@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 
-from services.common.settings import SERVICES
+from services.common.settings import CONSOLE, SERVICES
 from services.common.temporal import WorkflowType
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +34,11 @@ SERVICE_NAMES = {
     "app.py",  # wiring
     "migrations",
     "data",
+    # the console's: its pages' rendering, templates, static files and message catalogues
+    "pages.py",
+    "templates",
+    "static",
+    "translations",
 }
 # What domain code must not load, not even through another module.
 IMPURE = {"fastapi", "starlette", "sqlalchemy", "sqlmodel", "asyncpg", "temporalio", "aiokafka", "httpx"}
@@ -51,7 +56,7 @@ def imported_modules(path: Path) -> Iterator[str]:
             yield node.module
 
 
-@pytest.mark.parametrize("context", SERVICES)
+@pytest.mark.parametrize("context", [*SERVICES, CONSOLE])
 def test_a_service_never_imports_workflows(context: str) -> None:
     found = [
         f"{path.relative_to(REPO)} imports {module}"
@@ -73,17 +78,18 @@ def test_common_imports_no_service() -> None:
     assert found == []
 
 
-@pytest.mark.parametrize("context", SERVICES)
+@pytest.mark.parametrize("context", [*SERVICES, CONSOLE])
 def test_a_service_has_the_shared_shape(context: str) -> None:
     folder = REPO / "services" / context
     names = {p.name for p in folder.iterdir() if p.name != "__pycache__"}
     assert names - SERVICE_NAMES == set(), "a name that no other service uses for its role"
-    assert {"api", "app.py", "models.py"} <= names
+    assert {"api", "app.py", "service.py", "gateway.py"} <= names
+    assert ("models.py" in names) == ("migrations" in names), "tables come with their migrations"
     assert len(names & {"domain.py", "domain"}) == 1
     assert all(p.suffix == ".py" for p in (folder / "api").iterdir() if p.name != "__pycache__")
 
 
-@pytest.mark.parametrize("context", SERVICES)
+@pytest.mark.parametrize("context", [*SERVICES, CONSOLE])
 def test_domain_rules_are_pure(context: str) -> None:
     modules = [
         ".".join(path.relative_to(REPO).with_suffix("").parts)

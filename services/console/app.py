@@ -1,0 +1,170 @@
+"""Wiring of the console: its pages, its session cookie (signed, HttpOnly, SameSite), its security headers
+(a strict Content-Security-Policy: no inline script or style, nothing from another origin), its static
+files (its own CSS and script, htmx from the npm package `make install` puts in node_modules), health and
+metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from services.common import observability
+from services.common.app import Health, Readiness, TraceAndMetricsMiddleware
+from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settings
+from services.console.api import cases, home, sign_in
+from services.console.gateway import Apis, Refused, SignInAgain
+from services.console.pages import CsrfRefused, NotSignedIn, back_to, render, see_other, sign_in_url
+from services.console.service import LocalSignInRefused
+
+HERE = Path(__file__).parent
+VENDOR = HERE.parents[1] / "node_modules" / "htmx.org" / "dist"
+SESSION_HOURS = 8
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """The same headers on every answer, pages and files alike (pure ASGI)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).extend(SECURITY_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create(settings: Settings) -> FastAPI:
+    secret = settings.console_session_secret.get_secret_value()
+    if settings.environment == "production" and secret == DEVELOPMENT_CONSOLE_SECRET:
+        raise RuntimeError("UNCOPS_CONSOLE_SESSION_SECRET is the development secret: set a real one")
+    if not VENDOR.is_dir():
+        raise RuntimeError(
+            f"{VENDOR} is missing: run `make install` (it installs the console's npm packages)"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        observability.configure(CONSOLE, settings.log_level)
+        app.state.apis = Apis(settings)
+        try:
+            yield
+        finally:
+            await app.state.apis.close()
+
+    app = FastAPI(
+        title="UNCOPS console",
+        description="The web pages of the UNCOPS Platform (its only operations: health and metrics)",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="uncops_console",
+        max_age=SESSION_HOURS * 3600,
+        same_site="lax",  # strict would drop the cookie on the identity provider's redirect back
+        https_only=settings.environment == "production",
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(TraceAndMetricsMiddleware, service=CONSOLE)
+    app.mount("/static/vendor", StaticFiles(directory=VENDOR), name="vendor")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for router in (home.router, sign_in.router, cases.router):
+        app.include_router(router)
+    _operations(app)
+    _errors(app)
+    return app
+
+
+def _operations(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    async def healthz() -> Health:
+        return Health(status="ok", service=CONSOLE)
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="The three APIs answer",
+        responses={200: {"model": Readiness}, 503: {"model": Readiness, "description": "Not ready"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await request.app.state.apis.ready()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        )
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn) -> RedirectResponse:
+        return see_other(sign_in_url(exc.back_to))
+
+    @app.exception_handler(SignInAgain)
+    async def sign_in_again(request: Request, exc: SignInAgain) -> RedirectResponse:
+        request.session.pop("person", None)
+        return see_other(sign_in_url(back_to(request)))
+
+    @app.exception_handler(CsrfRefused)
+    async def csrf_refused(request: Request, exc: CsrfRefused) -> HTMLResponse:
+        return render(request, "error.html", status_code=403, kind="csrf")
+
+    @app.exception_handler(LocalSignInRefused)
+    async def local_refused(request: Request, exc: LocalSignInRefused) -> HTMLResponse:
+        return render(request, "error.html", status_code=403, kind="local", detail=exc.detail)
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> HTMLResponse:
+        kind = {404: "not_found", 403: "forbidden", 409: "refused"}.get(exc.status, "unavailable")
+        status_code = exc.status if exc.status < 500 else 503
+        return render(request, "error.html", status_code=status_code, kind=kind, detail=exc.detail)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return render(request, "error.html", status_code=404, kind="not_found")
+        if exc.status_code == 422:
+            return render(request, "error.html", status_code=400, kind="bad_request")
+        return render(request, "error.html", status_code=exc.status_code, kind="unavailable")

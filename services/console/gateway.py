@@ -1,0 +1,118 @@
+"""The only code of the console that talks to the APIs: every call carries the signed-in person's token, so
+each API applies its own rules and scopes to the person, as if they called it themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.common.settings import SERVICES, Settings
+from services.console.domain.person import Person
+
+
+class SignInAgain(Exception):
+    """The API no longer accepts the person's token (expired, or signed with a retired key)."""
+
+
+@dataclass
+class Refused(Exception):
+    """An API's answer of 4xx or 5xx, with its problem body (RFC 9457) as sent."""
+
+    status: int
+    problem: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def detail(self) -> str:
+        detail = self.problem.get("detail")
+        return detail if isinstance(detail, str) else ""
+
+    @property
+    def field_errors(self) -> dict[str, str]:
+        found = {}
+        for error in self.problem.get("errors") or ():
+            if isinstance(error, dict) and "field" in error:
+                found[str(error["field"]).rsplit(".", 1)[-1]] = str(error.get("reason", ""))
+        return found
+
+    @property
+    def allowed_actions(self) -> list[str]:
+        return [str(a) for a in self.problem.get("allowed_actions") or ()]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+
+class Apis:
+    """One HTTP client for the three APIs, kept for the life of the console process."""
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._bases = {service: settings.api_url(service) for service in SERVICES}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.step_timeout_seconds + 5, connect=3),
+            limits=httpx.Limits(max_connections=100, keepalive_expiry=2),
+            transport=transport,
+        )
+        self._documents: dict[str, dict[str, Any]] = {}
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def call(
+        self,
+        person: Person,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        response = await self._client.request(
+            method,
+            self._bases[service] + path,
+            params={k: v for k, v in (params or {}).items() if v not in (None, "")},
+            json=json,
+            headers={"Authorization": f"Bearer {person.token}", **(headers or {})},
+        )
+        if response.status_code == 401:
+            raise SignInAgain()
+        body = _body(response)
+        if response.status_code >= 400:
+            raise Refused(response.status_code, body if isinstance(body, dict) else {})
+        return Answer(response.status_code, body, response.headers)
+
+    async def document(self, service: str) -> dict[str, Any]:
+        """The API's OpenAPI document (the contract the step forms are laid out from), fetched once."""
+        document = self._documents.get(service)
+        if document is None:
+            response = await self._client.get(self._bases[service] + "/openapi.json")
+            response.raise_for_status()
+            document = self._documents[service] = response.json()
+        return document
+
+    async def ready(self) -> dict[str, str]:
+        checks = {}
+        for service, base in self._bases.items():
+            try:
+                response = await self._client.get(base + "/healthz", timeout=3)
+                checks[service] = "ok" if response.status_code == 200 else f"answered {response.status_code}"
+            except httpx.HTTPError as exc:
+                checks[service] = type(exc).__name__
+        return checks
+
+
+def _body(response: httpx.Response) -> Any:
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            return response.json()
+        except ValueError:
+            return None
+    return response.text

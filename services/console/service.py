@@ -1,0 +1,132 @@
+"""The console's use cases: sign a person in, and read or act through the APIs as that person. Nothing here
+decides what a case allows: the APIs answer that (a case's ``allowed_actions``, a refusal's reason)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from services.common.auth import Role, issue_token
+from services.common.errors import DomainError, InvalidField
+from services.common.settings import Settings
+from services.console.domain.forms import FilledForm, StepForm, read_form, step_forms
+from services.console.domain.person import Person
+from services.console.gateway import Answer, Apis, Refused
+from uncops_contracts.reference import is_member_state
+
+SIGN_IN_ROLES = (Role.CONDUCT_OFFICER, Role.STATE_FOCAL_POINT, Role.PLANNER, Role.ADMIN)
+# The filters of the officers' queue, passed to the cases API as they are.
+QUEUE_FILTERS = ("mission", "status", "category", "police_contributing_country", "overdue")
+QUEUE_PAGE = 25
+
+
+class LocalSignInRefused(DomainError):
+    status_code = 403
+
+
+def sign_in_locally(settings: Settings, role: str, member_state: str, name: str) -> Person:
+    """A person signed in by the console itself, with the token ``uncops token`` would print: only while the
+    development signing secret is in use (a token nothing outside this machine accepts)."""
+    if not settings.local_sign_in:
+        raise LocalSignInRefused(
+            "local sign-in is off: this platform signs people in through its identity provider"
+        )
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise InvalidField("role", "choose one of the roles") from None
+    if chosen not in SIGN_IN_ROLES:
+        raise InvalidField("role", "choose one of the roles")
+    state = member_state.strip().upper() or None
+    if chosen is Role.STATE_FOCAL_POINT and state is None:
+        raise InvalidField(
+            "member_state", "a Member State's focal point names the State (ISO alpha-3, e.g. XYZ)"
+        )
+    if state is not None and not is_member_state(state):
+        raise InvalidField("member_state", f"{state} is not the ISO alpha-3 code of a UN Member State")
+    if chosen is not Role.STATE_FOCAL_POINT:
+        state = None
+    token = issue_token(settings, chosen, state)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return Person(
+        role=chosen.value,
+        member_state=state,
+        name=name.strip()[:100],
+        subject=str(claims["sub"]),
+        token=token,
+        expires_at=int(claims["exp"]),
+    )
+
+
+def signed_in(session: dict[str, Any]) -> Person | None:
+    """The person of a session cookie, while their token lasts."""
+    stored = session.get("person")
+    if not isinstance(stored, dict):
+        return None
+    try:
+        person = Person.model_validate(stored)
+    except ValueError:
+        return None
+    return person if person.signed_in_at(time.time()) else None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    cases: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+async def queue(apis: Apis, person: Person, filters: dict[str, str], cursor: str | None) -> QueuePage:
+    params: dict[str, Any] = {name: filters.get(name) for name in QUEUE_FILTERS}
+    params.update(limit=QUEUE_PAGE, cursor=cursor)
+    answer = await apis.call(person, "cases", "GET", "/cases", params=params)
+    return QueuePage(list(answer.body["items"]), answer.body.get("next_cursor"))
+
+
+async def read_case(apis: Apis, person: Person, case_id: str) -> dict[str, Any]:
+    answer = await apis.call(person, "cases", "GET", f"/cases/{case_id}")
+    case: dict[str, Any] = answer.body
+    return case
+
+
+async def case_steps(apis: Apis) -> dict[str, StepForm]:
+    """Every step's form, from the cases API's own contract."""
+    document = await apis.document("cases")
+    body = document["paths"]["/cases/{case_id}/actions"]["post"]["requestBody"]["content"]["application/json"]
+    return step_forms(body["schema"], document["components"]["schemas"])
+
+
+async def step_of(apis: Apis, person: Person, case_id: str, action: str) -> tuple[dict[str, Any], StepForm]:
+    """The case and the form of one of the steps it allows the person now (404 for any other)."""
+    case = await read_case(apis, person, case_id)
+    forms = await case_steps(apis)
+    if action not in case.get("allowed_actions", ()) or action not in forms:
+        raise Refused(409, {"detail": "", "allowed_actions": case.get("allowed_actions", [])})
+    return case, forms[action]
+
+
+async def take_step(
+    apis: Apis,
+    person: Person,
+    case_id: str,
+    form: StepForm,
+    values: dict[str, str],
+    version: str,
+    idempotency_key: str,
+) -> FilledForm | Answer:
+    """Sends the step with the version the person saw (If-Match) and the form's Idempotency-Key (a second
+    click sends the same key: the API answers the first outcome again)."""
+    filled = read_form(form, values)
+    if filled.errors:
+        return filled
+    return await apis.call(
+        person,
+        "cases",
+        "POST",
+        f"/cases/{case_id}/actions",
+        json=filled.body,
+        headers={"Idempotency-Key": idempotency_key, **({"If-Match": f'"{version}"'} if version else {})},
+    )

@@ -1,0 +1,115 @@
+"""A conduct-and-discipline officer's day in the console, in Debian's Chromium: sign in, open a case, take
+it from assessment to closure through its buttons and forms, see a refusal explained, and no serious
+accessibility fault on any page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from playwright.async_api import Page, expect
+
+from deploy.stack import LocalStack
+from services.common.auth import Role
+from services.common.settings import Settings
+from tests.conftest import bearer, url
+from tests.e2e.console import accessibility_faults, chromium, field, shot, signed_in
+
+TODAY = datetime.now(UTC).date()
+
+
+async def open_case(http: httpx.AsyncClient, settings: Settings) -> dict[str, str]:
+    opened = await http.post(
+        url("cases", "/cases"),
+        headers=bearer(settings, Role.CONDUCT_OFFICER),
+        json={
+            "mission": "MINUSCA",
+            "personnel_category": "individual_police_officer",
+            "police_contributing_country": "SEN",
+            "allegation_type": "sexual_exploitation",
+            "incident_date": str(TODAY - timedelta(days=20)),
+            "reported_on": str(TODAY - timedelta(days=2)),
+            "how_reported": "community-based complaint network",
+            "victims": 1,
+            "description": "Synthetic test case.",
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    return dict(opened.json())
+
+
+async def take(page: Page, step: str, fields: dict[str, str] | None = None) -> None:
+    """Clicks the step's button on the case; fills its form, if it has one, by the fields' labels."""
+    await page.get_by_role("button", name=step, exact=True).click()
+    if fields is not None:
+        await expect(page.get_by_role("heading", level=1)).to_have_text(step)
+        for label, value in fields.items():
+            control = field(page, label)
+            if await control.evaluate("e => e.tagName") == "SELECT":
+                await control.select_option(label=value)
+            else:
+                await control.fill(value)
+        await page.get_by_role("button", name=step, exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text(step)
+
+
+async def test_an_officer_takes_a_case_from_assessment_to_closure(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    case = await open_case(http, settings)
+    async with chromium() as browser:
+        context, page = await signed_in(browser, "Conduct officer", name="Aminata Diallo")
+        await expect(page).to_have_url(url("console", "/cases"))
+        await expect(
+            page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases")
+        ).to_be_visible()
+        await shot(page, "queue")
+
+        await page.goto(url("console", f"/cases/{case['case_id']}"))
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {case['reference']}")
+        await shot(page, "case-received")
+        faults = await accessibility_faults(browser, page.url, await context.cookies())
+        await take(page, "Start assessment")
+        await take(page, "Refer for investigation", {})
+        await take(page, "Record finding", {"Finding": "Substantiated", "Summary": "Corroborated."})
+        await take(page, "Refer for prosecution", {"On": str(TODAY)})
+
+        # A conviction needs its sentence: the API's reason is shown at the top of the form, focused.
+        await page.get_by_role("button", name="Record prosecution outcome", exact=True).click()
+        await field(page, "Outcome").select_option(label="Convicted")
+        await field(page, "On").fill(str(TODAY))
+        faults += await accessibility_faults(browser, page.url, await context.cookies())
+        await page.get_by_role("button", name="Record prosecution outcome", exact=True).click()
+        summary = page.get_by_role("alert")
+        await expect(summary).to_be_focused()
+        await expect(summary).to_contain_text("sentence")
+        await shot(page, "step-refused")
+        await field(page, "Sentence").fill("3 years")
+        await page.get_by_role("button", name="Record prosecution outcome", exact=True).click()
+        await expect(page.get_by_role("status")).to_contain_text("Record prosecution outcome")
+
+        await take(page, "Close", {"Reason": "Prosecution concluded", "Note": "Sentence served notice."})
+        await expect(page.locator(".facts")).to_contain_text("Closed")
+        await shot(page, "case-closed")
+        faults += await accessibility_faults(browser, page.url, await context.cookies())
+        faults += await accessibility_faults(browser, url("console", "/cases"), await context.cookies())
+        await context.close()
+    assert faults == []
+
+    audit = await http.get(
+        url("cases", f"/cases/{case['case_id']}/audit"), headers=bearer(settings, Role.CONDUCT_OFFICER)
+    )
+    assert audit.status_code == 200
+
+
+async def test_a_visitor_is_sent_to_sign_in_and_back(platform: LocalStack, settings: Settings) -> None:
+    async with chromium() as browser:
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(url("console", "/cases?mission=MINUSCA"))
+        await expect(page).to_have_url(url("console", "/sign-in?next=%2Fcases%3Fmission%3DMINUSCA"))
+        await page.get_by_label("Role").select_option(label="Conduct officer")
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page).to_have_url(url("console", "/cases?mission=MINUSCA"))
+        await shot(page, "sign-in-back")
+        await context.close()

@@ -1,0 +1,115 @@
+"""The console's message catalogues: every English message the console can show — the templates' texts and
+the words of the cases API's steps, fields and values (from its OpenAPI document, the contract) — and its
+French in services/console/translations/fr/LC_MESSAGES/messages.po.
+
+``python -m uncops.messages`` adds what is missing to the French catalogue (with an empty translation, for a
+translator) and drops what is no longer used; ``--check`` fails while a message has no French.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+from services.console.domain import forms
+from services.console.domain.words import in_words
+
+CONSOLE = Path(__file__).resolve().parents[1] / "services" / "console"
+FRENCH = CONSOLE / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
+# What the console's Python says to people (forms.read_form's reasons), shown through the catalogue.
+PYTHON_MESSAGES = (
+    "Enter a value",
+    "Enter a whole number",
+    "Enter a number",
+    "Enter a date as YYYY-MM-DD",
+    "Enter a date and time",
+    "Choose one of the options",
+)
+ROLES = ("conduct_officer", "state_focal_point", "planner", "admin", "partner")
+
+
+def template_messages() -> Iterator[str]:
+    method_map = [("**.html", "jinja2.ext:babel_extract")]
+    options = {"**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}}
+    for _, _, message, _, _ in extract_from_dir(CONSOLE / "templates", method_map, options):
+        if isinstance(message, str):
+            yield message
+
+
+def cases_document() -> dict[str, Any]:
+    from services.common.app import create_app
+    from services.common.settings import Settings
+    from uncops.cli import load_service
+
+    app = create_app(load_service("cases"), Settings(environment="test"))
+    document: dict[str, Any] = app.openapi()
+    return document
+
+
+def contract_words(document: dict[str, Any]) -> Iterator[str]:
+    """The words of the cases API a page shows: each step, its fields and their hints, every enumerated
+    value (statuses, categories, outcomes...), the fields of a case."""
+    schemas = document["components"]["schemas"]
+    body = document["paths"]["/cases/{case_id}/actions"]["post"]["requestBody"]["content"]["application/json"]
+    for action, form in forms.step_forms(body["schema"], schemas).items():
+        yield in_words(action)
+        for field in form.fields:
+            yield in_words(field.name)
+            if field.hint:
+                yield field.hint
+            yield from (in_words(choice) for choice in field.choices)
+    for schema in schemas.values():
+        for value in schema.get("enum", ()):
+            yield in_words(str(value))
+
+
+def needed(document: dict[str, Any] | None = None) -> list[str]:
+    words: Iterable[str] = (
+        *template_messages(),
+        *PYTHON_MESSAGES,
+        *(in_words(role) for role in ROLES),
+        *contract_words(document or cases_document()),
+    )
+    return sorted(set(words))
+
+
+def french() -> Catalog:
+    with FRENCH.open("rb") as source:
+        return read_po(source, locale="fr")
+
+
+def untranslated(catalog: Catalog, messages: Iterable[str]) -> list[str]:
+    return [m for m in messages if not (m in catalog and catalog[m] is not None and catalog[m].string)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m uncops.messages", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail while a message has no French")
+    args = parser.parse_args(argv)
+    messages = needed()
+    catalog = french() if FRENCH.exists() else Catalog(locale="fr", project="UNCOPS console")
+    missing = untranslated(catalog, messages)
+    if args.check:
+        for message in missing:
+            print(f"no French for: {message!r}", file=sys.stderr)
+        return 1 if missing else 0
+    kept = Catalog(locale="fr", project="UNCOPS console", fuzzy=False)
+    for message in messages:
+        found = catalog.get(message)
+        kept.add(message, found.string if found is not None else "")
+    FRENCH.parent.mkdir(parents=True, exist_ok=True)
+    with FRENCH.open("wb") as target:
+        write_po(target, kept, width=110, omit_header=False, sort_output=True)
+    print(f"{FRENCH}: {len(messages)} messages, {len(missing)} without French")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
