@@ -12,10 +12,10 @@ import jwt
 from services.common.auth import Role, issue_token
 from services.common.errors import DomainError, InvalidField
 from services.common.settings import Settings
-from services.console.domain.forms import FilledForm, StepForm, read_form, step_forms
+from services.console.domain.forms import FilledForm, StepForm, read_form, step_form, step_forms, with_choices
 from services.console.domain.person import Person
 from services.console.gateway import Answer, Apis, Refused
-from uncops_contracts.reference import is_member_state
+from uncops_contracts.reference import is_member_state, member_states, missions
 
 SIGN_IN_ROLES = (Role.CONDUCT_OFFICER, Role.STATE_FOCAL_POINT, Role.PLANNER, Role.ADMIN)
 # The filters of the officers' queue, passed to the cases API as they are.
@@ -97,6 +97,31 @@ async def case_steps(apis: Apis) -> dict[str, StepForm]:
     document = await apis.document("cases")
     body = document["paths"]["/cases/{case_id}/actions"]["post"]["requestBody"]["content"]["application/json"]
     return step_forms(body["schema"], document["components"]["schemas"])
+
+
+async def intake_form(apis: Apis) -> StepForm:
+    """The form that opens a case, from the cases API's ``CaseIntake`` schema, with the UN's missions and
+    Member States as choices (the contracts' reference data)."""
+    document = await apis.document("cases")
+    schemas = document["components"]["schemas"]
+    form = step_form("open_case", schemas["CaseIntake"], schemas)
+    active = {code: f"{code} — {m.name}" for code, m in missions().items() if m.active}
+    form = with_choices(form, "mission", active)
+    states = {code: f"{name} ({code})" for code, name in member_states().items()}
+    return with_choices(form, "police_contributing_country", states)
+
+
+async def open_case(
+    apis: Apis, person: Person, form: StepForm, values: dict[str, str], idempotency_key: str
+) -> FilledForm | Answer:
+    """Opens the case under the form's Idempotency-Key: a double click opens one case."""
+    filled = read_form(form, values)
+    filled.body.pop("action")
+    if filled.errors:
+        return filled
+    return await apis.call(
+        person, "cases", "POST", "/cases", json=filled.body, headers={"Idempotency-Key": idempotency_key}
+    )
 
 
 async def step_of(apis: Apis, person: Person, case_id: str, action: str) -> tuple[dict[str, Any], StepForm]:

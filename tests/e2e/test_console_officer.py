@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import uuid
+
 import httpx
 from playwright.async_api import Page, expect
 
@@ -18,14 +20,14 @@ from tests.e2e.console import accessibility_faults, chromium, field, shot, signe
 TODAY = datetime.now(UTC).date()
 
 
-async def open_case(http: httpx.AsyncClient, settings: Settings) -> dict[str, str]:
+async def open_case(http: httpx.AsyncClient, settings: Settings, state: str = "SEN") -> dict[str, str]:
     opened = await http.post(
         url("cases", "/cases"),
         headers=bearer(settings, Role.CONDUCT_OFFICER),
         json={
             "mission": "MINUSCA",
             "personnel_category": "individual_police_officer",
-            "police_contributing_country": "SEN",
+            "police_contributing_country": state,
             "allegation_type": "sexual_exploitation",
             "incident_date": str(TODAY - timedelta(days=20)),
             "reported_on": str(TODAY - timedelta(days=2)),
@@ -113,3 +115,58 @@ async def test_a_visitor_is_sent_to_sign_in_and_back(platform: LocalStack, setti
         await expect(page).to_have_url(url("console", "/cases?mission=MINUSCA"))
         await shot(page, "sign-in-back")
         await context.close()
+
+
+async def test_the_console_speaks_french(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    case = await open_case(http, settings)
+    async with chromium() as browser:
+        context, page = await signed_in(browser, "Agent déontologie et discipline", locale="fr-FR")
+        await expect(page.locator("html")).to_have_attribute("lang", "fr")
+        await page.goto(url("console", f"/cases/{case['case_id']}"))
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Dossier {case['reference']}")
+        await expect(page.locator(".facts")).to_contain_text("Reçu")
+        await shot(page, "case-fr")
+        faults = await accessibility_faults(browser, page.url, await context.cookies())
+        await page.get_by_role("button", name="Commencer l'évaluation", exact=True).click()
+        await expect(page.get_by_role("status")).to_contain_text("Fait : Commencer l'évaluation")
+        await page.get_by_role("button", name="Renvoyer pour enquête", exact=True).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Renvoyer pour enquête")
+        await shot(page, "step-fr")
+        faults += await accessibility_faults(browser, page.url, await context.cookies())
+        # The switch back to English keeps the page.
+        await page.get_by_role("button", name="English").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Refer for investigation")
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        await context.close()
+    assert faults == []
+
+
+async def test_a_focal_point_sees_its_states_part_only(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    own = await open_case(http, settings, "SEN")
+    other = await open_case(http, settings, "NPL")
+    officer = bearer(settings, Role.CONDUCT_OFFICER)
+    for action in ("start_assessment", "refer_for_investigation"):
+        answer = await http.post(
+            url("cases", f"/cases/{own['case_id']}/actions"), headers=officer, json={"action": action}
+        )
+        assert answer.status_code == 200, answer.text
+    async with chromium() as browser:
+        context, page = await signed_in(browser, "State focal point", member_state="SEN")
+        await page.goto(url("console", f"/cases/{own['case_id']}"))
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {own['reference']}")
+        steps = page.get_by_role("region", name="Steps you can take").get_by_role("button")
+        await expect(steps.first).to_be_visible()
+        names = await steps.all_inner_texts()
+        assert "Start assessment" not in names and "Record finding" not in names, names
+        await expect(page.get_by_role("heading", name="Description")).to_have_count(0)
+        await shot(page, "focal-point-case")
+        faults = await accessibility_faults(browser, page.url, await context.cookies())
+
+        await page.goto(url("console", f"/cases/{other['case_id']}"))
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+        await context.close()
+    assert faults == []

@@ -28,6 +28,52 @@ async def queue(
     return render(request, "cases.html", page=page, filters=filters)
 
 
+@router.get("/new")
+async def new_case_page(request: Request, person: SignedIn) -> HTMLResponse:
+    form = await service.intake_form(request.app.state.apis)
+    return _new_case(request, form, FilledForm(), {}, str(uuid.uuid4()))
+
+
+def _new_case(
+    request: Request,
+    form: Any,
+    filled: FilledForm,
+    values: dict[str, str],
+    key: str,
+    refused: Refused | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "new_case.html",
+        status_code=status_code,
+        form=form,
+        errors=filled.errors,
+        values=values,
+        key=key,
+        refused=refused,
+    )
+
+
+@router.post("/new", dependencies=[CsrfChecked], response_model=None)
+async def open_case(request: Request, person: SignedIn) -> HTMLResponse | RedirectResponse:
+    apis = request.app.state.apis
+    form = await service.intake_form(apis)
+    values = {name: str(value) for name, value in (await request.form()).items()}
+    key = values.get("idempotency_key") or str(uuid.uuid4())
+    try:
+        outcome = await service.open_case(apis, person, form, values, key)
+    except Refused as refused:
+        if refused.status >= 500 and refused.status != 503:
+            raise
+        again = key if refused.status == 503 else str(uuid.uuid4())
+        filled = FilledForm(errors=refused.field_errors)
+        return _new_case(request, form, filled, values, again, refused, status_code=refused.status)
+    if isinstance(outcome, FilledForm):
+        return _new_case(request, form, outcome, values, key, status_code=422)
+    return see_other(f"/cases/{outcome.body['case_id']}?done=open_case")
+
+
 @router.get("/{case_id}")
 async def case_page(request: Request, person: SignedIn, case_id: str) -> HTMLResponse:
     apis = request.app.state.apis

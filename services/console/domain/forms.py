@@ -5,7 +5,7 @@ control for each field and turns its text into the JSON type the schema names.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -23,6 +23,8 @@ class FormField:
     kind: Kind
     required: bool
     choices: tuple[str, ...] = ()
+    # Shown instead of the value said in words (proper names: a mission, a State); none: the value in words.
+    choice_names: tuple[tuple[str, str], ...] = ()
     hint: str = ""  # the schema's description, in English
     default: Any = None
     max_length: int | None = None
@@ -118,6 +120,18 @@ def step_forms(union: Mapping[str, Any], components: Mapping[str, Any]) -> dict[
         if action:
             forms[str(action)] = step_form(str(action), schema, components)
     return forms
+
+
+def with_choices(form: StepForm, name: str, names: Mapping[str, str]) -> StepForm:
+    """The form with field ``name`` chosen from ``names`` (value -> what a person reads), e.g. the
+    missions of the reference data for a field the schema only knows as a pattern."""
+    fields = tuple(
+        replace(spec, kind="select", choices=tuple(names), choice_names=tuple(names.items()))
+        if spec.name == name
+        else spec
+        for spec in form.fields
+    )
+    return StepForm(form.action, fields)
 
 
 def read_form(form: StepForm, values: Mapping[str, str]) -> FilledForm:
