@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import uuid
-
 import httpx
 from playwright.async_api import Page, expect
 
