@@ -99,12 +99,18 @@ class Settings(BaseSettings):
     )
     attachment_max_bytes: int = Field(20 * 1024 * 1024, validation_alias=_env("UNCOPS_ATTACHMENT_MAX_BYTES"))
 
-    # The console: the key that signs its session cookie, and where it finds the APIs (by default on this
-    # host at their ports).
+    # The console: the key that signs its session cookie, where it finds the APIs (by default on this
+    # host at their ports) and the front-end packages npm installed (htmx).
     console_session_secret: SecretStr = Field(
         SecretStr(DEVELOPMENT_CONSOLE_SECRET), validation_alias=_env("UNCOPS_CONSOLE_SESSION_SECRET")
     )
-    api_host: str = Field("127.0.0.1", validation_alias=_env("UNCOPS_API_HOST"))
+    pledges_api_url: str | None = None
+    cases_api_url: str | None = None
+    summit_api_url: str | None = None
+    console_node_modules: Path = Field(
+        Path(__file__).resolve().parents[2] / "node_modules",
+        validation_alias=_env("UNCOPS_CONSOLE_NODE_MODULES"),
+    )
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "Settings":
@@ -126,7 +132,8 @@ class Settings(BaseSettings):
         return self.jwks_url is None and self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
 
     def api_url(self, service: str) -> str:
-        return f"http://{self.api_host}:{self.port(service)}"
+        url: str | None = getattr(self, f"{service}_api_url")
+        return (url or f"http://127.0.0.1:{self.port(service)}").rstrip("/")
 
     def database_url(self, service: str) -> str:
         url: str | None = getattr(self, f"{service}_database_url")

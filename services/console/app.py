@@ -26,7 +26,6 @@ from services.console.pages import CsrfRefused, NotSignedIn, back_to, render, se
 from services.console.service import LocalSignInRefused
 
 HERE = Path(__file__).parent
-VENDOR = HERE.parents[1] / "node_modules" / "htmx.org" / "dist"
 SESSION_HOURS = 8
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -72,9 +71,10 @@ def create(settings: Settings) -> FastAPI:
     secret = settings.console_session_secret.get_secret_value()
     if settings.environment == "production" and secret == DEVELOPMENT_CONSOLE_SECRET:
         raise RuntimeError("UNCOPS_CONSOLE_SESSION_SECRET is the development secret: set a real one")
-    if not VENDOR.is_dir():
+    vendor = settings.console_node_modules / "htmx.org" / "dist"
+    if not vendor.is_dir():
         raise RuntimeError(
-            f"{VENDOR} is missing: run `make install` (it installs the console's npm packages)"
+            f"{vendor} is missing: run `make install` (it installs the console's npm packages)"
         )
 
     @asynccontextmanager
@@ -105,7 +105,7 @@ def create(settings: Settings) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(TraceAndMetricsMiddleware, service=CONSOLE)
-    app.mount("/static/vendor", StaticFiles(directory=VENDOR), name="vendor")
+    app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in (home.router, sign_in.router, cases.router):
         app.include_router(router)

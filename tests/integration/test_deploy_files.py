@@ -30,6 +30,7 @@ INFRA = ("kafka", "postgres", "temporal")
 ONE_SHOT_JOBS = ("migrate-pledges", "migrate-cases", "migrate-summit", "topics")
 # The fixed interfaces: host port -> container port of each published service.
 PUBLISHED = {
+    "console": (8000, 8000),
     "pledges": (8001, 8001),
     "cases": (8002, 8002),
     "summit": (8003, 8003),
@@ -38,9 +39,14 @@ PUBLISHED = {
     "temporal-ui": (8233, 8080),
     "postgres": (5432, 5432),
 }
-REQUIRED_SECRETS = {"UNCOPS_JWT_SECRET": "test-jwt-secret", "UNCOPS_VICTIM_DATA_KEY": "test-victim-key"}
+REQUIRED_SECRETS = {
+    "UNCOPS_JWT_SECRET": "test-jwt-secret",
+    "UNCOPS_VICTIM_DATA_KEY": "test-victim-key",
+    "UNCOPS_CONSOLE_SESSION_SECRET": "test-console-secret",
+}
 # Variables the compose file reads for host ports and passwords: dropped so the defaults are tested.
 OVERRIDABLE = (
+    "CONSOLE_PORT",
     "PLEDGES_PORT",
     "CASES_PORT",
     "SUMMIT_PORT",
@@ -104,7 +110,14 @@ def test_compose_refuses_to_start_without_secrets(tmp_path: Path, missing: str) 
 
 
 def test_compose_has_every_component(compose: dict[str, Any]) -> None:
-    expected = {*INFRA, "temporal-ui", *SERVICES, *(f"{s}-worker" for s in WORKER_SERVICES), *ONE_SHOT_JOBS}
+    expected = {
+        *INFRA,
+        "temporal-ui",
+        "console",
+        *SERVICES,
+        *(f"{s}-worker" for s in WORKER_SERVICES),
+        *ONE_SHOT_JOBS,
+    }
     assert expected <= set(compose["services"])
 
 
@@ -131,6 +144,7 @@ def test_commands(compose: dict[str, Any]) -> None:
     for svc in WORKER_SERVICES:
         assert services[f"{svc}-worker"]["command"] == ["worker", svc]
     assert services["topics"]["command"] == ["topics"]
+    assert services["console"]["command"] == ["serve", "console"]
 
 
 def test_one_shot_jobs_do_not_restart(compose: dict[str, Any]) -> None:
