@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, or_, tuple_
+from sqlalchemy import ColumnElement, Select, and_, literal, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 from sqlalchemy.sql import coercions, operators, roles
@@ -252,14 +252,15 @@ def after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]
     """The rows after ``values`` in the order of ``keys``. One direction: a row comparison, which lets
     PostgreSQL enter a matching index at the cursor (measured in bench/cases.py); mixed directions: the
     same written out term by term."""
+    # Bound with their columns' types: SQLAlchemy compares a boolean column with < only to a typed value.
+    bound = [literal(value, key.expression.type) for key, value in zip(keys, values, strict=True)]
     if all(k.descending == keys[0].descending for k in keys):
         position = tuple_(*(k.expression for k in keys))
-        bound = tuple_(*values)
-        return position < bound if keys[0].descending else position > bound
+        return position < tuple_(*bound) if keys[0].descending else position > tuple_(*bound)
     terms = []
     for i, key in enumerate(keys):
-        equal = [k.expression == v for k, v in zip(keys[:i], values[:i], strict=True)]
-        beyond = key.expression < values[i] if key.descending else key.expression > values[i]
+        equal = [k.expression == v for k, v in zip(keys[:i], bound[:i], strict=True)]
+        beyond = key.expression < bound[i] if key.descending else key.expression > bound[i]
         terms.append(and_(*equal, beyond))
     return or_(*terms)
 
