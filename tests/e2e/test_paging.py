@@ -56,7 +56,7 @@ def scenario(service: str, path: str) -> Callable[[Scenario], Scenario]:
 async def created(
     world: World, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Any:
-    service = path.split("/")[1]
+    service = {"summits": "summit"}.get(path.split("/")[1], path.split("/")[1])
     answer = await world.ok(
         world.http.post(url(service, path), headers=headers or world.planner, json=body), 201
     )
@@ -138,7 +138,23 @@ async def milestones(world: World) -> Listing:
 @scenario("summit", "/summits/{summit_id}/budget/lines")
 async def budget_lines(world: World) -> Listing:
     summit_id = await world.summit()
-    made = [await world.budget_line(summit_id) for _ in range(5)]  # one title: the id orders them
+    # Two categories, titles out of order: the page order is the list's (category, title, id).
+    made = [
+        (
+            await created(
+                world,
+                f"/summits/{summit_id}/budget/lines",
+                {"category": category, "title": f"Line {title}", "planned": "10.00"},
+            )
+        )["id"]
+        for category, title in (
+            ("venue", "c"),
+            ("travel", "b"),
+            ("venue", "a"),
+            ("travel", "d"),
+            ("venue", "b"),
+        )
+    ]
     return Listing("summit", f"/summits/{summit_id}/budget/lines", world.planner, made)
 
 
@@ -155,7 +171,7 @@ async def expenditures(world: World) -> Listing:
                     "budget_line_id": line,
                     "amount": "10.00",
                     "spent_on": f"2031-01-0{1 + n % 2}",
-                    "description": "x",
+                    "description": "Site visit",
                 },
             )
         )["id"]

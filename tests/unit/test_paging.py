@@ -81,9 +81,11 @@ def test_a_cursor_not_made_here_is_a_422_naming_cursor(cursor: str, types: list[
     assert refused.value.field == "cursor" and refused.value.status_code == 422
 
 
+DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
 def sql(clause: Any) -> str:
-    dialect: Any = postgresql.dialect()
-    return str(clause.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return str(clause.compile(dialect=DIALECT, compile_kwargs={"literal_binds": True}))
 
 
 def test_one_direction_is_a_row_comparison() -> None:
