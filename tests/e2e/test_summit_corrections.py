@@ -166,7 +166,9 @@ async def test_every_location_resolves_and_rooms_are_corrected(
     assert removed.status_code == 204, removed.text
     assert (await http.get(room_url, headers=planner)).status_code == 404
 
-    trail = (await http.get(url("summit", f"{base}/audit?subject_id={room_id}"), headers=planner)).json()
+    trail = (await http.get(url("summit", f"{base}/audit?subject_id={room_id}"), headers=planner)).json()[
+        "items"
+    ]
     assert [(e["action"], e["actor"]) for e in trail] == [
         ("changed", "planner-rooms"),
         ("removed", "planner-rooms"),
@@ -302,7 +304,7 @@ async def test_budget_lines_and_spending_are_corrected_and_a_receipt_is_reversed
     assert body["status"] == "accepted"
     reversed_audit = (
         await http.get(url("summit", f"{base}/audit?subject_id={receipt_id}"), headers=planner)
-    ).json()
+    ).json()["items"]
     assert [(e["action"], e["reason"]) for e in reversed_audit] == [
         ("reversed", "recorded against the wrong summit")
     ]
