@@ -84,7 +84,7 @@ def load_demo_summit(
     _ok(created)
 
     # The milestones up to the summit itself are history: completed.
-    milestones = _ok(client.get(f"{summit_url}/summits/{SUMMIT_ID}/milestones", headers=planner))
+    milestones = _ok(client.get(f"{summit_url}/summits/{SUMMIT_ID}/milestones", headers=planner))["items"]
     done = 0
     for milestone in milestones:
         if milestone["due_at"] <= f"{STARTS_ON}T23:59:59Z":

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import case, func, inspect, select, tuple_
+from sqlalchemy import case, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,7 +22,8 @@ from services.cases.models import (
     VictimIdentityRow,
 )
 from services.common.auth import Principal
-from services.common.errors import InvalidField, NotFound
+from services.common.errors import NotFound
+from services.common.paging import PageRequest, keyset_page
 from uncops_contracts.cases import AllegationType, CaseStatus, MisconductCategory, PersonnelCategory
 
 
@@ -64,8 +65,7 @@ async def list_cases(
     session: AsyncSession,
     filters: CaseFilters,
     sort: Literal["reported_on", "-reported_on"],
-    limit: int,
-    cursor: str | None,
+    page: PageRequest,
 ) -> tuple[list[Case], str | None]:
     """A page of cases in report order and the cursor of the next page (None on the last)."""
     conditions: list[Any] = []
@@ -94,26 +94,13 @@ async def list_cases(
             conditions.append(col(day_column) >= low)
         if high is not None:
             conditions.append(col(day_column) <= high)
-    descending = sort.startswith("-")
-    if cursor:
-        at_text, _, last_id = cursor.partition("|")
-        try:
-            at = date.fromisoformat(at_text)
-        except ValueError as exc:
-            raise InvalidField("cursor", "not a next_cursor this endpoint returned") from exc
-        # A row comparison lets PostgreSQL enter the index at the cursor instead of reading from the start.
-        position = tuple_(col(CaseRow.reported_on), col(CaseRow.id))
-        conditions.append(position < (at, last_id) if descending else position > (at, last_id))
     order = (
         (col(CaseRow.reported_on).desc(), col(CaseRow.id).desc())
-        if descending
-        else (col(CaseRow.reported_on), col(CaseRow.id))
+        if sort.startswith("-")
+        else (col(CaseRow.reported_on).asc(), col(CaseRow.id).asc())
     )
-    query = select(CaseRow).where(*conditions).order_by(*order).limit(limit + 1)
-    rows = list((await session.execute(query)).scalars())
-    last = rows[limit - 1] if len(rows) > limit else None
-    next_cursor = f"{last.reported_on.isoformat()}|{last.id}" if last else None
-    return [Case.model_validate(r.state) for r in rows[:limit]], next_cursor
+    rows, next_cursor = await keyset_page(session, select(CaseRow).where(*conditions), order, page)
+    return [Case.model_validate(r.state) for r in rows], next_cursor
 
 
 # The statistics' dimensions, as columns of the summaries that case_file's triggers keep (migration 0003).
@@ -184,12 +171,17 @@ async def review_flags(session: AsyncSession, missions: frozenset[str] | None = 
 
 
 async def audit_trail(session: AsyncSession, case_id: str) -> list[AuditEntryRow]:
-    query = (
-        select(AuditEntryRow)
-        .where(col(AuditEntryRow.case_id) == case_id)
-        .order_by(col(AuditEntryRow.position))
-    )
-    return list((await session.execute(query)).scalars())
+    """The whole trail, oldest first: what the chain check reads."""
+    query = select(AuditEntryRow).where(col(AuditEntryRow.case_id) == case_id)
+    return list((await session.execute(query.order_by(col(AuditEntryRow.position)))).scalars())
+
+
+async def audit_page(
+    session: AsyncSession, case_id: str, page: PageRequest
+) -> tuple[list[AuditEntryRow], str | None]:
+    """A page of the case's audit trail, oldest first (positions are unique within a case)."""
+    query = select(AuditEntryRow).where(col(AuditEntryRow.case_id) == case_id)
+    return await keyset_page(session, query, (col(AuditEntryRow.position).asc(),), page)
 
 
 async def sealed_identity(session: AsyncSession, case_id: str, victim_id: str) -> bytes | None:

@@ -25,6 +25,7 @@ from sqlmodel import col, select
 
 from services.common.auth import Principal, Role
 from services.common.errors import InvalidField, NotFound
+from services.common.paging import PageRequest, keyset_page
 from services.pledges.domain.duplicates import STORED_CANDIDATES
 from services.pledges.domain.pledge import LIVE
 from services.pledges.models import PledgeImportRow, PledgeRow
@@ -130,23 +131,6 @@ def ordering(sort: str) -> list[Any]:
     return [col(PledgeRow.submitted_at).desc(), col(PledgeRow.id).desc()]
 
 
-def after_cursor(cursor: str, sort: str) -> ColumnElement[bool]:
-    """Keyset pagination: the rows after the last one of the previous page, in the same order."""
-    at_text, _, last_id = cursor.partition("|")
-    try:
-        at = datetime.fromisoformat(at_text)
-    except ValueError as exc:
-        raise InvalidField("cursor", "not a next_cursor this endpoint returned") from exc
-    submitted, pledge_id = col(PledgeRow.submitted_at), col(PledgeRow.id)
-    if sort == "submitted_at":
-        return (submitted > at) | ((submitted == at) & (pledge_id > last_id))
-    return (submitted < at) | ((submitted == at) & (pledge_id < last_id))
-
-
-def cursor_of(pledge: PledgeRow) -> str:
-    return f"{pledge.submitted_at.isoformat()}|{pledge.id}"
-
-
 def filtered(query: Q, filters: PledgeFilters, principal: Principal) -> Q:
     return query.where(*filters.conditions(principal, datetime.now(UTC)))
 
@@ -172,17 +156,10 @@ async def pledge_page(
     filters: PledgeFilters,
     principal: Principal,
     sort: str,
-    limit: int,
-    cursor: str | None,
+    page: PageRequest,
 ) -> tuple[list[PledgeRow], str | None]:
     """A page of the pledges the principal may see, and the cursor of the next page (None on the last)."""
-    query = filtered(select(PledgeRow), filters, principal)
-    if cursor:
-        query = query.where(after_cursor(cursor, sort))
-    query = query.order_by(*ordering(sort)).limit(limit + 1)
-    rows = list((await session.execute(query)).scalars())
-    items, more = rows[:limit], len(rows) > limit
-    return items, cursor_of(items[-1]) if more else None
+    return await keyset_page(session, filtered(select(PledgeRow), filters, principal), ordering(sort), page)
 
 
 async def by_idempotency_key(session: AsyncSession, member_state: str, key: str) -> PledgeRow | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from services.common.auth import Principal
 from services.common.errors import NotFound
+from services.common.paging import PageRequest, keyset_page
 from services.summit.domain.agenda import (
     ProgrammePerson,
     ProgrammeRoom,
@@ -57,8 +59,8 @@ async def summit_or_404(session: AsyncSession, summit_id: str, *, for_update: bo
     return summit
 
 
-async def summits(session: AsyncSession) -> list[SummitRow]:
-    return list((await session.execute(select(SummitRow).order_by(col(SummitRow.starts_on)))).scalars())
+async def summits(session: AsyncSession, page: PageRequest) -> tuple[list[SummitRow], str | None]:
+    return await keyset_page(session, select(SummitRow), (col(SummitRow.starts_on), col(SummitRow.id)), page)
 
 
 async def milestones(session: AsyncSession, summit_id: str) -> list[MilestoneRow]:
@@ -66,6 +68,13 @@ async def milestones(session: AsyncSession, summit_id: str) -> list[MilestoneRow
         select(MilestoneRow).where(MilestoneRow.summit_id == summit_id).order_by(col(MilestoneRow.due_at))
     )
     return list(rows.scalars())
+
+
+async def milestones_page(
+    session: AsyncSession, summit_id: str, page: PageRequest
+) -> tuple[list[MilestoneRow], str | None]:
+    query = select(MilestoneRow).where(col(MilestoneRow.summit_id) == summit_id)
+    return await keyset_page(session, query, (col(MilestoneRow.due_at), col(MilestoneRow.id)), page)
 
 
 async def milestone_or_404(session: AsyncSession, summit_id: str, milestone_id: str) -> MilestoneRow:
@@ -160,6 +169,13 @@ async def expenditures(
     return list((await session.execute(query)).scalars())
 
 
+async def expenditures_page(
+    session: AsyncSession, summit_id: str, page: PageRequest
+) -> tuple[list[ExpenditureRow], str | None]:
+    query = select(ExpenditureRow).where(col(ExpenditureRow.summit_id) == summit_id)
+    return await keyset_page(session, query, (col(ExpenditureRow.spent_on), col(ExpenditureRow.id)), page)
+
+
 async def expenditure_or_404(
     session: AsyncSession, summit_id: str, expenditure_id: str, *, for_update: bool = False
 ) -> ExpenditureRow:
@@ -169,14 +185,32 @@ async def expenditure_or_404(
     return row
 
 
-async def receipts(session: AsyncSession, summit_id: str) -> list[FundingReceiptRow]:
-    """Receipts and reversing entries, in the order they were recorded (a reversal after its receipt)."""
-    query = (
-        select(FundingReceiptRow)
-        .where(col(FundingReceiptRow.summit_id) == summit_id)
-        .order_by(col(FundingReceiptRow.received_on), col(FundingReceiptRow.recorded_at).nulls_first())
+# Receipts recorded before recorded_at was kept have none: they sort first within their day.
+_NOT_RECORDED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def receipts(
+    session: AsyncSession, summit_id: str, page: PageRequest
+) -> tuple[list[FundingReceiptRow], str | None]:
+    """Receipts and reversing entries, in the order they were recorded (a reversal after its receipt), and
+    for the page's receipts the entries reversing them (wherever those fall), by receipt id."""
+    query = select(FundingReceiptRow).where(col(FundingReceiptRow.summit_id) == summit_id)
+    order = (
+        col(FundingReceiptRow.received_on),
+        func.coalesce(col(FundingReceiptRow.recorded_at), _NOT_RECORDED),
+        col(FundingReceiptRow.id),
     )
-    return list((await session.execute(query)).scalars())
+    return await keyset_page(session, query, order, page)
+
+
+async def reversals_of(session: AsyncSession, receipt_ids: Sequence[str]) -> dict[str, str]:
+    """The entry reversing each of these receipts, if any: receipt id to reversal id."""
+    if not receipt_ids:
+        return {}
+    query = select(col(FundingReceiptRow.reverses), col(FundingReceiptRow.id)).where(
+        col(FundingReceiptRow.reverses).in_(list(receipt_ids))
+    )
+    return {reverses: reversal for reverses, reversal in await session.execute(query) if reverses}
 
 
 async def receipt_or_404(
@@ -193,13 +227,13 @@ async def reversal_of(session: AsyncSession, receipt_id: str) -> FundingReceiptR
     return (await session.execute(query)).scalars().first()
 
 
-async def audit(session: AsyncSession, summit_id: str, subject_id: str | None = None) -> list[SummitAuditRow]:
+async def audit(
+    session: AsyncSession, summit_id: str, page: PageRequest, subject_id: str | None = None
+) -> tuple[list[SummitAuditRow], str | None]:
     query = select(SummitAuditRow).where(col(SummitAuditRow.summit_id) == summit_id)
     if subject_id is not None:
         query = query.where(col(SummitAuditRow.subject_id) == subject_id)
-    return list(
-        (await session.execute(query.order_by(col(SummitAuditRow.at), col(SummitAuditRow.id)))).scalars()
-    )
+    return await keyset_page(session, query, (col(SummitAuditRow.at), col(SummitAuditRow.id)), page)
 
 
 async def budget_lines(session: AsyncSession, summit_id: str) -> list[tuple[BudgetLineRow, Decimal]]:
@@ -221,6 +255,24 @@ async def budget_lines(session: AsyncSession, summit_id: str) -> list[tuple[Budg
     return [(line, spent_by_line[line.id]) for line in lines]
 
 
+async def budget_lines_page(
+    session: AsyncSession, summit_id: str, page: PageRequest
+) -> tuple[list[tuple[BudgetLineRow, Decimal]], str | None]:
+    """A page of the summit's budget lines by category and title, each with what was spent against it."""
+    query = select(BudgetLineRow).where(col(BudgetLineRow.summit_id) == summit_id)
+    order = (col(BudgetLineRow.category), col(BudgetLineRow.title), col(BudgetLineRow.id))
+    lines, next_cursor = await keyset_page(session, query, order, page)
+    spent_by_line: dict[str, Decimal] = defaultdict(Decimal)
+    if lines:
+        for line_id, amount in await session.execute(
+            select(col(ExpenditureRow.budget_line_id), col(ExpenditureRow.amount)).where(
+                col(ExpenditureRow.budget_line_id).in_([line.id for line in lines])
+            )
+        ):
+            spent_by_line[line_id] += amount
+    return [(line, spent_by_line[line.id]) for line in lines], next_cursor
+
+
 # --- Material fed by the other services ------------------------------------------------------------------
 
 # Accepted at some point: what a follow-up session reports on (rejected and never-reviewed pledges are not).
@@ -235,13 +287,14 @@ ACCOUNTABILITY_DIMENSIONS = (
 )
 
 
-async def summit_pledges(session: AsyncSession, summit_id: str) -> list[SummitPledgeRow]:
-    rows = await session.execute(
-        select(SummitPledgeRow)
-        .where((SummitPledgeRow.summit == summit_id) | (SummitPledgeRow.supports_summit == summit_id))
-        .order_by(col(SummitPledgeRow.submitted_at))
+async def summit_pledges(
+    session: AsyncSession, summit_id: str, page: PageRequest
+) -> tuple[list[SummitPledgeRow], str | None]:
+    query = select(SummitPledgeRow).where(
+        (SummitPledgeRow.summit == summit_id) | (SummitPledgeRow.supports_summit == summit_id)
     )
-    return list(rows.scalars())
+    order = (col(SummitPledgeRow.submitted_at), col(SummitPledgeRow.pledge_id))
+    return await keyset_page(session, query, order, page)
 
 
 async def followed_up_pledges(
@@ -358,21 +411,13 @@ async def delegations_page(
     summit_id: str,
     member_state: str | None,
     status: DelegationStatus | None,
-    after: str | None,
-    limit: int,
+    page: PageRequest,
 ) -> tuple[list[DelegationRow], str | None]:
-    """A page of delegations by Member State (keyset: the last State of the previous page)."""
+    """A page of delegations by Member State."""
     query = delegations_query(summit_id, member_state)
     if status is not None:
         query = query.where(col(DelegationRow.status) == status.value)
-    if after is not None:
-        query = query.where(col(DelegationRow.member_state) > after)
-    rows = list(
-        (await session.execute(query.order_by(col(DelegationRow.member_state)).limit(limit + 1))).scalars()
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, rows[-1].member_state if more else None
+    return await keyset_page(session, query, (col(DelegationRow.member_state), col(DelegationRow.id)), page)
 
 
 async def roster(session: AsyncSession, delegation_id: str) -> list[ParticipantRow]:
@@ -438,12 +483,21 @@ def attending(summit_id: str) -> SelectOfScalar[ParticipantRow]:
 
 
 async def participants(
-    session: AsyncSession, summit_id: str, member_state: str | None
-) -> list[ParticipantRow]:
-    query = attending(summit_id)
+    session: AsyncSession, summit_id: str, member_state: str | None, page: PageRequest
+) -> tuple[list[ParticipantRow], str | None]:
+    """A page of attending(summit_id)'s participants, in its order (guests, with no State, last)."""
+    query = attending(summit_id).order_by(None)
     if member_state is not None:
         query = query.where(col(DelegationRow.member_state) == member_state)
-    return list((await session.execute(query)).scalars())
+    state = col(DelegationRow.member_state)
+    order = (
+        state.is_(None).asc(),
+        func.coalesce(state, "").asc(),
+        col(ParticipantRow.is_head).desc(),
+        col(ParticipantRow.created_at).asc(),
+        col(ParticipantRow.id).asc(),
+    )
+    return await keyset_page(session, query, order, page)
 
 
 def participants_export(summit_id: str, member_state: str | None, internal: bool) -> Select[*tuple[Any, ...]]:
@@ -492,6 +546,15 @@ async def rooms(session: AsyncSession, summit_id: str) -> list[RoomRow]:
         .order_by(col(RoomRow.summit_id).nulls_first(), col(RoomRow.name))
     )
     return list((await session.execute(query)).scalars())
+
+
+async def rooms_page(
+    session: AsyncSession, summit_id: str, page: PageRequest
+) -> tuple[list[RoomRow], str | None]:
+    """UN Headquarters' own rooms first, then the summit's, each by name."""
+    query = select(RoomRow).where(or_(col(RoomRow.summit_id).is_(None), col(RoomRow.summit_id) == summit_id))
+    order = (col(RoomRow.summit_id).is_not(None), col(RoomRow.name), col(RoomRow.id))
+    return await keyset_page(session, query, order, page)
 
 
 async def room_or_404(
@@ -557,6 +620,25 @@ async def draft(
         for person in rows.scalars():
             people[person.session_id].append(person)
     return sessions, people
+
+
+async def draft_page(
+    session: AsyncSession, summit_id: str, page: PageRequest
+) -> tuple[list[AgendaSessionRow], dict[str, list[SessionPersonRow]], str | None]:
+    """A page of the draft's sessions by start time, their speakers and moderators, the next cursor."""
+    query = select(AgendaSessionRow).where(col(AgendaSessionRow.summit_id) == summit_id)
+    order = (col(AgendaSessionRow.starts_at), col(AgendaSessionRow.id))
+    sessions, next_cursor = await keyset_page(session, query, order, page)
+    people: dict[str, list[SessionPersonRow]] = defaultdict(list)
+    if sessions:
+        rows = await session.execute(
+            select(SessionPersonRow)
+            .where(col(SessionPersonRow.session_id).in_([row.id for row in sessions]))
+            .order_by(col(SessionPersonRow.position))
+        )
+        for person in rows.scalars():
+            people[person.session_id].append(person)
+    return sessions, people, next_cursor
 
 
 async def session_people(session: AsyncSession, session_id: str) -> list[SessionPersonRow]:
@@ -678,10 +760,8 @@ async def release_number(session: AsyncSession, summit_id: str, number: int | No
     return found
 
 
-async def releases(session: AsyncSession, summit_id: str) -> list[ProgrammeReleaseRow]:
-    query = (
-        select(ProgrammeReleaseRow)
-        .where(col(ProgrammeReleaseRow.summit_id) == summit_id)
-        .order_by(col(ProgrammeReleaseRow.number).desc())
-    )
-    return list((await session.execute(query)).scalars())
+async def releases(
+    session: AsyncSession, summit_id: str, page: PageRequest
+) -> tuple[list[ProgrammeReleaseRow], str | None]:
+    query = select(ProgrammeReleaseRow).where(col(ProgrammeReleaseRow.summit_id) == summit_id)
+    return await keyset_page(session, query, (col(ProgrammeReleaseRow.number).desc(),), page)

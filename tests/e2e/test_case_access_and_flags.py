@@ -319,7 +319,7 @@ async def test_officers_see_and_act_on_their_missions_cases_only(
         response = await http.request(method, url("cases", path), headers=minusca, **kwargs)
         assert response.status_code == 404, f"{method} {path}: {response.status_code} {response.text[:200]}"
         assert unmiss in response.text
-    trail = (await http.get(url("cases", f"/cases/{unmiss}/audit"), headers=headquarters)).json()
+    trail = (await http.get(url("cases", f"/cases/{unmiss}/audit"), headers=headquarters)).json()["items"]
     assert [e["action"] for e in trail].count(
         "victim_identity_revealed"
     ) == 0  # the refused reveal left no trace

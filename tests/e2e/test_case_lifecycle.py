@@ -223,7 +223,7 @@ async def test_victims_stay_confidential_and_the_audit_chain_holds(
         json={"purpose": "arranging medical assistance through the Victims' Rights Advocate"},
     )
     assert revealed.status_code == 200 and revealed.json()["name"] == secret_name
-    trail = (await http.get(url("cases", f"/cases/{case_id}/audit"), headers=officer)).json()
+    trail = (await http.get(url("cases", f"/cases/{case_id}/audit"), headers=officer)).json()["items"]
     assert trail[-1]["action"] == "victim_identity_revealed" and trail[-1]["actor"] == "cdo-9"
     assert "arranging medical" in trail[-1]["after"]["purpose"]
 

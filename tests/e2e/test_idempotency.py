@@ -158,7 +158,7 @@ class World:
         milestones = await self.http.get(
             url("summit", f"/summits/{summit_id}/milestones"), headers=self.planner
         )
-        return str(milestones.json()[0]["id"])
+        return str(milestones.json()["items"][0]["id"])
 
 
 def summit(summit_id: str, name: str = "Idempotency summit") -> dict[str, Any]:

@@ -39,7 +39,7 @@ async def test_milestone_lifecycle_on_the_dev_server(
 
     async def status() -> str:
         listed = await http.get(url("summit", f"/summits/{summit_id}/milestones"), headers=planner)
-        found = str(next(m["status"] for m in listed.json() if m["id"] == milestone_id))
+        found = str(next(m["status"] for m in listed.json()["items"] if m["id"] == milestone_id))
         return found
 
     await eventually(lambda: _equals(status(), "due"), timeout=30)

@@ -146,7 +146,9 @@ async def test_summit_errors_are_problems(
 
     created = await http.post(url("summit", "/summits"), headers=planner, json={"id": summit_id, **summit})
     assert created.status_code == 201, created.text
-    milestones = (await http.get(url("summit", f"/summits/{summit_id}/milestones"), headers=planner)).json()
+    milestones = (await http.get(url("summit", f"/summits/{summit_id}/milestones"), headers=planner)).json()[
+        "items"
+    ]
     complete = url("summit", f"/summits/{summit_id}/milestones/{milestones[0]['id']}/complete")
     assert (await http.post(complete, headers=planner, json={})).status_code == 200
     again = problems.check(

@@ -114,7 +114,7 @@ async def test_agenda_conflicts_releases_and_exports(
 
     rooms = await http.get(url("summit", f"/summits/{summit_id}/rooms"), headers=focal_point)
     assert rooms.status_code == 200, rooms.text
-    by_name = {room["name"]: room for room in rooms.json()}
+    by_name = {room["name"]: room for room in rooms.json()["items"]}
     hall = by_name["General Assembly Hall"]
     assert hall["capacity"] == 1800 and hall["capacity_basis"] == "confirmed"
     assert {f"Conference Room {n}" for n in range(1, 13)} <= set(by_name)
@@ -283,7 +283,7 @@ async def test_agenda_conflicts_releases_and_exports(
         (accountability_id, "removed", []),
     ]
     listed = await http.get(releases_url, headers=focal_point)
-    assert [release["number"] for release in listed.json()] == [2, 1]
+    assert [release["number"] for release in listed.json()["items"]] == [2, 1]
 
     # The exports serve the latest release; an older one on request; the draft to planners only.
     published = await http.get(programme_json, headers=focal_point)
@@ -434,4 +434,4 @@ async def test_a_release_refuses_a_draft_that_went_wrong_since(
     assert removed.status_code == 204
     empty = await http.post(releases_url, headers=planner, json={})
     assert empty.status_code == 409 and empty.json()["state"] == "empty"
-    assert (await http.get(releases_url, headers=planner)).json() == []
+    assert (await http.get(releases_url, headers=planner)).json()["items"] == []

@@ -116,7 +116,7 @@ async def test_every_location_resolves_and_rooms_are_corrected(
     # UN Headquarters' own rooms are shared by every summit: readable, not editable.
     hq = next(
         r
-        for r in (await http.get(url("summit", f"{base}/rooms"), headers=planner)).json()
+        for r in (await http.get(url("summit", f"{base}/rooms"), headers=planner)).json()["items"]
         if not r["summit_id"]
     )
     assert (await http.get(url("summit", f"{base}/rooms/{hq['id']}"), headers=planner)).status_code == 200
@@ -166,7 +166,9 @@ async def test_every_location_resolves_and_rooms_are_corrected(
     assert removed.status_code == 204, removed.text
     assert (await http.get(room_url, headers=planner)).status_code == 404
 
-    trail = (await http.get(url("summit", f"{base}/audit?subject_id={room_id}"), headers=planner)).json()
+    trail = (await http.get(url("summit", f"{base}/audit?subject_id={room_id}"), headers=planner)).json()[
+        "items"
+    ]
     assert [(e["action"], e["actor"]) for e in trail] == [
         ("changed", "planner-rooms"),
         ("removed", "planner-rooms"),
@@ -226,13 +228,15 @@ async def test_budget_lines_and_spending_are_corrected_and_a_receipt_is_reversed
         json={"category": "other", "title": "Contingency", "planned": "10.00"},
     )
     assert (await http.delete(url("summit", spare.headers["Location"]), headers=planner)).status_code == 204
-    lines = (await http.get(url("summit", f"{base}/budget/lines"), headers=planner)).json()
+    lines = (await http.get(url("summit", f"{base}/budget/lines"), headers=planner)).json()["items"]
     assert [item["id"] for item in lines] == [line_id]
     assert [
         e["amount"]
-        for e in (await http.get(url("summit", f"{base}/budget/expenditures"), headers=planner)).json()
+        for e in (await http.get(url("summit", f"{base}/budget/expenditures"), headers=planner)).json()[
+            "items"
+        ]
     ] == ["205.00"]
-    audited = (await http.get(url("summit", f"{base}/audit"), headers=planner)).json()
+    audited = (await http.get(url("summit", f"{base}/audit"), headers=planner)).json()["items"]
     assert [(e["subject"], e["action"]) for e in audited] == [
         ("budget_line", "changed"),
         ("expenditure", "changed"),
@@ -292,7 +296,7 @@ async def test_budget_lines_and_spending_are_corrected_and_a_receipt_is_reversed
         json={"reason": "twice"},
     )
     assert again.status_code == 409, again.text
-    listed = (await http.get(url("summit", f"{base}/funding/receipts"), headers=planner)).json()
+    listed = (await http.get(url("summit", f"{base}/funding/receipts"), headers=planner)).json()["items"]
     assert [(r["id"], r["reversed_by"]) for r in listed] == [(receipt_id, entry["id"]), (entry["id"], None)]
     funding = (await http.get(url("summit", f"{base}/funding"), headers=planner)).json()
     assert Decimal(funding["received"]) == 0
@@ -300,7 +304,7 @@ async def test_budget_lines_and_spending_are_corrected_and_a_receipt_is_reversed
     assert body["status"] == "accepted"
     reversed_audit = (
         await http.get(url("summit", f"{base}/audit?subject_id={receipt_id}"), headers=planner)
-    ).json()
+    ).json()["items"]
     assert [(e["action"], e["reason"]) for e in reversed_audit] == [
         ("reversed", "recorded against the wrong summit")
     ]

@@ -389,7 +389,7 @@ async def test_the_registration_deadline_closes(
         json={"member_states": ["FRA"], "note_verbale": "PD/2031/FRA"},
     )
     assert by_milestone.status_code == 201, by_milestone.text
-    milestones = (await http.get(summit.path("/milestones"), headers=summit.planner)).json()
+    milestones = (await http.get(summit.path("/milestones"), headers=summit.planner)).json()["items"]
     closes = next(m["due_at"] for m in milestones if m["title"] == "Registration closes")
     assert datetime.fromisoformat(by_milestone.json()["invited"][0]["registration_deadline"]) == (
         datetime.fromisoformat(closes)

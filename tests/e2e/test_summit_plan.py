@@ -75,7 +75,9 @@ async def test_a_summit_is_planned_from_the_template_and_moves_with_its_mileston
 ) -> None:
     planner = bearer(settings, Role.PLANNER, subject="planner-1")
     summit_id = await _plan_summit(http, planner)
-    listed = (await http.get(url("summit", f"/summits/{summit_id}/milestones"), headers=planner)).json()
+    listed = (await http.get(url("summit", f"/summits/{summit_id}/milestones"), headers=planner)).json()[
+        "items"
+    ]
     assert [m["key"] for m in listed] == TEMPLATE_KEYS
     assert {m["status"] for m in listed} == {"planned"}
     before = {m["key"]: datetime.fromisoformat(m["due_at"]) for m in listed}
@@ -112,7 +114,9 @@ async def test_a_summit_is_planned_from_the_template_and_moves_with_its_mileston
     assert moved.json()["starts_on"] == "2031-09-01" and moved.headers["etag"] == '"2"'
     after = {
         m["key"]: m
-        for m in (await http.get(url("summit", f"/summits/{summit_id}/milestones"), headers=planner)).json()
+        for m in (await http.get(url("summit", f"/summits/{summit_id}/milestones"), headers=planner)).json()[
+            "items"
+        ]
     }
     # The completed milestone stays where it was; every pending one follows the summit.
     assert datetime.fromisoformat(after["invitations_sent"]["due_at"]) == before["invitations_sent"]

@@ -193,15 +193,15 @@ async def test_a_whole_summit_from_plan_to_follow_up_report(
     }
 
     # Every milestone completed: the plan ends; the follow-up report holds China's accepted pledge.
-    milestones = (await http.get(summit.path("/milestones"), headers=planner)).json()
+    milestones = (await http.get(summit.path("/milestones"), headers=planner)).json()["items"]
     for milestone in milestones:
         done = await http.post(
             summit.path(f"/milestones/{milestone['id']}/complete"), headers=planner, json={}
         )
         assert done.status_code == 200, done.text
-    assert {m["status"] for m in (await http.get(summit.path("/milestones"), headers=planner)).json()} == {
-        "completed"
-    }
+    assert {
+        m["status"] for m in (await http.get(summit.path("/milestones"), headers=planner)).json()["items"]
+    } == {"completed"}
     report = (await http.get(summit.path("/follow-up"), headers=planner)).json()
     items = [i for line in report["lines"] for i in line["items"] if i["pledge_id"] == pledge["id"]]
     assert items and items[0]["status"] == "accepted" and items[0]["traffic_light"] == "green"

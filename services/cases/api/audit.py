@@ -12,6 +12,7 @@ from services.cases.api.cases import OFFICERS
 from services.cases.models import AuditEntry
 from services.common.app import Route, SessionDep
 from services.common.auth import Principal
+from services.common.paging import PAGED, Page, PageDep
 
 router = APIRouter(prefix="/cases", tags=["audit"], route_class=Route)
 
@@ -28,14 +29,22 @@ class AuditVerification(BaseModel):
     reason: str | None = Field(description="Why that entry does not check; null if valid")
 
 
-@router.get("/{case_id}/audit", summary="The case's audit trail")
+class AuditPage(Page[AuditEntry]):
+    """One page of a case's audit trail, oldest first; ``next_cursor`` fetches the next (null: no more)."""
+
+
+@router.get("/{case_id}/audit", summary="The case's audit trail", openapi_extra=PAGED)
 async def audit_trail(
-    case_id: str, session: SessionDep, principal: Annotated[Principal, OFFICERS]
-) -> list[AuditEntry]:
+    case_id: str, session: SessionDep, principal: Annotated[Principal, OFFICERS], page: PageDep
+) -> AuditPage:
     """Lists every step, reading and reveal recorded on a case, oldest first, each chained to the one before
-    by its hash. Conduct-and-discipline officers only."""
+    by its hash, a page at a time (``cursor``: the page's ``next_cursor``). Conduct-and-discipline officers
+    only."""
     await queries.load_case(session, case_id, principal)
-    return list(await queries.audit_trail(session, case_id))
+    entries, next_cursor = await queries.audit_page(session, case_id, page)
+    return page.answer(
+        AuditPage, [AuditEntry.model_validate(e, from_attributes=True) for e in entries], next_cursor
+    )
 
 
 @router.get("/{case_id}/audit/verify", summary="Check the audit trail's hash chain")

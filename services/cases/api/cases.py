@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from pydantic import BaseModel, Field
 
 from services.cases import queries, service
 from services.cases.domain.case import Case, CasePublic, visible
@@ -16,6 +15,7 @@ from services.common.actor import Actor
 from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, TemporalDep, expected_version
 from services.common.auth import Principal, Role, actor_of, require_roles
 from services.common.errors import InvalidField
+from services.common.paging import PAGED, Page, PageDep
 from uncops_contracts.cases import AllegationType, CaseStatus, MisconductCategory, PersonnelCategory
 
 router = APIRouter(prefix="/cases", tags=["cases"], route_class=Route)
@@ -67,17 +67,20 @@ async def open_new_case(
     return present(case, principal, response)
 
 
-class CasePage(BaseModel):
+class CasePage(Page[CasePublic]):
     """One page of cases, as the caller may see each; ``next_cursor`` fetches the next (null: no more)."""
 
-    items: list[CasePublic]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last one")
 
-
-@router.get("", summary="Cases, with filters and keyset pagination", response_model_exclude_unset=True)
+@router.get(
+    "",
+    summary="Cases, with filters and keyset pagination",
+    response_model_exclude_unset=True,
+    openapi_extra=PAGED,
+)
 async def list_cases(
     session: SessionDep,
     principal: Annotated[Principal, READERS],
+    page: PageDep,
     mission: str | None = None,
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     police_contributing_country: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
@@ -91,8 +94,6 @@ async def list_cases(
     incident_from: date | None = None,
     incident_to: date | None = None,
     sort: Literal["reported_on", "-reported_on"] = "-reported_on",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
 ) -> CasePage:
     """Lists the cases matching the filters, a page at a time. Officers see the cases of their missions; a
     Member State's focal point sees only its own personnel's cases, and only the State's part of each."""
@@ -113,8 +114,8 @@ async def list_cases(
         incident_from=incident_from,
         incident_to=incident_to,
     )
-    cases, next_cursor = await queries.list_cases(session, filters, sort, limit, cursor)
-    return CasePage(items=[present(case, principal) for case in cases], next_cursor=next_cursor)
+    cases, next_cursor = await queries.list_cases(session, filters, sort, page)
+    return page.answer(CasePage, [present(case, principal) for case in cases], next_cursor)
 
 
 @router.get("/{case_id}", summary="One case", response_model_exclude_unset=True)

@@ -13,6 +13,7 @@ from services.cases.api.cases import OFFICERS
 from services.cases.models import ReviewFlag
 from services.common.app import Route, SessionDep
 from services.common.auth import Principal
+from services.common.paging import bounded
 from uncops_contracts.cases import AllegationType, MisconductCategory, PersonnelCategory
 
 router = APIRouter(prefix="/cases", tags=["statistics"], route_class=Route)
@@ -54,6 +55,7 @@ class StatisticsRow(BaseModel):
     "/statistics",
     summary="Counts in the shape of the UN's public misconduct tables",
     response_model_exclude_unset=True,
+    openapi_extra=bounded("one row per combination of the by dimensions' values"),
 )
 async def statistics(
     session: SessionDep,
@@ -61,14 +63,20 @@ async def statistics(
     by: Annotated[list[Literal[*tuple(queries.STAT_DIMENSIONS)]], Query()] = ["year", "mission"],  # type: ignore[valid-type]  # noqa: B006
 ) -> list[StatisticsRow]:
     """Counts allegations and victims by the dimensions in ``by``, over the cases of the caller's missions.
-    Conduct-and-discipline officers only."""
+    Conduct-and-discipline officers only. Bounded: one row per combination of the dimensions' values; not
+    paged."""
     return [
         StatisticsRow.model_validate(row) for row in await queries.statistics(session, by, principal.missions)
     ]
 
 
-@router.get("/review-flags", summary="Security Council resolution 2272 review flags")
+@router.get(
+    "/review-flags",
+    summary="Security Council resolution 2272 review flags",
+    openapi_extra=bounded("at most one flag per unit or contributing country per review window"),
+)
 async def review_flags(session: SessionDep, principal: Annotated[Principal, OFFICERS]) -> list[ReviewFlag]:
     """Lists the review flags raised under Security Council resolution 2272 (a unit or a country with
-    repeated allegations), newest first, as far as the caller's missions go. Officers only."""
+    repeated allegations), newest first, as far as the caller's missions go. Officers only. Bounded: at
+    most one flag per unit or contributing country per review window; not paged."""
     return await queries.review_flags(session, principal.missions)

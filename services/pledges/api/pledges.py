@@ -20,6 +20,7 @@ from services.common.app import (
 )
 from services.common.auth import Principal, Role, require_roles
 from services.common.idempotency import not_replayed
+from services.common.paging import PAGED, Page, PageDep
 from services.pledges import queries, service
 from services.pledges.domain.commands import Command
 from services.pledges.domain.pledge import Pledge, allowed_actions
@@ -62,9 +63,8 @@ class PledgePublic(BaseModel):
     allowed_actions: list[str] = []
 
 
-class PledgePage(BaseModel):
-    items: list[PledgePublic]
-    next_cursor: str | None
+class PledgePage(Page[PledgePublic]):
+    """One page of pledges; ``next_cursor`` fetches the next (null: no more)."""
 
 
 def _public(pledge: PledgeRow, principal: Principal | None = None) -> PledgePublic:
@@ -159,10 +159,13 @@ async def take_pledge_action(
     return result
 
 
-@router.get("", summary="Pledges, newest (or oldest) first, with filters and keyset pagination")
+@router.get(
+    "", summary="Pledges, newest (or oldest) first, with filters and keyset pagination", openapi_extra=PAGED
+)
 async def list_pledges(
     session: SessionDep,
     principal: Annotated[Principal, READERS],
+    page: PageDep,
     member_state: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     kind: Annotated[str | None, Query(description="A pledge kind, e.g. financial_support")] = None,
     summit: Annotated[str | None, Query(description="Made at this summit")] = None,
@@ -175,8 +178,6 @@ async def list_pledges(
     sort: Annotated[
         str, Query(pattern=r"^-?submitted_at$", description="-submitted_at (newest first) or submitted_at")
     ] = "-submitted_at",
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> PledgePage:
     """Pledges matching the filters, newest first unless ``sort`` says otherwise, a page at a time: pass
     the page's ``next_cursor`` as ``cursor`` for the next one. A focal point sees its own State's pledges."""
@@ -190,5 +191,5 @@ async def list_pledges(
         traffic_light=traffic_light,
         overdue=overdue,
     )
-    items, next_cursor = await queries.pledge_page(session, filters, principal, sort, limit, cursor)
-    return PledgePage(items=[_public(p) for p in items], next_cursor=next_cursor)
+    items, next_cursor = await queries.pledge_page(session, filters, principal, sort, page)
+    return page.answer(PledgePage, [_public(p) for p in items], next_cursor)

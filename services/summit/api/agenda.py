@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from services.common.app import IfMatch, Route, SessionDep, expected_version
 from services.common.auth import Principal
+from services.common.paging import PAGED, Page, PageDep
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS, etag
 from services.summit.domain.agenda import RoomInput, RoomPatch, SessionInput, SessionKind
@@ -76,16 +77,29 @@ def _public(row: AgendaSessionRow, people: Sequence[SessionPersonRow]) -> Sessio
     )
 
 
-@router.get("/{summit_id}/rooms", summary="Rooms: UN Headquarters' own and those added for this summit")
+class RoomPage(Page[RoomPublic]):
+    """One page of rooms (Headquarters' own first, each by name); ``next_cursor`` fetches the next."""
+
+
+class SessionPage(Page[SessionPublic]):
+    """One page of the draft's sessions, by start time; ``next_cursor`` fetches the next (null: no more)."""
+
+
+@router.get(
+    "/{summit_id}/rooms",
+    summary="Rooms: UN Headquarters' own and those added for this summit",
+    openapi_extra=PAGED,
+)
 async def list_rooms(
-    summit_id: str, session: SessionDep, _: Annotated[Principal, READERS]
-) -> list[RoomPublic]:
-    """The rooms sessions may use: UN Headquarters' own and those added for this summit."""
+    summit_id: str, session: SessionDep, _: Annotated[Principal, READERS], page: PageDep
+) -> RoomPage:
+    """The rooms sessions may use: UN Headquarters' own, then those added for this summit, each by name, a
+    page at a time."""
     await queries.summit_or_404(session, summit_id)
-    return [
-        RoomPublic.model_validate(room, from_attributes=True)
-        for room in await queries.rooms(session, summit_id)
-    ]
+    rooms, next_cursor = await queries.rooms_page(session, summit_id, page)
+    return page.answer(
+        RoomPage, [RoomPublic.model_validate(r, from_attributes=True) for r in rooms], next_cursor
+    )
 
 
 @router.post("/{summit_id}/rooms", status_code=status.HTTP_201_CREATED, summary="Add a room for this summit")
@@ -151,14 +165,14 @@ async def delete_room(
     await service.remove_room(session, summit_id, room_id, expected_version(if_match), principal.subject)
 
 
-@router.get("/{summit_id}/sessions", summary="The draft programme's sessions (planners)")
+@router.get("/{summit_id}/sessions", summary="The draft programme's sessions (planners)", openapi_extra=PAGED)
 async def list_sessions(
-    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
-) -> list[SessionPublic]:
-    """The sessions of the draft programme, by start time."""
+    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS], page: PageDep
+) -> SessionPage:
+    """The sessions of the draft programme, by start time, a page at a time."""
     await queries.summit_or_404(session, summit_id)
-    rows, people = await queries.draft(session, summit_id)
-    return [_public(row, people[row.id]) for row in rows]
+    rows, people, next_cursor = await queries.draft_page(session, summit_id, page)
+    return page.answer(SessionPage, [_public(row, people[row.id]) for row in rows], next_cursor)
 
 
 @router.post(

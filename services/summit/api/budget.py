@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from services.common.app import IfMatch, Route, SessionDep, expected_version
 from services.common.auth import Principal
+from services.common.paging import PAGED, Page, PageDep
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, etag
 from services.summit.api.summits import SummitPublic, summit_public
@@ -146,17 +147,24 @@ async def create_budget_line(
     return _line(line, Decimal(0))
 
 
+class BudgetLinePage(Page[BudgetLinePublic]):
+    """One page of budget lines, by category and title; ``next_cursor`` fetches the next (null: no more)."""
+
+
 @router.get(
     "/{summit_id}/budget/lines",
     tags=["budget"],
     summary="The budget lines, each with what was spent against it",
+    openapi_extra=PAGED,
 )
 async def list_budget_lines(
-    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
-) -> list[BudgetLinePublic]:
-    """Every budget line of the summit, each with what was spent against it."""
+    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS], page: PageDep
+) -> BudgetLinePage:
+    """Every budget line of the summit, each with what was spent against it, by category and title, a page
+    at a time."""
     await queries.summit_or_404(session, summit_id)
-    return [_line(line, spent) for line, spent in await queries.budget_lines(session, summit_id)]
+    lines, next_cursor = await queries.budget_lines_page(session, summit_id, page)
+    return page.answer(BudgetLinePage, [_line(line, spent) for line, spent in lines], next_cursor)
 
 
 @router.get(
@@ -255,16 +263,22 @@ async def record_expenditure(
     return Expenditure.model_validate(expenditure, from_attributes=True)
 
 
-@router.get("/{summit_id}/budget/expenditures", tags=["budget"], summary="Spending, by day")
+class ExpenditurePage(Page[Expenditure]):
+    """One page of spending, by day; ``next_cursor`` fetches the next (null: no more)."""
+
+
+@router.get(
+    "/{summit_id}/budget/expenditures", tags=["budget"], summary="Spending, by day", openapi_extra=PAGED
+)
 async def list_expenditures(
-    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
-) -> list[Expenditure]:
-    """The summit's spending, by day."""
+    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS], page: PageDep
+) -> ExpenditurePage:
+    """The summit's spending, by day, a page at a time."""
     await queries.summit_or_404(session, summit_id)
-    return [
-        Expenditure.model_validate(row, from_attributes=True)
-        for row in await queries.expenditures(session, summit_id)
-    ]
+    rows, next_cursor = await queries.expenditures_page(session, summit_id, page)
+    return page.answer(
+        ExpenditurePage, [Expenditure.model_validate(row, from_attributes=True) for row in rows], next_cursor
+    )
 
 
 @router.get(
@@ -365,19 +379,26 @@ async def record_receipt(
     return _receipt(receipt)
 
 
+class FundingReceiptPage(Page[FundingReceipt]):
+    """One page of receipts and reversing entries; ``next_cursor`` fetches the next (null: no more)."""
+
+
 @router.get(
     "/{summit_id}/funding/receipts",
     tags=["funding"],
     summary="Receipts and reversing entries, in the order recorded",
+    openapi_extra=PAGED,
 )
 async def list_receipts(
-    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
-) -> list[FundingReceipt]:
-    """Receipts and the entries that reverse them, in the order they were recorded."""
+    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS], page: PageDep
+) -> FundingReceiptPage:
+    """Receipts and the entries that reverse them, in the order they were recorded, a page at a time."""
     await queries.summit_or_404(session, summit_id)
-    rows = await queries.receipts(session, summit_id)
-    reversed_by = {row.reverses: row.id for row in rows if row.reverses is not None}
-    return [_receipt(row, reversed_by.get(row.id)) for row in rows]
+    rows, next_cursor = await queries.receipts(session, summit_id, page)
+    reversed_by = await queries.reversals_of(session, [row.id for row in rows])
+    return page.answer(
+        FundingReceiptPage, [_receipt(row, reversed_by.get(row.id)) for row in rows], next_cursor
+    )
 
 
 @router.get(
@@ -413,19 +434,27 @@ async def reverse_receipt(
     return _receipt(reversal)
 
 
+class AuditPage(Page[AuditEntry]):
+    """One page of a summit's corrections, oldest first; ``next_cursor`` fetches the next (null: no more)."""
+
+
 @router.get(
-    "/{summit_id}/audit", tags=["audit"], summary="Corrections of rooms, budget lines, spending and receipts"
+    "/{summit_id}/audit",
+    tags=["audit"],
+    summary="Corrections of rooms, budget lines, spending and receipts",
+    openapi_extra=PAGED,
 )
 async def audit_trail(
     summit_id: str,
     session: SessionDep,
     _: Annotated[Principal, PLANNERS],
+    page: PageDep,
     subject_id: Annotated[str | None, Query(description="Only the corrections of this record")] = None,
-) -> list[AuditEntry]:
+) -> AuditPage:
     """Every correction of the summit's rooms, budget lines, spending and receipts: who, when, before and
-    after."""
+    after, oldest first, a page at a time."""
     await queries.summit_or_404(session, summit_id)
-    return [
-        AuditEntry.model_validate(entry, from_attributes=True)
-        for entry in await queries.audit(session, summit_id, subject_id)
-    ]
+    entries, next_cursor = await queries.audit(session, summit_id, page, subject_id)
+    return page.answer(
+        AuditPage, [AuditEntry.model_validate(e, from_attributes=True) for e in entries], next_cursor
+    )

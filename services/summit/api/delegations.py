@@ -8,6 +8,7 @@ State's answers 404, as if it did not exist.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, TemporalDep, expected_version
 from services.common.auth import Principal
+from services.common.paging import MAX_CURSOR_LENGTH, PAGED, Page, PageDep
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS, actor, etag, focal_point_only
 from services.summit.domain.delegations import (
@@ -71,9 +73,12 @@ class Invitations(BaseModel):
     already_invited: list[str]
 
 
-class DelegationPage(BaseModel):
-    items: list[DelegationPublic]
-    next_cursor: str | None
+class DelegationPage(Page[DelegationPublic]):
+    """One page of delegations, by Member State; ``next_cursor`` fetches the next (null: no more)."""
+
+
+class ParticipantPage(Page[ParticipantPublic]):
+    """One page of participants, by Member State (guests last); ``next_cursor`` fetches the next."""
 
 
 class WaitingDelegation(BaseModel):
@@ -131,21 +136,33 @@ async def invite(
     return Invitations(invited=[_public(row) for row in rows], already_invited=invited_before)
 
 
-@router.get("/{summit_id}/delegations", summary="Delegations, by Member State, with a status filter")
+@router.get(
+    "/{summit_id}/delegations",
+    summary="Delegations, by Member State, with a status filter",
+    openapi_extra=PAGED,
+)
 async def list_delegations(
     summit_id: str,
     session: SessionDep,
     principal: Annotated[Principal, READERS],
+    page: PageDep,
     status_: Annotated[DelegationStatus | None, Query(alias="status")] = None,
-    after: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CURSOR_LENGTH, deprecated=True, description="The old name of cursor: use cursor"
+        ),
+    ] = None,
 ) -> DelegationPage:
-    """A focal point sees its own State's delegation only."""
+    """The summit's delegations by Member State, a page at a time; a focal point sees its own State's
+    delegation only."""
     await queries.summit_or_404(session, summit_id)
+    if page.cursor is None and after:
+        page = replace(page, cursor=after)
     rows, next_cursor = await queries.delegations_page(
-        session, summit_id, focal_point_only(principal), status_, after, limit
+        session, summit_id, focal_point_only(principal), status_, page
     )
-    return DelegationPage(items=[_public(row, principal) for row in rows], next_cursor=next_cursor)
+    return page.answer(DelegationPage, [_public(row, principal) for row in rows], next_cursor)
 
 
 @router.get("/{summit_id}/delegations/{delegation_id}", summary="One delegation, with its persons")
@@ -311,11 +328,15 @@ async def get_participant(
 
 
 @router.get(
-    "/{summit_id}/participants", summary="Participants: delegates of delegations holding places, and guests"
+    "/{summit_id}/participants",
+    summary="Participants: delegates of delegations holding places, and guests",
+    openapi_extra=PAGED,
 )
 async def list_participants(
-    summit_id: str, session: SessionDep, principal: Annotated[Principal, READERS]
-) -> list[ParticipantPublic]:
-    """The secretariat's working list (everyone, consent or not); a focal point gets its own delegation's."""
+    summit_id: str, session: SessionDep, principal: Annotated[Principal, READERS], page: PageDep
+) -> ParticipantPage:
+    """The secretariat's working list (everyone, consent or not); a focal point gets its own delegation's.
+    By Member State, guests last, a page at a time."""
     await queries.summit_or_404(session, summit_id)
-    return _participants(await queries.participants(session, summit_id, focal_point_only(principal)))
+    rows, next_cursor = await queries.participants(session, summit_id, focal_point_only(principal), page)
+    return page.answer(ParticipantPage, _participants(rows), next_cursor)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from services.common.app import Route, SessionDep
 from services.common.auth import Principal
+from services.common.paging import PAGED, Page, PageDep
 from services.summit import queries
 from services.summit.api.access import PLANNERS
 
@@ -68,15 +69,22 @@ class AccountabilityMaterial(BaseModel):
     tables: list[AccountabilityTable]
 
 
-@router.get("/{summit_id}/pledges", summary="Pledges made at or supporting this summit")
+class SummitPledgePage(Page[SummitPledgePublic]):
+    """One page of a summit's pledges, by submission; ``next_cursor`` fetches the next (null: no more)."""
+
+
+@router.get("/{summit_id}/pledges", summary="Pledges made at or supporting this summit", openapi_extra=PAGED)
 async def list_summit_pledges(
-    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS]
-) -> list[SummitPledgePublic]:
-    """The pledges made at this summit or supporting it, as the pledges service reported them."""
-    return [
-        SummitPledgePublic.model_validate(p, from_attributes=True)
-        for p in await queries.summit_pledges(session, summit_id)
-    ]
+    summit_id: str, session: SessionDep, _: Annotated[Principal, PLANNERS], page: PageDep
+) -> SummitPledgePage:
+    """The pledges made at this summit or supporting it, as the pledges service reported them, in the
+    order submitted, a page at a time."""
+    pledges, next_cursor = await queries.summit_pledges(session, summit_id, page)
+    return page.answer(
+        SummitPledgePage,
+        [SummitPledgePublic.model_validate(p, from_attributes=True) for p in pledges],
+        next_cursor,
+    )
 
 
 @router.get("/{summit_id}/follow-up", summary="Pledge follow-up material: accepted pledges by State and kind")

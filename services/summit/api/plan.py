@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from services.common.app import Route, SessionDep, TemporalDep
 from services.common.auth import Principal
+from services.common.paging import PAGED, Page, PageDep
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS
 from services.summit.domain.plan import MilestoneCompletion, MilestoneCreate
@@ -53,13 +54,21 @@ async def create_milestone(
     return _public(milestone)
 
 
-@router.get("/{summit_id}/milestones", summary="The plan: milestones of a summit, by due date")
+class MilestonePage(Page[MilestonePublic]):
+    """One page of a summit's milestones, by due date; ``next_cursor`` fetches the next (null: no more)."""
+
+
+@router.get(
+    "/{summit_id}/milestones", summary="The plan: milestones of a summit, by due date", openapi_extra=PAGED
+)
 async def list_milestones(
-    summit_id: str, session: SessionDep, _: Annotated[Principal, READERS]
-) -> list[MilestonePublic]:
-    """The summit's milestones, by due date, with their status."""
+    summit_id: str, session: SessionDep, _: Annotated[Principal, READERS], page: PageDep
+) -> MilestonePage:
+    """The summit's milestones, by due date, with their status, a page at a time (planners add milestones
+    beyond the policy's template, so the plan can grow)."""
     await queries.summit_or_404(session, summit_id)
-    return [_public(m) for m in await queries.milestones(session, summit_id)]
+    milestones, next_cursor = await queries.milestones_page(session, summit_id, page)
+    return page.answer(MilestonePage, [_public(m) for m in milestones], next_cursor)
 
 
 @router.get("/{summit_id}/milestones/{milestone_id}", summary="One milestone of the plan")

@@ -18,6 +18,7 @@ from services.common.app import Route, SessionDep
 from services.common.auth import Principal, Role
 from services.common.errors import NotFound
 from services.common.media import CalendarResponse, HTMLResponse
+from services.common.paging import PAGED, Page, PageDep
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS
 from services.summit.domain.agenda import Programme, ProgrammeSession, ReleaseInput
@@ -68,13 +69,20 @@ async def release_programme(
     return _release_public(release)
 
 
-@router.get("/{summit_id}/programme/releases", summary="The programme's releases, newest first")
+class ReleasePage(Page[ReleasePublic]):
+    """One page of the programme's releases, newest first; ``next_cursor`` fetches the next."""
+
+
+@router.get(
+    "/{summit_id}/programme/releases", summary="The programme's releases, newest first", openapi_extra=PAGED
+)
 async def list_releases(
-    summit_id: str, session: SessionDep, _: Annotated[Principal, READERS]
-) -> list[ReleasePublic]:
-    """The programme's releases, newest first, each with its changelog."""
+    summit_id: str, session: SessionDep, _: Annotated[Principal, READERS], page: PageDep
+) -> ReleasePage:
+    """The programme's releases, newest first, each with its changelog, a page at a time."""
     await queries.summit_or_404(session, summit_id)
-    return [_release_public(release) for release in await queries.releases(session, summit_id)]
+    releases, next_cursor = await queries.releases(session, summit_id, page)
+    return page.answer(ReleasePage, [_release_public(release) for release in releases], next_cursor)
 
 
 # Release numbers are PostgreSQL integers: a number beyond them is refused (422 naming it), never sent.

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, TemporalDep, expected_version
 from services.common.auth import Principal
+from services.common.paging import PAGED, Page, PageDep
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS, etag
 from services.summit.domain.plan import SummitCreate, SummitReschedule
@@ -55,10 +56,15 @@ async def create_summit(
     return summit_public(summit)
 
 
-@router.get("", summary="Summits")
-async def list_summits(session: SessionDep, _: Annotated[Principal, READERS]) -> list[SummitPublic]:
-    """Every summit, with its dates, venue and capacity."""
-    return [summit_public(s) for s in await queries.summits(session)]
+class SummitPage(Page[SummitPublic]):
+    """One page of summits, by start date; ``next_cursor`` fetches the next (null: no more)."""
+
+
+@router.get("", summary="Summits", openapi_extra=PAGED)
+async def list_summits(session: SessionDep, _: Annotated[Principal, READERS], page: PageDep) -> SummitPage:
+    """Every summit, with its dates, venue and capacity, by start date, a page at a time."""
+    summits, next_cursor = await queries.summits(session, page)
+    return page.answer(SummitPage, [summit_public(s) for s in summits], next_cursor)
 
 
 @router.get("/{summit_id}", summary="One summit")
