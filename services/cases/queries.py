@@ -4,7 +4,7 @@ flags and the audit trail."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import case, func, inspect, select
@@ -59,15 +59,21 @@ class CaseFilters:
     reported_to: date | None = None
     incident_from: date | None = None
     incident_to: date | None = None
+    reference: str | None = None  # the reference or its beginning, upper case
+
+
+# Where a case with no running deadline sorts in ``next_due`` order: after every due date.
+_NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 async def list_cases(
     session: AsyncSession,
     filters: CaseFilters,
-    sort: Literal["reported_on", "-reported_on"],
+    sort: Literal["reported_on", "-reported_on", "next_due"],
     page: PageRequest,
 ) -> tuple[list[Case], str | None]:
-    """A page of cases in report order and the cursor of the next page (None on the last)."""
+    """A page of cases in report order (or next deadline first) and the cursor of the next page (None on
+    the last)."""
     conditions: list[Any] = []
     for column, value in (
         (CaseRow.mission, filters.mission),
@@ -86,6 +92,8 @@ async def list_cases(
             conditions.append(col(column) == value)
     if filters.within_missions is not None:
         conditions.append(col(CaseRow.mission).in_(sorted(filters.within_missions)))
+    if filters.reference is not None:
+        conditions.append(col(CaseRow.reference).startswith(filters.reference, autoescape=True))
     for day_column, low, high in (
         (CaseRow.reported_on, filters.reported_from, filters.reported_to),
         (CaseRow.incident_date, filters.incident_from, filters.incident_to),
@@ -94,11 +102,13 @@ async def list_cases(
             conditions.append(col(day_column) >= low)
         if high is not None:
             conditions.append(col(day_column) <= high)
-    order = (
-        (col(CaseRow.reported_on).desc(), col(CaseRow.id).desc())
-        if sort.startswith("-")
-        else (col(CaseRow.reported_on).asc(), col(CaseRow.id).asc())
-    )
+    if sort == "next_due":
+        due = func.coalesce(col(CaseRow.next_due_at), _NO_DEADLINE)
+        order: tuple[Any, ...] = (due.asc(), col(CaseRow.id).asc())
+    elif sort.startswith("-"):
+        order = (col(CaseRow.reported_on).desc(), col(CaseRow.id).desc())
+    else:
+        order = (col(CaseRow.reported_on).asc(), col(CaseRow.id).asc())
     rows, next_cursor = await keyset_page(session, select(CaseRow).where(*conditions), order, page)
     return [Case.model_validate(r.state) for r in rows], next_cursor
 

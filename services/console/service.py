@@ -3,6 +3,7 @@ decides what a case allows: the APIs answer that (a case's ``allowed_actions``, 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,12 +16,14 @@ from services.common.settings import Settings
 from services.console.domain.forms import FilledForm, StepForm, read_form, step_form, step_forms, with_choices
 from services.console.domain.person import Person
 from services.console.gateway import Answer, Apis, Refused
+from uncops_contracts.cases import CaseStatus, MisconductCategory
 from uncops_contracts.reference import is_member_state, member_states, missions
 
 SIGN_IN_ROLES = (Role.CONDUCT_OFFICER, Role.STATE_FOCAL_POINT, Role.PLANNER, Role.ADMIN)
-# The filters of the officers' queue, passed to the cases API as they are.
-QUEUE_FILTERS = ("mission", "status", "category", "police_contributing_country", "overdue")
+# The filters of the officers' queue, passed to the cases API as they are; "search" is a reference.
+QUEUE_FILTERS = ("search", "mission", "status", "category", "police_contributing_country", "overdue")
 QUEUE_PAGE = 25
+_REFERENCE = re.compile(r"[A-Za-z0-9-]{1,40}")
 
 
 class LocalSignInRefused(DomainError):
@@ -79,9 +82,25 @@ class QueuePage:
     next_cursor: str | None
 
 
+def queue_choices() -> dict[str, dict[str, str]]:
+    """The values each filter of the queue offers (the contracts' vocabulary and reference data)."""
+    return {
+        "mission": {code: code for code, m in sorted(missions().items()) if m.active},
+        "status": {s.value: s.value for s in CaseStatus},
+        "category": {c.value: c.value for c in MisconductCategory},
+    }
+
+
 async def queue(apis: Apis, person: Person, filters: dict[str, str], cursor: str | None) -> QueuePage:
-    params: dict[str, Any] = {name: filters.get(name) for name in QUEUE_FILTERS}
-    params.update(limit=QUEUE_PAGE, cursor=cursor)
+    """Cases whose next deadline falls first (the overdue ones) first, narrowed by the filters; a search
+    finds a case by its reference or the reference's beginning."""
+    params: dict[str, Any] = {name: filters.get(name) for name in QUEUE_FILTERS if name != "search"}
+    search = filters.get("search", "").strip()
+    if search:
+        if not _REFERENCE.fullmatch(search):
+            return QueuePage([], None)  # nothing is called that: no reference has other characters
+        params["reference"] = search
+    params.update(limit=QUEUE_PAGE, cursor=cursor, sort="next_due")
     answer = await apis.call(person, "cases", "GET", "/cases", params=params)
     return QueuePage(list(answer.body["items"]), answer.body.get("next_cursor"))
 

@@ -4,6 +4,7 @@ accessibility fault on any page."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -53,22 +54,59 @@ async def take(page: Page, step: str, fields: dict[str, str] | None = None) -> N
     await expect(page.get_by_role("status")).to_contain_text(step)
 
 
+async def cases_reported_as(http: httpx.AsyncClient, settings: Settings, how: str) -> list[dict[str, str]]:
+    found = await http.get(
+        url("cases", "/cases"),
+        params={"mission": "MINUSCA", "reported_from": str(TODAY - timedelta(days=3)), "limit": 500},
+        headers=bearer(settings, Role.CONDUCT_OFFICER),
+    )
+    assert found.status_code == 200, found.text
+    return [case for case in found.json()["items"] if case["how_reported"] == how]
+
+
 async def test_an_officer_takes_a_case_from_assessment_to_closure(
     platform: LocalStack, settings: Settings, http: httpx.AsyncClient
 ) -> None:
-    case = await open_case(http, settings)
+    how = f"console test {uuid.uuid4().hex[:8]}"
     async with chromium() as browser:
         context, page = await signed_in(browser, "Conduct officer", name="Aminata Diallo")
         await expect(page).to_have_url(url("console", "/cases"))
-        await expect(
-            page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases")
-        ).to_be_visible()
+        nav = page.get_by_role("navigation", name="Main")
+        await expect(nav.get_by_role("link", name="Cases")).to_be_visible()
         await shot(page, "queue")
 
-        await page.goto(url("console", f"/cases/{case['case_id']}"))
+        # Opening a case: the UN's taxonomy as choices; a double click opens one case.
+        await page.get_by_role("link", name="Open a case").click()
+        await field(page, "Mission").select_option("MINUSCA")
+        await field(page, "Personnel category").select_option(label="Individual police officer")
+        await field(page, "Police contributing country").select_option("SEN")
+        await field(page, "Allegation type").select_option(label="Sexual exploitation")
+        await field(page, "Incident date").fill(str(TODAY - timedelta(days=20)))
+        await field(page, "Reported on").fill(str(TODAY - timedelta(days=2)))
+        await field(page, "How reported").fill(how)
+        await field(page, "Victims").fill("1")
+        faults = await accessibility_faults(browser, page.url, await context.cookies())
+        await shot(page, "open-case")
+        await page.get_by_role("button", name="Open the case").dblclick()
+        await expect(page.get_by_role("status")).to_contain_text("Open case")
+        opened = await cases_reported_as(http, settings, how)
+        assert len(opened) == 1, opened
+        case = opened[0]
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {case['reference']}")
+
+        # The queue finds it by its reference, or the reference's beginning, in any case.
+        await nav.get_by_role("link", name="Cases").click()
+        await page.get_by_label("Search").fill(case["reference"].lower())
+        await page.get_by_role("button", name="Find").click()
+        results = page.get_by_role("table").get_by_role("link")
+        await expect(results).to_have_count(1)
+        await expect(results).to_have_text(case["reference"])
+        await shot(page, "queue-search")
+        faults += await accessibility_faults(browser, page.url, await context.cookies())
+        await results.click()
         await expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {case['reference']}")
         await shot(page, "case-received")
-        faults = await accessibility_faults(browser, page.url, await context.cookies())
+        faults += await accessibility_faults(browser, page.url, await context.cookies())
         await take(page, "Start assessment")
         await take(page, "Refer for investigation", {})
         await take(page, "Record finding", {"Finding": "Substantiated", "Summary": "Corroborated."})

@@ -93,7 +93,19 @@ async def list_cases(
     reported_to: date | None = None,
     incident_from: date | None = None,
     incident_to: date | None = None,
-    sort: Literal["reported_on", "-reported_on"] = "-reported_on",
+    reference: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=40,
+            pattern=r"^[A-Za-z0-9-]+$",
+            description="A case's reference, or its beginning (e.g. `MINUSCA-2026-00`), in any case",
+        ),
+    ] = None,
+    sort: Annotated[
+        Literal["reported_on", "-reported_on", "next_due"],
+        Query(description="`next_due`: the case whose next deadline falls first (overdue ones) first"),
+    ] = "-reported_on",
 ) -> CasePage:
     """Lists the cases matching the filters, a page at a time. Officers see the cases of their missions; a
     Member State's focal point sees only its own personnel's cases, and only the State's part of each."""
@@ -113,6 +125,7 @@ async def list_cases(
         reported_to=reported_to,
         incident_from=incident_from,
         incident_to=incident_to,
+        reference=reference.upper() if reference else None,
     )
     cases, next_cursor = await queries.list_cases(session, filters, sort, page)
     return page.answer(CasePage, [present(case, principal) for case in cases], next_cursor)

@@ -25,7 +25,7 @@ async def queue(
 ) -> HTMLResponse:
     filters = {name: request.query_params.get(name, "") for name in service.QUEUE_FILTERS}
     page = await service.queue(request.app.state.apis, person, filters, cursor)
-    return render(request, "cases.html", page=page, filters=filters)
+    return render(request, "cases.html", page=page, filters=filters, choices=service.queue_choices())
 
 
 @router.get("/new")
