@@ -33,6 +33,8 @@ PYTHON_MESSAGES = (
     "Choose one of the options",
 )
 ROLES = ("conduct_officer", "state_focal_point", "planner", "admin", "partner")
+# What a case's audit trail records besides its steps (services/cases: store, service, domain.lifecycle).
+AUDIT_ACTIONS = ("open", "victim_identity_revealed", "deadline_approaching", "deadline_missed")
 
 
 def template_messages() -> Iterator[str]:
@@ -77,6 +79,7 @@ def needed(document: dict[str, Any] | None = None) -> list[str]:
         *template_messages(),
         *PYTHON_MESSAGES,
         *(in_words(role) for role in ROLES),
+        *(in_words(action) for action in AUDIT_ACTIONS),
         *contract_words(document or cases_document()),
     )
     return sorted(set(words))

@@ -111,6 +111,34 @@ async def read_case(apis: Apis, person: Person, case_id: str) -> dict[str, Any]:
     return case
 
 
+# Who may read a case's audit trail (the cases API answers 403 to anyone else).
+AUDIT_READERS = ("conduct_officer", "admin")
+AUDIT_PAGE = 50
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+async def audit_trail(apis: Apis, person: Person, case_id: str, cursor: str | None) -> AuditPage | None:
+    """A page of the case's audit trail (who did what, when), oldest first; None for who may not read it."""
+    if person.role not in AUDIT_READERS:
+        return None
+    answer = await apis.call(
+        person, "cases", "GET", f"/cases/{case_id}/audit", params={"limit": AUDIT_PAGE, "cursor": cursor}
+    )
+    return AuditPage(list(answer.body["items"]), answer.body.get("next_cursor"))
+
+
+async def verify_audit(apis: Apis, person: Person, case_id: str) -> dict[str, Any]:
+    """The cases API's check of the trail's hash chain: whole, or where it first breaks."""
+    answer = await apis.call(person, "cases", "GET", f"/cases/{case_id}/audit/verify")
+    result: dict[str, Any] = answer.body
+    return result
+
+
 async def case_steps(apis: Apis) -> dict[str, StepForm]:
     """Every step's form, from the cases API's own contract."""
     document = await apis.document("cases")

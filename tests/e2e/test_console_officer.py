@@ -129,6 +129,16 @@ async def test_an_officer_takes_a_case_from_assessment_to_closure(
         await take(page, "Close", {"Reason": "Prosecution concluded", "Note": "Sentence served notice."})
         await expect(page.locator(".facts")).to_contain_text("Closed")
         await shot(page, "case-closed")
+
+        # Every step in the audit trail, who and when; Verify checks its hash chain.
+        trail = page.get_by_role("region", name="Audit trail")
+        await expect(trail.get_by_role("row", name="Start assessment")).to_have_count(1)
+        await expect(trail.get_by_role("row").filter(has_text="Close").last).to_contain_text(
+            "Conduct officer"
+        )
+        await trail.get_by_role("button", name="Verify").click()
+        await expect(page.get_by_role("status")).to_contain_text("The audit trail is whole")
+        await shot(page, "audit-verified")
         faults += await accessibility_faults(browser, page.url, await context.cookies())
         faults += await accessibility_faults(browser, url("console", "/cases"), await context.cookies())
         await context.close()

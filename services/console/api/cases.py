@@ -75,13 +75,29 @@ async def open_case(request: Request, person: SignedIn) -> HTMLResponse | Redire
 
 
 @router.get("/{case_id}")
-async def case_page(request: Request, person: SignedIn, case_id: str) -> HTMLResponse:
+async def case_page(
+    request: Request,
+    person: SignedIn,
+    case_id: str,
+    audit: Annotated[str | None, Query(description="the audit trail's page")] = None,
+    verify: bool = False,
+) -> HTMLResponse:
     apis = request.app.state.apis
     case = await service.read_case(apis, person, case_id)
     forms = await service.case_steps(apis)
     steps = [forms[action] for action in case.get("allowed_actions", ()) if action in forms]
-    done = request.query_params.get("done")
-    return render(request, "case.html", case=case, steps=steps, done=done, key=str(uuid.uuid4()))
+    trail = await service.audit_trail(apis, person, case_id, audit)
+    verified = await service.verify_audit(apis, person, case_id) if verify and trail is not None else None
+    return render(
+        request,
+        "case.html",
+        case=case,
+        steps=steps,
+        done=request.query_params.get("done"),
+        key=str(uuid.uuid4()),
+        trail=trail,
+        verified=verified,
+    )
 
 
 @router.get("/{case_id}/steps/{action}")
