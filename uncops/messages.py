@@ -62,6 +62,8 @@ def contract_words(document: dict[str, Any]) -> Iterator[str]:
     body = document["paths"]["/cases/{case_id}/actions"]["post"]["requestBody"]["content"]["application/json"]
     every = forms.step_forms(body["schema"], schemas)
     every["open_case"] = forms.step_form("open_case", schemas["CaseIntake"], schemas)
+    every["add_victim"] = forms.step_form("add_victim", schemas["NewVictim"], schemas)
+    every["identity"] = forms.step_form("identity", schemas["VictimIdentity"], schemas)
     for action, form in every.items():
         yield in_words(action)
         for field in form.fields:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+import urllib.parse
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jwt
@@ -171,11 +172,61 @@ async def open_case(
     )
 
 
+# Steps that have their own page, not the generic form: what they send is not the step's own body.
+OWN_PAGES = {"add_victim": "victims/new", "add_attachment": "attachments/new"}
+
+
+async def victim_form(apis: Apis) -> StepForm:
+    """Adding a victim: the pseudonym, whether a minor, and the identity that is sealed at rest (all of it
+    optional: a victim may be recorded by pseudonym alone)."""
+    document = await apis.document("cases")
+    schemas = document["components"]["schemas"]
+    victim = step_form("add_victim", schemas["NewVictim"], schemas)
+    identity = step_form("identity", schemas["VictimIdentity"], schemas)
+    fields = [f for f in victim.fields if f.name != "identity"]
+    fields += [replace(f, required=False) for f in identity.fields]
+    return StepForm("add_victim", tuple(fields))
+
+
+IDENTITY_FIELDS = ("name", "date_of_birth", "contact", "location", "guardian", "notes")
+
+
+async def add_victim(
+    apis: Apis, person: Person, case_id: str, form: StepForm, values: dict[str, str], version: str, key: str
+) -> FilledForm | Answer:
+    filled = read_form(form, values)
+    body = {k: v for k, v in filled.body.items() if k not in IDENTITY_FIELDS and k != "action"}
+    identity = {k: v for k, v in filled.body.items() if k in IDENTITY_FIELDS}
+    if identity and "name" not in identity:
+        filled.errors["name"] = "Enter a value"
+    if filled.errors:
+        return filled
+    if identity:
+        body["identity"] = identity
+    headers = {"Idempotency-Key": key, **({"If-Match": f'"{version}"'} if version else {})}
+    return await apis.call(person, "cases", "POST", f"/cases/{case_id}/victims", json=body, headers=headers)
+
+
+async def reveal_victim(
+    apis: Apis, person: Person, case_id: str, victim_id: str, purpose: str
+) -> dict[str, Any]:
+    """A victim's identity, read for ``purpose``: the cases API records the reading in the audit trail."""
+    answer = await apis.call(
+        person,
+        "cases",
+        "POST",
+        f"/cases/{case_id}/victims/{urllib.parse.quote(victim_id, safe='')}/reveal",
+        json={"purpose": purpose},
+    )
+    identity: dict[str, Any] = answer.body
+    return identity
+
+
 async def step_of(apis: Apis, person: Person, case_id: str, action: str) -> tuple[dict[str, Any], StepForm]:
     """The case and the form of one of the steps it allows the person now (404 for any other)."""
     case = await read_case(apis, person, case_id)
     forms = await case_steps(apis)
-    if action not in case.get("allowed_actions", ()) or action not in forms:
+    if action not in case.get("allowed_actions", ()) or action not in forms or action in OWN_PAGES:
         raise Refused(409, {"detail": "", "allowed_actions": case.get("allowed_actions", [])})
     return case, forms[action]
 

@@ -4,6 +4,7 @@ accessibility fault on any page."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -214,5 +215,48 @@ async def test_a_focal_point_sees_its_states_part_only(
 
         await page.goto(url("console", f"/cases/{other['case_id']}"))
         await expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+        await context.close()
+    assert faults == []
+
+
+async def test_an_officer_adds_a_victim_and_reveals_the_identity_for_a_purpose(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    case = await open_case(http, settings)
+    async with chromium() as browser:
+        context, page = await signed_in(browser, "Conduct officer")
+        await page.goto(url("console", f"/cases/{case['case_id']}"))
+        await page.get_by_role("button", name="Add victim", exact=True).click()
+        await field(page, "Pseudonym").fill("V-07")
+        await field(page, "Minor").check()
+        await field(page, "Name").fill("A. B.")
+        await field(page, "Guardian").fill("C. B. (mother)")
+        faults = await accessibility_faults(browser, page.url, await context.cookies())
+        await shot(page, "victim-new")
+        await page.get_by_role("button", name="Add victim", exact=True).click()
+        await expect(page.get_by_role("status")).to_contain_text("Add victim")
+        victims = page.get_by_role("region", name="Victims")
+        await expect(victims.get_by_role("row", name="V-07")).to_contain_text("Yes")
+        # The identity is nowhere on the case page: only a way to reveal it.
+        await expect(page.get_by_text("A. B.")).to_have_count(0)
+
+        await victims.get_by_role("link", name="Reveal the identity of V-07").click()
+        await field(page, "Purpose").fill("too short")
+        await field(page, "Purpose").evaluate("e => e.removeAttribute('minlength')")
+        await page.get_by_role("button", name="Reveal identity").click()
+        await expect(page.get_by_role("alert")).to_be_focused()
+        await field(page, "Purpose").fill("Referral of the victim to medical assistance")
+        faults += await accessibility_faults(browser, page.url, await context.cookies())
+        async with page.expect_response(lambda r: r.request.method == "POST") as revealed:
+            await page.get_by_role("button", name="Reveal identity").click()
+        assert (await revealed.value).headers["cache-control"] == "no-store"
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Identity of V-07")
+        await expect(page.locator(".facts")).to_contain_text("A. B.")
+        await expect(page.locator(".facts")).to_contain_text("C. B. (mother)")
+        await shot(page, "victim-identity")
+
+        await page.get_by_role("link", name=re.compile("Back to case")).click()
+        trail = page.get_by_role("region", name="Audit trail")
+        await expect(trail.get_by_role("row", name=re.compile("Victim identity revealed"))).to_have_count(1)
         await context.close()
     assert faults == []

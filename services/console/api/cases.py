@@ -86,6 +86,7 @@ async def case_page(
     case = await service.read_case(apis, person, case_id)
     forms = await service.case_steps(apis)
     steps = [forms[action] for action in case.get("allowed_actions", ()) if action in forms]
+    pages = service.OWN_PAGES
     trail = await service.audit_trail(apis, person, case_id, audit)
     verified = await service.verify_audit(apis, person, case_id) if verify and trail is not None else None
     return render(
@@ -97,6 +98,7 @@ async def case_page(
         key=str(uuid.uuid4()),
         trail=trail,
         verified=verified,
+        pages=pages,
     )
 
 

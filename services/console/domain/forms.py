@@ -12,8 +12,8 @@ from typing import Any, Literal
 from services.console.domain.words import in_words
 
 Kind = Literal["text", "textarea", "integer", "number", "date", "datetime", "checkbox", "select", "lines"]
-# A free text longer than this is a paragraph (a textarea), not a line.
-_PARAGRAPH = 300
+# A free text that may be longer than this is a paragraph (a textarea); shorter, or unbounded, a line.
+_PARAGRAPH = 1000
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def form_field(
             kind = "lines"
         case _:
             limit = inner.get("maxLength")
-            kind = "textarea" if limit is None or limit > _PARAGRAPH else "text"
+            kind = "textarea" if limit is not None and limit > _PARAGRAPH else "text"
             common["max_length"] = limit
     return FormField(kind=kind, minimum=inner.get("minimum"), maximum=inner.get("maximum"), **common)
 
