@@ -25,6 +25,8 @@ CONSOLE = Path(__file__).resolve().parents[1] / "services" / "console"
 FRENCH = CONSOLE / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
 # What the console's Python says to people (forms.read_form's reasons), shown through the catalogue.
 PYTHON_MESSAGES = (
+    "Choose a file",
+    "The file is too large",
     "Enter a value",
     "Enter a whole number",
     "Enter a number",

@@ -89,6 +89,43 @@ class Apis:
             raise Refused(response.status_code, body if isinstance(body, dict) else {})
         return Answer(response.status_code, body, response.headers)
 
+    async def send_file(
+        self,
+        person: Person,
+        service: str,
+        path: str,
+        content: bytes,
+        content_type: str,
+        *,
+        params: Mapping[str, Any],
+        headers: Mapping[str, str],
+    ) -> Answer:
+        """POSTs a file's bytes as the request body (an attachment)."""
+        response = await self._client.post(
+            self._bases[service] + path,
+            content=content,
+            params=params,
+            headers={"Authorization": f"Bearer {person.token}", "Content-Type": content_type, **headers},
+        )
+        if response.status_code == 401:
+            raise SignInAgain()
+        body = _body(response)
+        if response.status_code >= 400:
+            raise Refused(response.status_code, body if isinstance(body, dict) else {})
+        return Answer(response.status_code, body, response.headers)
+
+    async def fetch_file(self, person: Person, service: str, path: str) -> httpx.Response:
+        """GETs a file (an attachment's bytes), its media type and file name in the headers."""
+        response = await self._client.get(
+            self._bases[service] + path, headers={"Authorization": f"Bearer {person.token}"}
+        )
+        if response.status_code == 401:
+            raise SignInAgain()
+        if response.status_code >= 400:
+            body = _body(response)
+            raise Refused(response.status_code, body if isinstance(body, dict) else {})
+        return response
+
     async def document(self, service: str) -> dict[str, Any]:
         """The API's OpenAPI document (the contract the step forms are laid out from), fetched once."""
         document = self._documents.get(service)

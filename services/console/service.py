@@ -9,6 +9,7 @@ import urllib.parse
 from dataclasses import dataclass, replace
 from typing import Any
 
+import httpx
 import jwt
 
 from services.common.auth import Role, issue_token
@@ -220,6 +221,34 @@ async def reveal_victim(
     )
     identity: dict[str, Any] = answer.body
     return identity
+
+
+async def add_attachment(
+    apis: Apis,
+    person: Person,
+    case_id: str,
+    filename: str,
+    content: bytes,
+    content_type: str,
+    version: str,
+    key: str,
+) -> Answer:
+    headers = {"Idempotency-Key": key, **({"If-Match": f'"{version}"'} if version else {})}
+    return await apis.send_file(
+        person,
+        "cases",
+        f"/cases/{case_id}/attachments",
+        content,
+        content_type or "application/octet-stream",
+        params={"filename": filename},
+        headers=headers,
+    )
+
+
+async def attachment(apis: Apis, person: Person, case_id: str, attachment_id: str) -> httpx.Response:
+    return await apis.fetch_file(
+        person, "cases", f"/cases/{case_id}/attachments/{urllib.parse.quote(attachment_id, safe='')}"
+    )
 
 
 async def step_of(apis: Apis, person: Person, case_id: str, action: str) -> tuple[dict[str, Any], StepForm]:

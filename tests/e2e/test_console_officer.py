@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from deploy.stack import LocalStack
 from services.common.auth import Role
@@ -258,5 +258,32 @@ async def test_an_officer_adds_a_victim_and_reveals_the_identity_for_a_purpose(
         await page.get_by_role("link", name=re.compile("Back to case")).click()
         trail = page.get_by_role("region", name="Audit trail")
         await expect(trail.get_by_role("row", name=re.compile("Victim identity revealed"))).to_have_count(1)
+        await context.close()
+    assert faults == []
+
+
+async def test_an_officer_attaches_a_document_and_downloads_it(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    case = await open_case(http, settings)
+    content = b"%PDF-1.7 synthetic statement\n" + uuid.uuid4().bytes
+    async with chromium() as browser:
+        context, page = await signed_in(browser, "Conduct officer")
+        await page.goto(url("console", f"/cases/{case['case_id']}"))
+        await page.get_by_role("button", name="Add attachment", exact=True).click()
+        await field(page, "File").set_input_files(
+            files=FilePayload(name="statement.pdf", mimeType="application/pdf", buffer=content)
+        )
+        faults = await accessibility_faults(browser, page.url, await context.cookies())
+        await page.get_by_role("button", name="Add attachment", exact=True).click()
+        await expect(page.get_by_role("status")).to_contain_text("Add attachment")
+        files = page.get_by_role("region", name="Attachments")
+        async with page.expect_download() as downloading:
+            await files.get_by_role("link", name="statement.pdf").click()
+        download = await downloading.value
+        assert download.suggested_filename == "statement.pdf"
+        assert (await download.path()).read_bytes() == content
+        await shot(page, "attachments")
+        faults += await accessibility_faults(browser, page.url, await context.cookies())
         await context.close()
     assert faults == []
