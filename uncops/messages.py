@@ -20,6 +20,8 @@ from babel.messages.pofile import read_po, write_po
 
 from services.console.domain import forms
 from services.console.domain.words import in_words
+from services.console.service import STATISTICS_BY
+from uncops_contracts.cases import ReviewFlagKind
 
 CONSOLE = Path(__file__).resolve().parents[1] / "services" / "console"
 FRENCH = CONSOLE / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
@@ -84,6 +86,8 @@ def needed(document: dict[str, Any] | None = None) -> list[str]:
         *PYTHON_MESSAGES,
         *(in_words(role) for role in ROLES),
         *(in_words(action) for action in AUDIT_ACTIONS),
+        *(in_words(by) for by in STATISTICS_BY),
+        *(in_words(kind.value) for kind in ReviewFlagKind),
         *contract_words(document or cases_document()),
     )
     return sorted(set(words))

@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from services.common import observability
 from services.common.app import Health, Readiness, TraceAndMetricsMiddleware
 from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settings
-from services.console.api import attachments, cases, home, sign_in, victims
+from services.console.api import attachments, cases, home, reports, sign_in, victims
 from services.console.gateway import Apis, Refused, SignInAgain
 from services.console.pages import CsrfRefused, NotSignedIn, back_to, render, see_other, sign_in_url
 from services.console.service import LocalSignInRefused
@@ -107,7 +107,9 @@ def create(settings: Settings) -> FastAPI:
     app.add_middleware(TraceAndMetricsMiddleware, service=CONSOLE)
     app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (home.router, sign_in.router, cases.router, victims.router, attachments.router):
+    # reports before cases: /cases/statistics is not the case "statistics".
+    routers = (home.router, sign_in.router, reports.router, cases.router, victims.router, attachments.router)
+    for router in routers:
         app.include_router(router)
     _operations(app)
     _errors(app)

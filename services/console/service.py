@@ -141,6 +141,33 @@ async def verify_audit(apis: Apis, person: Person, case_id: str) -> dict[str, An
     return result
 
 
+# What the statistics can be counted by, as the cases API names it (the UN's public tables).
+STATISTICS_BY = (
+    "year",
+    "mission",
+    "category",
+    "nationality",
+    "result",
+    "personnel_category",
+    "allegation_type",
+)
+
+
+async def statistics(apis: Apis, person: Person, by: str) -> list[dict[str, Any]]:
+    """The counts of allegations by one dimension, largest first (years in order)."""
+    answer = await apis.call(person, "cases", "GET", "/cases/statistics", params={"by": by})
+    rows: list[dict[str, Any]] = list(answer.body)
+    if by == "year":
+        return sorted(rows, key=lambda row: row.get("year") or 0)
+    return sorted(rows, key=lambda row: -int(row["allegations"]))
+
+
+async def review_flags(apis: Apis, person: Person) -> list[dict[str, Any]]:
+    """The SCR 2272 review flags the person may see, the newest first."""
+    answer = await apis.call(person, "cases", "GET", "/cases/review-flags")
+    return sorted(answer.body, key=lambda flag: str(flag["raised_at"]), reverse=True)
+
+
 async def case_steps(apis: Apis) -> dict[str, StepForm]:
     """Every step's form, from the cases API's own contract."""
     document = await apis.document("cases")

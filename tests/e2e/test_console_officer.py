@@ -287,3 +287,34 @@ async def test_an_officer_attaches_a_document_and_downloads_it(
         faults += await accessibility_faults(browser, page.url, await context.cookies())
         await context.close()
     assert faults == []
+
+
+async def test_statistics_and_review_flags_in_both_languages(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    await open_case(http, settings)
+    async with chromium() as browser:
+        context, page = await signed_in(browser, "Conduct officer")
+        area = page.get_by_role("navigation", name="Cases area")
+        await area.get_by_role("link", name="Statistics").click()
+        await expect(page.get_by_role("img", name="Allegations by year")).to_be_visible()
+        await field(page, "Count by").select_option(label="Mission")
+        await page.get_by_role("button", name="Show").click()
+        table = page.get_by_role("table", name="Allegations by mission")
+        await expect(table.get_by_role("row", name=re.compile("MINUSCA"))).to_have_count(1)
+        await expect(page.get_by_role("img", name="Allegations by mission")).to_contain_text("MINUSCA")
+        await shot(page, "statistics")
+        faults = await accessibility_faults(browser, page.url, await context.cookies())
+        await area.get_by_role("link", name="Review flags").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Review flags")
+        await shot(page, "review-flags")
+        faults += await accessibility_faults(browser, page.url, await context.cookies())
+        await page.get_by_role("button", name="Français").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Signalements d'examen")
+        faults += await accessibility_faults(browser, page.url, await context.cookies())
+        await page.goto(url("console", "/cases/statistics?by=category"))
+        await expect(page.get_by_role("img", name="Allégations par catégorie")).to_be_visible()
+        await shot(page, "statistics-fr")
+        faults += await accessibility_faults(browser, page.url, await context.cookies())
+        await context.close()
+    assert faults == []

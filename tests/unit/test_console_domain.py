@@ -145,3 +145,17 @@ def test_every_message_the_console_can_show_has_its_french() -> None:
     from uncops.messages import french, needed, untranslated
 
     assert untranslated(french(), needed(cases_document())) == []
+
+
+def test_a_bar_chart_scales_to_its_largest_value() -> None:
+    from services.console.domain.charts import BAR_HEIGHT, GAP, PLOT_WIDTH, bar_chart
+
+    chart = bar_chart([("MINUSCA", 5), ("UNMISS", 10), ("MONUSCO", 0)])
+    assert [(b.label, b.value, b.width) for b in chart.bars] == [
+        ("UNMISS", 10, PLOT_WIDTH),
+        ("MINUSCA", 5, PLOT_WIDTH // 2),
+        ("MONUSCO", 0, 0),
+    ]
+    assert [b.y for b in chart.bars] == [0, BAR_HEIGHT + GAP, 2 * (BAR_HEIGHT + GAP)]
+    assert chart.height == 3 * BAR_HEIGHT + 2 * GAP
+    assert bar_chart([]).bars == () and bar_chart([("a", 0)]).bars[0].width == 0
