@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -60,6 +60,7 @@ def environment(language: Language) -> Environment:
     env.filters["day"] = lambda value: _day(value, language)
     env.filters["moment"] = lambda value: _moment(value, language)
     env.filters["number"] = lambda value: format_decimal(value, locale=LOCALES[language])
+    env.filters["until"] = lambda value: _until(value, language)
     env.globals["language"] = language
     env.globals["languages"] = LANGUAGES
     return env
@@ -77,6 +78,20 @@ def _moment(value: str | datetime | None, language: Language) -> str:
         return ""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return format_datetime(moment, format="medium", tzinfo=UTC, locale=LOCALES[language]) + " UTC"
+
+
+def _until(value: str | datetime | None, language: Language) -> str:
+    """How far off a moment is, in words: "in 12 days", "3 days ago" ("dans 12 jours", "il y a 3 jours")."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return format_timedelta(
+        moment - datetime.now(UTC),
+        granularity="day",
+        threshold=400,
+        add_direction=True,
+        locale=LOCALES[language],
+    )
 
 
 def language(request: Request) -> Language:

@@ -98,7 +98,10 @@ async def test_an_officer_takes_a_case_from_assessment_to_closure(
         # The queue finds it by its reference, or the reference's beginning, in any case.
         await nav.get_by_role("link", name="Cases").click()
         await page.get_by_label("Search").fill(case["reference"].lower())
+        await page.evaluate("window.notReloaded = true")  # htmx swaps the results, the page stays
         await page.get_by_role("button", name="Find").click()
+        await expect(page).to_have_url(re.compile(r"search="))
+        assert await page.evaluate("window.notReloaded === true")
         results = page.get_by_role("table").get_by_role("link")
         await expect(results).to_have_count(1)
         await expect(results).to_have_text(case["reference"])

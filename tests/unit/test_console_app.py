@@ -145,3 +145,32 @@ def test_production_refuses_the_development_cookie_secret() -> None:
     )
     with pytest.raises(RuntimeError, match="UNCOPS_CONSOLE_SESSION_SECRET"):
         create(settings)
+
+
+def test_an_expired_session_returns_to_sign_in_and_back_to_the_page() -> None:
+    import base64
+    import json
+    import time
+
+    from itsdangerous import TimestampSigner
+
+    from services.common.settings import DEVELOPMENT_CONSOLE_SECRET
+
+    person = {
+        "role": "conduct_officer",
+        "subject": "cdo-1",
+        "token": "expired.token.value",
+        "expires_at": int(time.time()) - 60,
+    }
+    data = base64.b64encode(json.dumps({"person": person}).encode())
+    cookie = TimestampSigner(DEVELOPMENT_CONSOLE_SECRET).sign(data).decode()
+    with TestClient(create(Settings(environment="test")), follow_redirects=False) as client:
+        client.cookies.set("uncops_console", cookie)
+        answer = client.get("/cases/some-case?audit=x")
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/sign-in?next=%2Fcases%2Fsome-case%3Faudit%3Dx"
+        back = client.post(
+            "/sign-in",
+            data={"csrf_token": csrf(client), "role": "conduct_officer", "next": "/cases/some-case?audit=x"},
+        )
+        assert back.headers["location"] == "/cases/some-case?audit=x"
