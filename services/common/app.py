@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -62,7 +62,14 @@ TemporalDep = Annotated[Client, Depends(temporal_client)]
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
 
-IfMatch = Annotated[str | None, Header(description="The version (ETag) of the resource as you last read it")]
+_IF_MATCH = "The version (ETag) of the resource as you last read it"
+# Declared as the plain string it is (a header is never null), under its real name: a generated client's
+# ``if_match`` is then ``str``, sent as ``If-Match``.
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description=_IF_MATCH),
+    WithJsonSchema({"type": "string", "description": _IF_MATCH}),
+]
 
 
 def expected_version(if_match: str | None) -> int | None:
