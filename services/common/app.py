@@ -6,7 +6,7 @@ import asyncio
 import gc
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -62,7 +62,14 @@ TemporalDep = Annotated[Client, Depends(temporal_client)]
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
 
-IfMatch = Annotated[str | None, Header(description="The version (ETag) of the resource as you last read it")]
+_IF_MATCH = "The version (ETag) of the resource as you last read it"
+# Declared as the plain string it is (a header is never null), under its real name: a generated client's
+# ``if_match`` is then ``str``, sent as ``If-Match``.
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description=_IF_MATCH),
+    WithJsonSchema({"type": "string", "description": _IF_MATCH}),
+]
 
 
 def expected_version(if_match: str | None) -> int | None:
@@ -138,6 +145,39 @@ def operation_id(route: APIRoute) -> str:
     return head + "".join(word[:1].upper() + word[1:] for word in rest if word)
 
 
+def require_discriminators(app: FastAPI) -> None:
+    """Marks each union's discriminator (a step's ``action``) required in every member of the union in the
+    OpenAPI document, as OpenAPI asks: pydantic leaves it optional since the Literal has a default, and a
+    generated client would then let a step be sent without saying which step it is."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        schema = generate()
+        if first:
+            components = schema.get("components", {}).get("schemas", {})
+            for union in _discriminated(schema):
+                name = union["discriminator"]["propertyName"]
+                for member in union["oneOf"]:
+                    found = components[member["$ref"].rsplit("/", 1)[-1]]
+                    if name not in found.setdefault("required", []):
+                        found["required"].insert(0, name)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _discriminated(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if "discriminator" in node and "oneOf" in node:
+            yield node
+        for value in node.values():
+            yield from _discriminated(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _discriminated(value)
+
+
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
     service: str = Field(examples=["cases"])
@@ -190,6 +230,7 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     problems.install(app)
+    require_discriminators(app)
     app.add_middleware(TraceAndMetricsMiddleware, service=definition.name)
     interactive_docs.install(app)
 

@@ -279,6 +279,12 @@ def statuses_of(path: str, method: str, operation: Mapping[str, Any]) -> list[in
     return [*found, 500, *([503] if writes else [])]
 
 
+def _is_problem(components: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
+    """Whether ``schema`` names a subclass of Problem (it requires every member a problem has)."""
+    named = components.get(str(schema.get("$ref", "")).removeprefix(_REF), {})
+    return set(Problem.model_json_schema()["required"]) <= set(named.get("required", ()))
+
+
 def declare(schema: dict[str, Any]) -> None:
     """Adds the problem schema and, on every operation, the problems it can answer; replaces FastAPI's
     default 422 (``HTTPValidationError``, whose ``loc``/``msg`` are not what the services send)."""
@@ -298,8 +304,13 @@ def declare(schema: dict[str, Any]) -> None:
                     continue
                 content = response.setdefault("content", {})
                 json_body = content.get("application/json", {}).get("schema")
+                declared = _content(int(code), path)[MEDIA_TYPE]
                 if json_body in ({}, None, {"$ref": _REF + "HTTPValidationError"}):
                     content.pop("application/json", None)  # FastAPI's own guess, not what is sent
-                content.setdefault(MEDIA_TYPE, _content(int(code), path)[MEDIA_TYPE])
+                elif _is_problem(components, json_body):
+                    # A route's own problem model (``responses={409: {"model": ...}}``, a subclass of
+                    # Problem): FastAPI files it under application/json, but it is sent as a problem.
+                    declared = {**declared, "schema": content.pop("application/json")["schema"]}
+                content.setdefault(MEDIA_TYPE, declared)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)

@@ -225,3 +225,25 @@ def test_untyped_bodies_are_found() -> None:
 
     document = document_of(ServiceDefinition(name="x", title="x", description="x", routers=[router]))
     assert untyped_success_bodies(document) == ["get /loose 200", "get /loose-list 200"]
+
+
+def discriminated_unions(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [node] if "discriminator" in node and "oneOf" in node else []
+        return found + [union for value in node.values() for union in discriminated_unions(value)]
+    if isinstance(node, list):
+        return [union for value in node for union in discriminated_unions(value)]
+    return []
+
+
+@pytest.mark.parametrize("service", DOCUMENTED)
+def test_every_union_member_requires_its_discriminator(service: str) -> None:
+    """A step's ``action`` is required in each member of the union (a generated client cannot leave it out),
+    as the server requires it."""
+    document = DOCUMENTS[service]
+    unions = discriminated_unions(document["paths"])
+    assert unions, "each service takes at least one union of steps"
+    for union in unions:
+        name = union["discriminator"]["propertyName"]
+        for member in union["oneOf"]:
+            assert name in resolved(document, member).get("required", []), (service, member)

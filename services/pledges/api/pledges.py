@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel
@@ -23,9 +23,10 @@ from services.common.idempotency import not_replayed
 from services.common.paging import PAGED, Page, PageDep
 from services.pledges import queries, service
 from services.pledges.domain.commands import Command
-from services.pledges.domain.pledge import Pledge, allowed_actions
+from services.pledges.domain.pledge import HistoryEntry, Pledge, Report, allowed_actions
 from services.pledges.domain.submission import PledgeSubmission
 from services.pledges.models import PledgeRow
+from uncops_contracts.pledges import PledgeKind, PledgeStatus, TrafficLight
 
 router = APIRouter(prefix="/pledges", tags=["pledges"], route_class=Route)
 
@@ -38,7 +39,7 @@ class PledgePublic(BaseModel):
     member_state: str
     co_sponsors: list[str]
     summit: str
-    kind: str
+    kind: PledgeKind
     title: str
     text: str
     indicator: str | None
@@ -50,16 +51,16 @@ class PledgePublic(BaseModel):
     amount: Decimal | None
     currency: str | None
     supports_summit: str | None
-    status: str
+    status: PledgeStatus
     submitted_at: datetime
     version: int
     next_report_due: datetime | None = None
     missed_reports: int = 0
-    traffic_light: str | None = None
+    traffic_light: TrafficLight | None = None
     delivered: dict[str, Decimal] = {}
     possible_duplicate_of: list[str] = []
-    reports: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
+    reports: list[Report] = []
+    history: list[HistoryEntry] = []
     allowed_actions: list[str] = []
 
 
@@ -71,8 +72,8 @@ def _public(pledge: PledgeRow, principal: Principal | None = None) -> PledgePubl
     view = PledgePublic.model_validate(pledge, from_attributes=True)
     if pledge.state:
         state = Pledge.model_validate(pledge.state)
-        view.reports = [r.model_dump(mode="json") for r in state.reports]
-        view.history = [h.model_dump(mode="json") for h in state.history]
+        view.reports = state.reports
+        view.history = state.history
         if principal is not None:
             view.allowed_actions = allowed_actions(state, service.actor(principal))
     return view

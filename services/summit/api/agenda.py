@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
@@ -16,9 +16,10 @@ from pydantic import BaseModel, Field
 from services.common.app import IfMatch, Route, SessionDep, expected_version
 from services.common.auth import Principal
 from services.common.paging import PAGED, Page, PageDep
+from services.common.problems import Problem
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS, etag
-from services.summit.domain.agenda import RoomInput, RoomPatch, SessionInput, SessionKind
+from services.summit.domain.agenda import ConflictKind, RoomInput, RoomPatch, SessionInput, SessionKind
 from services.summit.models import AgendaSessionRow, SessionPersonRow
 
 router = APIRouter(prefix="/summits", tags=["agenda"], route_class=Route)
@@ -54,6 +55,34 @@ class SessionPublic(BaseModel):
     updated_by: str
     updated_at: datetime
     version: int
+
+
+class ScheduleConflictPublic(BaseModel):
+    """One reason a session cannot be placed: the session it clashes with (a double booking), or the checked
+    session itself (outside the dates or hours, over capacity)."""
+
+    kind: ConflictKind
+    checked_session_id: str
+    session_id: str
+    title: str
+    room_id: str | None
+    participant_id: str | None
+    starts_at: datetime
+    ends_at: datetime
+    detail: str
+
+
+class ScheduleProblem(Problem):
+    """A refused session: every conflict in ``conflicts``, so a planner fixes them all at once (a reused
+    Idempotency-Key or another refusal answers the same problem without them)."""
+
+    conflicts: list[ScheduleConflictPublic] | None = Field(None, description="Every clash found")
+
+
+# Declared on the routes that check the schedule, so a generated client reads the conflicts typed.
+SCHEDULE_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ScheduleProblem, "description": "The session clashes: see conflicts"}
+}
 
 
 def _public(row: AgendaSessionRow, people: Sequence[SessionPersonRow]) -> SessionPublic:
@@ -179,6 +208,7 @@ async def list_sessions(
     "/{summit_id}/sessions",
     status_code=status.HTTP_201_CREATED,
     summary="Place a session; 409 lists every conflict (double bookings, dates, hours, capacity)",
+    responses=SCHEDULE_CONFLICT,
 )
 async def create_session(
     summit_id: str,
@@ -213,6 +243,7 @@ async def get_session(
 @router.put(
     "/{summit_id}/sessions/{session_id}",
     summary="Replace a session (If-Match: its version); 409 lists every conflict",
+    responses=SCHEDULE_CONFLICT,
 )
 async def replace_session(
     summit_id: str,

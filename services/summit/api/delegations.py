@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ from services.summit.domain.delegations import (
     Command,
     GuestCreate,
     InvitationRequest,
+    ProofDocument,
     Register,
     allowed_actions,
 )
@@ -52,14 +53,14 @@ class DelegationPublic(BaseModel):
     id: str
     summit_id: str
     member_state: str
-    status: str
+    status: DelegationStatus
     note_verbale: str
     invited_at: datetime
     registration_deadline: datetime
     head_of_delegation: str | None
     members: int
     languages: list[str]
-    proof_document: dict[str, Any] | None
+    proof_document: ProofDocument | None
     registered_at: datetime | None
     waitlisted_at: datetime | None
     reason: str | None

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from services.common.errors import InvalidField
 from services.summit.domain.plan import SummitDate
@@ -65,7 +65,19 @@ class ExchangeRates(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"rates": {"EUR": "1.08", "CHF": "1.12"}}]}
     )
 
-    rates: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")], Decimal]
+    # Declared with propertyNames rather than pydantic's patternProperties, which client generators skip
+    # (the rates would reach a generated client as untyped values).
+    rates: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")], Decimal],
+        WithJsonSchema(
+            {
+                "type": "object",
+                "title": "Rates",
+                "propertyNames": {"pattern": "^[A-Z]{3}$"},
+                "additionalProperties": {"anyOf": [{"type": "number"}, {"type": "string"}]},
+            }
+        ),
+    ]
 
     @model_validator(mode="after")
     def _positive(self) -> Self:
