@@ -6,7 +6,7 @@ results to bench/results/<timestamp>.json and rewrite BENCHMARKS.md.
     .venv/bin/python -m bench.run --only cases_queries   # one benchmark (repeatable)
     .venv/bin/python -m bench.run --only pledges_intake --port-offset 1100   # beside another run
 
-The stack runs on ports of its own (20432, 20092/20093, 20233/20234, 20001-20003) and in .run/bench, so it
+The stack runs on ports of its own (20432, 20092/20093, 20233/20234, 20000-20003) and in .run/bench, so it
 never collides with ``make run`` or ``make test``. PostgreSQL runs with its production defaults (fsync on).
 """
 
@@ -45,6 +45,7 @@ BENCHMARKS = (
     "pledges_import",
     "summit_delegations",
     "summit_agenda",
+    "console_pages",
 )
 # What --quick shrinks: latency load 10 s (not 60); cases throughput 50 cases in 1 round (not 200 in 2);
 # 1,000 live timers sampled 20 s (not 10,000 over 60 s); queries 50 times each (not 200), still over 100,000.
@@ -52,7 +53,8 @@ QUICK_NOTE = (
     "the latency load lasts 10 s instead of 60 s; the cases throughput runs 50 cases in one round instead "
     "of 200 in two; 1,000 cases with live timers sampled for 20 s instead of 10,000 over 60 s; each case "
     "query runs 50 times instead of 200; the pledge intake sends 1,000 requests in one round instead of "
-    "3,000 in two; the agenda check tries 500 candidate sessions instead of 2,000"
+    "3,000 in two; the agenda check tries 500 candidate sessions instead of 2,000; the console's officers "
+    "browse for 15 s instead of 60 s"
 )
 
 
@@ -228,6 +230,17 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
             results["benchmarks"]["summit_agenda"] = _guarded(
                 lambda: agenda_run(sessions=300, candidates=candidates, seed=2030), echo
             )
+        if "console_pages" in wanted:
+            from bench.console import console_pages
+
+            seconds = 15 if args.quick else 60
+            echo(f"benchmark 10: 20 officers browsing the console over 100,000 cases for {seconds} s")
+            results["benchmarks"]["console_pages"] = _guarded(
+                lambda: console_pages(
+                    stack, total=100_000, seconds=seconds, echo=echo, loop_runner=run_async
+                ),
+                echo,
+            )
     finally:
         echo("stopping the stack")
         stack.stop_all()
@@ -309,10 +322,11 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 )
             )
     from bench.cases import table_rows
+    from bench.console import table_rows as console_rows
     from bench.pledges import table_rows as pledges_rows
     from bench.summit import table_rows as summit_rows
 
-    return table + table_rows(results) + pledges_rows(results) + summit_rows(results)
+    return table + table_rows(results) + pledges_rows(results) + summit_rows(results) + console_rows(results)
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -493,6 +507,9 @@ def markdown(results: dict[str, Any], results_file: Path) -> str:
     from bench.summit import markdown_sections as summit_sections
 
     out += summit_sections(results)
+    from bench.console import markdown_sections as console_sections
+
+    out += console_sections(results)
     for name, result in results["benchmarks"].items():
         if "error" in result:
             out += [f"## {name}: error", "", "```", result["traceback"].rstrip(), "```", ""]
@@ -511,6 +528,7 @@ OWNED_BY = {
     "pledges_import": ("| pledges: bulk import", "## 7. Pledges: bulk import"),
     "summit_delegations": ("| summit: 193 delegations", "## 8. Summit: 193 delegations"),
     "summit_agenda": ("| summit: ", "## 9. Summit: agenda"),
+    "console_pages": ("| console: ", "## 10. Console"),
 }
 
 

@@ -265,7 +265,7 @@ def run(sessions: int, candidates: int, seed: int, http: bool = False) -> dict[s
     }
 
 
-HTTP_PORTS = Ports(45732, 49392, 49393, 47533, 48533, 48301, 48302, 48303)
+HTTP_PORTS = Ports(45732, 49392, 49393, 47533, 48533, 48301, 48302, 48303, 48300)
 
 
 async def _http_run(

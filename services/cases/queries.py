@@ -4,10 +4,10 @@ flags and the audit trail."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import case, func, inspect, select
+from sqlalchemy import DateTime, case, func, inspect, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -62,8 +62,11 @@ class CaseFilters:
     reference: str | None = None  # the reference or its beginning, upper case
 
 
-# Where a case with no running deadline sorts in ``next_due`` order: after every due date.
-_NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
+# A case's next due date, a case with no running deadline after every due date: the very expression of the
+# keyset index case_file_next_due_keyset (migration 0007), written as SQL so that PostgreSQL matches it.
+NEXT_DUE = literal_column(
+    "coalesce(next_due_at, '9999-12-31 00:00:00+00'::timestamptz)", DateTime(timezone=True)
+)
 
 
 async def list_cases(
@@ -103,8 +106,7 @@ async def list_cases(
         if high is not None:
             conditions.append(col(day_column) <= high)
     if sort == "next_due":
-        due = func.coalesce(col(CaseRow.next_due_at), _NO_DEADLINE)
-        order: tuple[Any, ...] = (due.asc(), col(CaseRow.id).asc())
+        order: tuple[Any, ...] = (NEXT_DUE.asc(), col(CaseRow.id).asc())
     elif sort.startswith("-"):
         order = (col(CaseRow.reported_on).desc(), col(CaseRow.id).desc())
     else:

@@ -5,6 +5,7 @@ metrics."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from services.common import observability
 from services.common.app import Health, Readiness, TraceAndMetricsMiddleware
 from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settings
 from services.console.api import attachments, cases, home, reports, sign_in, victims
-from services.console.gateway import Apis, Refused, SignInAgain
+from services.console.gateway import Apis, ApiTime, Refused, SignInAgain, waiting
 from services.console.pages import CsrfRefused, NotSignedIn, back_to, render, see_other, sign_in_url
 from services.console.service import LocalSignInRefused
 
@@ -67,6 +68,35 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class ServerTiming:
+    """``Server-Timing: api;dur=…, console;dur=…`` on every page: how long it waited on the APIs, and how
+    long the console itself took (rendering, sessions, its own code), so each can be measured apart."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        spent = ApiTime()
+        token = waiting.set(spent)
+        started = time.perf_counter()
+
+        async def timed(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                total = (time.perf_counter() - started) * 1000
+                api = spent.seconds * 1000
+                value = f'api;dur={api:.2f};desc="{spent.calls} calls", console;dur={total - api:.2f}'
+                message.setdefault("headers", []).append((b"server-timing", value.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed)
+        finally:
+            waiting.reset(token)
+
+
 def create(settings: Settings) -> FastAPI:
     secret = settings.console_session_secret.get_secret_value()
     if settings.environment == "production" and secret == DEVELOPMENT_CONSOLE_SECRET:
@@ -104,6 +134,7 @@ def create(settings: Settings) -> FastAPI:
         https_only=settings.environment == "production",
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ServerTiming)
     app.add_middleware(TraceAndMetricsMiddleware, service=CONSOLE)
     app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -3,7 +3,9 @@ each API applies its own rules and scopes to the person, as if they called it th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +13,24 @@ import httpx
 
 from services.common.settings import SERVICES, Settings
 from services.console.domain.person import Person
+
+
+@dataclass
+class ApiTime:
+    """The time one page spent waiting on the APIs (the rest of its time is the console's own)."""
+
+    seconds: float = 0.0
+    calls: int = 0
+
+
+waiting: ContextVar[ApiTime | None] = ContextVar("console_api_time", default=None)
+
+
+def _waited(started: float) -> None:
+    spent = waiting.get()
+    if spent is not None:
+        spent.seconds += time.perf_counter() - started
+        spent.calls += 1
 
 
 class SignInAgain(Exception):
@@ -75,13 +95,17 @@ class Apis:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
-        response = await self._client.request(
-            method,
-            self._bases[service] + path,
-            params={k: v for k, v in (params or {}).items() if v not in (None, "")},
-            json=json,
-            headers={"Authorization": f"Bearer {person.token}", **(headers or {})},
-        )
+        started = time.perf_counter()
+        try:
+            response = await self._client.request(
+                method,
+                self._bases[service] + path,
+                params={k: v for k, v in (params or {}).items() if v not in (None, "")},
+                json=json,
+                headers={"Authorization": f"Bearer {person.token}", **(headers or {})},
+            )
+        finally:
+            _waited(started)
         if response.status_code == 401:
             raise SignInAgain()
         body = _body(response)
@@ -101,12 +125,16 @@ class Apis:
         headers: Mapping[str, str],
     ) -> Answer:
         """POSTs a file's bytes as the request body (an attachment)."""
-        response = await self._client.post(
-            self._bases[service] + path,
-            content=content,
-            params=params,
-            headers={"Authorization": f"Bearer {person.token}", "Content-Type": content_type, **headers},
-        )
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(
+                self._bases[service] + path,
+                content=content,
+                params=params,
+                headers={"Authorization": f"Bearer {person.token}", "Content-Type": content_type, **headers},
+            )
+        finally:
+            _waited(started)
         if response.status_code == 401:
             raise SignInAgain()
         body = _body(response)
@@ -116,9 +144,13 @@ class Apis:
 
     async def fetch_file(self, person: Person, service: str, path: str) -> httpx.Response:
         """GETs a file (an attachment's bytes), its media type and file name in the headers."""
-        response = await self._client.get(
-            self._bases[service] + path, headers={"Authorization": f"Bearer {person.token}"}
-        )
+        started = time.perf_counter()
+        try:
+            response = await self._client.get(
+                self._bases[service] + path, headers={"Authorization": f"Bearer {person.token}"}
+            )
+        finally:
+            _waited(started)
         if response.status_code == 401:
             raise SignInAgain()
         if response.status_code >= 400:
