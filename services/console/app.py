@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -193,6 +194,10 @@ def _errors(app: FastAPI) -> None:
         kind = {404: "not_found", 403: "forbidden", 409: "refused"}.get(exc.status, "unavailable")
         status_code = exc.status if exc.status < 500 else 503
         return render(request, "error.html", status_code=status_code, kind=kind, detail=exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_address(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        return render(request, "error.html", status_code=400, kind="bad_request")
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -174,3 +174,13 @@ def test_an_expired_session_returns_to_sign_in_and_back_to_the_page() -> None:
             data={"csrf_token": csrf(client), "role": "conduct_officer", "next": "/cases/some-case?audit=x"},
         )
         assert back.headers["location"] == "/cases/some-case?audit=x"
+
+
+def test_a_malformed_address_is_the_consoles_own_page(console: TestClient) -> None:
+    answer = console.get("/sign-in", params={"next": "x" * 10})  # fine
+    assert answer.status_code == 200
+    signed = console.post("/sign-in", data={"csrf_token": csrf(console), "role": "conduct_officer"})
+    assert signed.status_code == 303
+    answer = console.get("/cases/some-case", params={"verify": "perhaps"})
+    assert answer.status_code == 400 and "This address is not valid" in answer.text
+    assert answer.headers["content-type"].startswith("text/html")
