@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from services.common import idempotency, interactive_docs, observability, problems
+from services.common import idempotency, interactive_docs, links, observability, problems
 from services.common.auth import TokenVerifier
 from services.common.database import ping
 from services.common.errors import InvalidField
@@ -190,6 +190,7 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     problems.install(app)
+    links.install(app)
     app.add_middleware(_TraceAndMetricsMiddleware, service=definition.name)
     interactive_docs.install(app)
 

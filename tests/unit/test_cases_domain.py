@@ -213,6 +213,25 @@ def test_an_incident_after_the_report_is_refused() -> None:
     assert caught.value.field == "incident_date"
 
 
+@pytest.mark.parametrize(
+    ("field", "dates"),
+    [
+        ("reported_on", {"reported_on": date(329, 9, 2), "incident_date": None}),
+        ("incident_date", {"incident_date": date(1948, 5, 28)}),
+    ],
+)
+def test_a_date_before_the_first_peace_operation_is_refused(field: str, dates: dict[str, Any]) -> None:
+    with pytest.raises(InvalidField) as caught:
+        intake(**dates)
+    assert caught.value.field == field
+
+
+def test_the_public_record_of_the_earliest_case_names_its_month() -> None:
+    case = ipo_case(incident_date=date(1948, 5, 29), reported_on=date(1948, 6, 1))
+    record = public_record(case)
+    assert (record.incident, record.reported) == ("1948-05", "1948-06")
+
+
 def test_an_incident_on_the_report_day_is_fine() -> None:
     assert intake(incident_date=date(2025, 2, 20)).incident_date == date(2025, 2, 20)
 
