@@ -26,7 +26,7 @@ from tests.conftest import TEST_RUN_DIR, bearer, url
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 PHASES = "examples,fuzzing,stateful"
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 20
 SEED = 15
 FOCAL_STATE = "SEN"
 
