@@ -84,7 +84,8 @@ async def add_attachment(
     responses={
         200: {
             "description": "The document's bytes, with the media type and file name it was attached with",
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            # Any media type: the one it was attached with (application/pdf, image/jpeg...).
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
         }
     },
 )
