@@ -38,6 +38,7 @@ from services.cases.domain.commands import (
     ReportProgress,
     ResumeDeadline,
     StartAssessment,
+    attachment_media_type,
 )
 from services.cases.domain.deadlines import add_working_days
 from services.cases.domain.events import CaseEvent, change_events, public_record, summary
@@ -991,3 +992,23 @@ def test_fire_alarm_does_nothing_when_the_deadline_moved_or_was_dropped() -> Non
 
     paused = step(case, PauseDeadline(kind=DeadlineKind.INVESTIGATION, reason="waiting"), T0 + DAY)
     assert fire_alarm(paused, DeadlineKind.INVESTIGATION, "miss", T0 + 90 * DAY, POLICY) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "kept"),
+    [
+        (None, "application/octet-stream"),
+        ("application/pdf", "application/pdf"),
+        ("text/plain; charset=utf-8", "text/plain; charset=utf-8"),
+        ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", None),
+    ],
+)
+def test_an_attachment_is_kept_under_its_media_type(header: str | None, kept: str | None) -> None:
+    assert attachment_media_type(header) == (kept or header)
+
+
+@pytest.mark.parametrize("header", ["pdf", "", "application/", "/pdf", "a b/c", "application/" + "x" * 200])
+def test_an_attachment_whose_media_type_a_client_cannot_parse_is_refused(header: str) -> None:
+    with pytest.raises(InvalidField) as caught:
+        attachment_media_type(header)
+    assert caught.value.field == "Content-Type"
