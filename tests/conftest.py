@@ -163,8 +163,14 @@ async def eventually(probe, timeout: float = 60, interval: float = 0.25):  # typ
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Server-backed tests last: unit failures show first and fast.
-    items.sort(key=lambda item: "stack" in getattr(item, "fixturenames", ()))
+    # Server-backed tests last: unit failures show first and fast. The fuzzer after them all: what it writes
+    # would upset the tests that count everything.
+    items.sort(
+        key=lambda item: (
+            "stack" in getattr(item, "fixturenames", ()),
+            item.get_closest_marker("fuzz") is not None,
+        )
+    )
 
 
 os.environ.setdefault("UNCOPS_ENV", "test")

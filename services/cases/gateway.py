@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.cases.domain.case import Case
 from services.cases.domain.commands import Command
@@ -82,7 +83,17 @@ async def restart_case(client: Client, start: CaseStart) -> None:
         await start_case(client, start)
 
 
+class NoRun(Exception):
+    """The case has no workflow run to take the step: none was ever started for it, or its run has ended
+    since the case was read."""
+
+
 async def act_on_case(client: Client, case_id: str, request: CaseCommandRequest) -> CaseView:
     """One step through the workflow's ``act`` Update; a refusal is raised as the domain error it was."""
     handle = client.get_workflow_handle(workflow_id(case_id))
-    return await execute_update(handle, "act", request, CaseView)
+    try:
+        return await execute_update(handle, "act", request, CaseView)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise NoRun(case_id) from exc
+        raise

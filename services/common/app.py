@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from services.common import idempotency, interactive_docs, observability, problems
+from services.common import idempotency, interactive_docs, links, observability, problems
 from services.common.auth import TokenVerifier
 from services.common.database import ping
 from services.common.errors import InvalidField
@@ -231,6 +231,7 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> FastAPI:
     )
     problems.install(app)
     require_discriminators(app)
+    links.install(app)
     app.add_middleware(TraceAndMetricsMiddleware, service=definition.name)
     interactive_docs.install(app)
 

@@ -257,11 +257,12 @@ def _content(status: int, operation_path: str) -> dict[str, Any]:
 
 
 def statuses_of(path: str, method: str, operation: Mapping[str, Any]) -> list[int]:
-    """The problems an operation can answer: 401/403 if it needs a token, 422 if it takes any input or a
-    token (a domain rule may refuse a value), 404 if its path names an id, 409 if it writes (a refused step,
-    or an Idempotency-Key reused or in flight), 412 if it takes If-Match, 413 if it takes an Idempotency-Key
-    (the body is read whole, up to a limit), 500 always, and 503 if it writes (a step whose outcome is not
-    known in time)."""
+    """The problems an operation can answer: 400 if it takes a body (bytes that are not text cannot be read
+    at all; malformed JSON text is a 422 naming the position), 401/403 if it needs a token, 422 if it takes
+    any input or a token (a domain rule may refuse a value), 404 if its path names an id, 409 if it writes (a
+    refused step, or an Idempotency-Key reused or in flight), 412 if it takes If-Match, 413 if it takes an
+    Idempotency-Key (the body is read whole, up to a limit), 500 always, and 503 if it writes (a step whose
+    outcome is not known in time)."""
     parameters = operation.get("parameters", [])
     authenticated = bool(operation.get("security"))
     takes_input = bool(parameters) or "requestBody" in operation
@@ -270,7 +271,8 @@ def statuses_of(path: str, method: str, operation: Mapping[str, Any]) -> list[in
         return any(p.get("in") == "header" and p.get("name", "").lower() == name for p in parameters)
 
     writes = method in _WRITES
-    found = [401, 403] if authenticated else []
+    found = [400] if "requestBody" in operation else []
+    found += [401, 403] if authenticated else []
     found += [404] if "{" in path else []
     found += [409] if writes else []
     found += [412] if header("if-match") else []

@@ -38,6 +38,7 @@ from services.cases.domain.commands import (
     ReportProgress,
     ResumeDeadline,
     StartAssessment,
+    attachment_media_type,
 )
 from services.cases.domain.deadlines import add_working_days
 from services.cases.domain.events import CaseEvent, change_events, public_record, summary
@@ -211,6 +212,25 @@ def test_an_incident_after_the_report_is_refused() -> None:
     with pytest.raises(InvalidField) as caught:
         intake(incident_date=date(2025, 2, 21), reported_on=date(2025, 2, 20))
     assert caught.value.field == "incident_date"
+
+
+@pytest.mark.parametrize(
+    ("field", "dates"),
+    [
+        ("reported_on", {"reported_on": date(329, 9, 2), "incident_date": None}),
+        ("incident_date", {"incident_date": date(1948, 5, 28)}),
+    ],
+)
+def test_a_date_before_the_first_peace_operation_is_refused(field: str, dates: dict[str, Any]) -> None:
+    with pytest.raises(InvalidField) as caught:
+        intake(**dates)
+    assert caught.value.field == field
+
+
+def test_the_public_record_of_the_earliest_case_names_its_month() -> None:
+    case = ipo_case(incident_date=date(1948, 5, 29), reported_on=date(1948, 6, 1))
+    record = public_record(case)
+    assert (record.incident, record.reported) == ("1948-05", "1948-06")
 
 
 def test_an_incident_on_the_report_day_is_fine() -> None:
@@ -972,3 +992,23 @@ def test_fire_alarm_does_nothing_when_the_deadline_moved_or_was_dropped() -> Non
 
     paused = step(case, PauseDeadline(kind=DeadlineKind.INVESTIGATION, reason="waiting"), T0 + DAY)
     assert fire_alarm(paused, DeadlineKind.INVESTIGATION, "miss", T0 + 90 * DAY, POLICY) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "kept"),
+    [
+        (None, "application/octet-stream"),
+        ("application/pdf", "application/pdf"),
+        ("text/plain; charset=utf-8", "text/plain; charset=utf-8"),
+        ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", None),
+    ],
+)
+def test_an_attachment_is_kept_under_its_media_type(header: str | None, kept: str | None) -> None:
+    assert attachment_media_type(header) == (kept or header)
+
+
+@pytest.mark.parametrize("header", ["pdf", "", "application/", "/pdf", "a b/c", "application/" + "x" * 200])
+def test_an_attachment_whose_media_type_a_client_cannot_parse_is_refused(header: str) -> None:
+    with pytest.raises(InvalidField) as caught:
+        attachment_media_type(header)
+    assert caught.value.field == "Content-Type"

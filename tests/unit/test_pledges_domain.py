@@ -73,6 +73,22 @@ def test_an_unknown_field_is_refused() -> None:
     assert caught.value.errors()[0]["type"] == "extra_forbidden"
 
 
+@pytest.mark.parametrize("value", ["1e16", "-1e16", 7.12e16, "12.00001"])
+@pytest.mark.parametrize("field", ["baseline", "target"])
+def test_a_measure_the_store_cannot_hold_is_refused_naming_it(field: str, value: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        PledgeSubmission.model_validate(body(terms={field: value}))
+    assert caught.value.errors()[0]["loc"] == ("terms", field)
+
+
+def test_the_largest_measure_the_store_holds_is_accepted() -> None:
+    largest = Decimal("9999999999999999.9999")
+    submission = PledgeSubmission.model_validate(
+        body(terms={"baseline": str(largest), "target": str(-largest)})
+    )
+    assert (submission.terms.baseline, submission.terms.target) == (largest, -largest)
+
+
 def test_an_unknown_terms_field_is_refused() -> None:
     with pytest.raises(ValidationError) as caught:
         PledgeSubmission.model_validate(body(terms={"deadline": "2100-01-01"}))

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from services.cases import queries, service
 from services.cases.api.cases import OFFICERS, acting, present
 from services.cases.domain.case import CasePublic
+from services.cases.domain.commands import attachment_media_type
 from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, TemporalDep, expected_version
 from services.common.auth import Principal
 from services.common.errors import NotFound
@@ -48,6 +49,7 @@ async def add_attachment(
     """Attaches the request body, the document's bytes (its media type as Content-Type), to a case under
     ``filename``; the file is kept by its SHA-256. Conduct-and-discipline officers only; answers the case."""
     await queries.load_case(session, case_id, principal)  # 404 before reading the body
+    content_type = attachment_media_type(request.headers.get("content-type"))
     limit = runtime.settings.attachment_max_bytes
     chunks: list[bytes] = []
     size = 0
@@ -60,7 +62,7 @@ async def add_attachment(
         chunks.append(chunk)
     upload = service.Upload(
         filename=filename,
-        content_type=request.headers.get("content-type", "application/octet-stream")[:200],
+        content_type=content_type,
         content=b"".join(chunks),
     )
     case = await service.add_attachment(
@@ -84,7 +86,8 @@ async def add_attachment(
     responses={
         200: {
             "description": "The document's bytes, with the media type and file name it was attached with",
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            # Any media type: the one it was attached with (application/pdf, image/jpeg...).
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
         }
     },
 )

@@ -218,7 +218,7 @@ class CasePublic(DomainModel):
                     "opened_at": "2026-03-02T09:15:00Z",
                     "mission": "MINUSCA",
                     "personnel_category": "formed_police_unit",
-                    "police_contributing_country": "XYZ",
+                    "police_contributing_country": "SEN",
                     "unit": "FPU-2",
                     "category": "category_1",
                     "allegation_type": "sexual_exploitation",

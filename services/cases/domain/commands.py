@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Literal, Self
 
@@ -182,6 +183,21 @@ class RecordAssistance(DomainModel):
     kind: Literal["medical", "psychosocial", "legal", "material", "trust_fund_project", "other"]
     on: date
     note: Note = ""
+
+
+# A media type as RFC 9110 writes it (type "/" subtype, then any parameters): a download answers it as its
+# Content-Type, so a malformed one (which a client cannot parse) is refused at upload.
+_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def attachment_media_type(content_type: str | None) -> str:
+    """The media type an attachment is kept under: its upload's Content-Type, application/octet-stream if
+    none."""
+    if content_type is None:
+        return "application/octet-stream"
+    if len(content_type) > 200 or not _MEDIA_TYPE.fullmatch(content_type.split(";", 1)[0].strip()):
+        raise InvalidField("Content-Type", "a media type of at most 200 characters, e.g. application/pdf")
+    return content_type
 
 
 class AddAttachment(DomainModel):

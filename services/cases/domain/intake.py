@@ -14,6 +14,11 @@ from uncops_contracts.cases import CATEGORY_2_TYPES, AllegationType, MisconductC
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
+# UNTSO, established 29 May 1948: no case of UN personnel happened or was reported before. (A year 329
+# was taken, and became the public record's invalid month "329-09": found by schemathesis.)
+FIRST_PEACE_OPERATION = date(1948, 5, 29)
+
+
 class CaseIntake(DomainModel):
     """A new case as a conduct-and-discipline officer records it."""
 
@@ -24,7 +29,7 @@ class CaseIntake(DomainModel):
                 {
                     "mission": "MINUSCA",
                     "personnel_category": "formed_police_unit",
-                    "police_contributing_country": "XYZ",
+                    "police_contributing_country": "SEN",
                     "unit": "FPU-2",
                     "allegation_type": "sexual_exploitation",
                     "urgent": True,
@@ -42,7 +47,7 @@ class CaseIntake(DomainModel):
 
     mission: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3,10}$")] = Field(examples=["MINUSCA"])
     personnel_category: PersonnelCategory
-    police_contributing_country: CountryCode = Field(examples=["XYZ"])
+    police_contributing_country: CountryCode = Field(examples=["SEN"])
     unit: str | None = Field(None, max_length=100, description="Required for formed police units")
     allegation_type: AllegationType
     category: MisconductCategory | None = Field(
@@ -63,6 +68,11 @@ class CaseIntake(DomainModel):
             raise InvalidField(
                 "victims_minor", f"{self.victims_minor} minors is more than {self.victims} victims"
             )
+        for name in ("reported_on", "incident_date"):
+            if (day := getattr(self, name)) and day < FIRST_PEACE_OPERATION:
+                raise InvalidField(
+                    name, f"{day} is before the first UN peace operation ({FIRST_PEACE_OPERATION})"
+                )
         if self.incident_date and self.incident_date > self.reported_on:
             raise InvalidField("incident_date", "the incident cannot be after the date it was reported")
         if self.personnel_category is PersonnelCategory.FORMED_POLICE_UNIT and not self.unit:

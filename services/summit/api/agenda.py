@@ -7,7 +7,7 @@ serialised per summit so two planners cannot both pass the conflict check.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response, status
@@ -19,7 +19,14 @@ from services.common.paging import PAGED, Page, PageDep
 from services.common.problems import Problem
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS, etag
-from services.summit.domain.agenda import ConflictKind, RoomInput, RoomPatch, SessionInput, SessionKind
+from services.summit.domain.agenda import (
+    ConflictKind,
+    RoomInput,
+    RoomPatch,
+    SessionInput,
+    SessionKind,
+    VenueTime,
+)
 from services.summit.models import AgendaSessionRow, SessionPersonRow
 
 router = APIRouter(prefix="/summits", tags=["agenda"], route_class=Route)
@@ -32,8 +39,8 @@ class RoomPublic(BaseModel):
     building: str | None
     capacity: int
     capacity_basis: str = Field(description="confirmed, or illustrative until the venue confirms it")
-    opens_at: time
-    closes_at: time
+    opens_at: VenueTime
+    closes_at: VenueTime
     source: str | None
     version: int
 

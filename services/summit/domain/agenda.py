@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -124,7 +125,20 @@ def _venue_local(value: time) -> time:
 
 
 # A time of day at the venue, e.g. "08:00"; "14:04:15.2Z" (with an offset) is refused, naming the field.
-VenueTime = Annotated[time, AfterValidator(_venue_local)]
+# Declared as a pattern, not JSON Schema's format "time": that format is RFC 3339's full-time, whose offset
+# is required, so "08:00:00" would not validate against it (found by schemathesis).
+VenueTime = Annotated[
+    time,
+    AfterValidator(_venue_local),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "description": f"A time of day at the venue ({VENUE_TIME_ZONE.key}), without an offset",
+            "examples": ["08:00"],
+        }
+    ),
+]
 
 
 class RoomInput(BaseModel):
