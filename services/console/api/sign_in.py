@@ -61,7 +61,7 @@ class IdentityProvider:
 
     async def finish(self, request: Request) -> tuple[Person, str]:
         """The person the callback brings back, and the page to go back to."""
-        next_ = str(request.session.pop(_NEXT, "/"))
+        next_ = str(request.session.get(_NEXT, "/"))  # the new session drops it
         try:
             token = await self.client.authorize_access_token(
                 request,
