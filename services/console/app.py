@@ -21,7 +21,6 @@ from services.common import observability
 from services.common.app import Health, Readiness, TraceAndMetricsMiddleware
 from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settings
 from services.console.api import attachments, cases, home, reports, sign_in, victims
-from services.console.api.sign_in import identity_provider, issuer_origin
 from services.console.gateway import Apis, Refused, SignInAgain
 from services.console.pages import CsrfRefused, NotSignedIn, back_to, render, see_other, sign_in_url
 from services.console.service import LocalSignInRefused
@@ -106,7 +105,7 @@ def create(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.identity = identity_provider(settings)
+    app.state.identity = sign_in.identity_provider(settings)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -115,7 +114,7 @@ def create(settings: Settings) -> FastAPI:
         same_site="lax",  # strict would drop the cookie on the identity provider's redirect back
         https_only=settings.environment == "production",
     )
-    app.add_middleware(SecurityHeaders, headers=security_headers(issuer_origin(settings)))
+    app.add_middleware(SecurityHeaders, headers=security_headers(sign_in.issuer_origin(settings)))
     app.add_middleware(TraceAndMetricsMiddleware, service=CONSOLE)
     app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
