@@ -111,11 +111,27 @@ class Settings(BaseSettings):
         Path(__file__).resolve().parents[2] / "node_modules",
         validation_alias=_env("UNCOPS_CONSOLE_NODE_MODULES"),
     )
+    # The console's production sign-in: OpenID Connect (authorization code with PKCE) against this issuer.
+    # The person's role(s) and Member State are read from the ID token's claims named here (the APIs' own
+    # claim names by default; a dotted name reaches into an object, e.g. realm_access.roles).
+    console_url: str | None = Field(None, validation_alias=_env("UNCOPS_CONSOLE_URL"))
+    oidc_issuer: str | None = Field(None, validation_alias=_env("UNCOPS_OIDC_ISSUER"))
+    oidc_client_id: str = Field("uncops-console", validation_alias=_env("UNCOPS_OIDC_CLIENT_ID"))
+    # None: a public client, protected by PKCE alone.
+    oidc_client_secret: SecretStr | None = Field(None, validation_alias=_env("UNCOPS_OIDC_CLIENT_SECRET"))
+    oidc_scopes: str = Field("openid profile", validation_alias=_env("UNCOPS_OIDC_SCOPES"))
+    oidc_provider_name: str | None = Field(None, validation_alias=_env("UNCOPS_OIDC_PROVIDER_NAME"))
+    oidc_roles_claim: str = Field("roles", validation_alias=_env("UNCOPS_OIDC_ROLES_CLAIM"))
+    oidc_member_state_claim: str = Field(
+        "member_state", validation_alias=_env("UNCOPS_OIDC_MEMBER_STATE_CLAIM")
+    )
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "Settings":
         if not self.jwks_url:
             self.jwks_url = None  # an empty variable means "not set", never "skip the secret check"
+        if not self.oidc_issuer:
+            self.oidc_issuer = None
         if self.environment == "production":
             if self.jwks_url is None and self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET:
                 raise ValueError(
@@ -123,6 +139,8 @@ class Settings(BaseSettings):
                 )
             if self.victim_data_key.get_secret_value() == DEVELOPMENT_VICTIM_DATA_KEY:
                 raise ValueError("UNCOPS_VICTIM_DATA_KEY is the development key: set a real one")
+            if self.oidc_issuer and not self.console_url:
+                raise ValueError("UNCOPS_OIDC_ISSUER needs UNCOPS_CONSOLE_URL (the sign-in's redirect URI)")
         return self
 
     @property
@@ -130,6 +148,11 @@ class Settings(BaseSettings):
         """Whether the console may sign people in by itself: only with the development signing secret,
         whose tokens nothing outside this machine accepts."""
         return self.jwks_url is None and self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
+
+    @property
+    def public_console_url(self) -> str:
+        """Where people reach the console (the identity provider sends them back there)."""
+        return (self.console_url or f"http://127.0.0.1:{self.console_port}").rstrip("/")
 
     def api_url(self, service: str) -> str:
         url: str | None = getattr(self, f"{service}_api_url")

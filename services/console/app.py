@@ -50,11 +50,21 @@ SECURITY_HEADERS = [
 ]
 
 
+def security_headers(issuer_origin: str | None) -> list[tuple[bytes, bytes]]:
+    """The headers, where the sign-in and sign-out forms may also lead to the identity provider (browsers
+    apply form-action to a form's redirects too)."""
+    if issuer_origin is None:
+        return SECURITY_HEADERS
+    policy = CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {issuer_origin}")
+    return [(b"content-security-policy", policy.encode()), *SECURITY_HEADERS[1:]]
+
+
 class SecurityHeaders:
     """The same headers on every answer, pages and files alike (pure ASGI)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, headers: list[tuple[bytes, bytes]] = SECURITY_HEADERS) -> None:
         self.app = app
+        self.headers = headers
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -63,7 +73,7 @@ class SecurityHeaders:
 
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", []).extend(SECURITY_HEADERS)
+                message.setdefault("headers", []).extend(self.headers)
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -126,6 +136,7 @@ def create(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.identity = sign_in.identity_provider(settings)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -134,7 +145,7 @@ def create(settings: Settings) -> FastAPI:
         same_site="lax",  # strict would drop the cookie on the identity provider's redirect back
         https_only=settings.environment == "production",
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, headers=security_headers(sign_in.issuer_origin(settings)))
     app.add_middleware(ServerTiming)
     app.add_middleware(TraceAndMetricsMiddleware, service=CONSOLE)
     app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
