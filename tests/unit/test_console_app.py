@@ -184,3 +184,11 @@ def test_a_malformed_address_is_the_consoles_own_page(console: TestClient) -> No
     answer = console.get("/cases/some-case", params={"verify": "perhaps"})
     assert answer.status_code == 400 and "This address is not valid" in answer.text
     assert answer.headers["content-type"].startswith("text/html")
+
+
+def test_a_role_with_no_pages_yet_gets_a_page_saying_so(console: TestClient) -> None:
+    signed = console.post("/sign-in", data={"csrf_token": csrf(console), "role": "planner"})
+    assert signed.headers["location"] == "/"
+    home = console.get("/")
+    assert home.status_code == 200 and "no pages for your role yet" in home.text
+    assert 'href="/pledges"' not in home.text and 'href="/summits"' not in home.text

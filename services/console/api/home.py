@@ -6,21 +6,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.console.domain.person import LANGUAGES
-from services.console.pages import CsrfChecked, safe_next, see_other
+from services.console.pages import CsrfChecked, render, safe_next, see_other
 from services.console.service import signed_in
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
-async def home(request: Request) -> RedirectResponse:
+@router.get("/", response_model=None)
+async def home(request: Request) -> RedirectResponse | HTMLResponse:
     person = signed_in(request.session)
     if person is None:
         return see_other("/sign-in")
-    return see_other(f"/{person.areas[0]}" if person.areas else "/sign-in")
+    if person.areas:
+        return see_other(f"/{person.areas[0]}")
+    return render(request, "home.html")  # a role the console has no pages for yet
 
 
 @router.post("/language", dependencies=[CsrfChecked])
