@@ -3,9 +3,11 @@ API calls each page makes, sent straight to the cases API by the same officers i
 
 Each officer signs in through the sign-in page (its own session cookie), then loops: the queue (next
 deadline first), the queue's second page, a case from it (facts, steps, deadlines, audit trail) and the
-statistics by mission. After each console page it makes that page's API calls itself, so both are measured
-under the same load. The console tells its own time apart in every answer (``Server-Timing: api;dur=…,
-console;dur=…``): what it spent waiting on the APIs, and the rest (sessions, templates, its own code).
+statistics by mission, reading each page for THINK_SECONDS on average (a quick reader: people read a case
+for far longer) before the next. After each console page it makes that page's API calls itself, so both are
+measured under the same load. The console tells its own time apart in every answer
+(``Server-Timing: api;dur=…, console;dur=…``): what it spent waiting on the APIs, and the rest (sessions,
+templates, its own code).
 
 Goals (issue 16): a page's server time p99 < 150 ms; the console adds < 20 ms p50 over its API calls.
 """
@@ -24,13 +26,14 @@ import httpx
 from bench.cases import KEEPALIVE_EXPIRY, _fill_cases, officer_headers
 from bench.common import summary_ms
 
+THINK_SECONDS = (0.5, 1.5)  # uniform: 1 s on average between an officer's pages
 GOAL_PAGE_P99_MS = 150.0
 GOAL_ADDED_P50_MS = 20.0
 PAGES = ("queue", "queue page 2", "case", "statistics")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _NEXT = re.compile(r'href="(/cases\?[^"]*cursor=[^"]+)" rel="next"')
 _CASE = re.compile(r'href="/cases/([0-9a-f-]{36})"')
-_TIMING = re.compile(r"(api|console);dur=([\d.]+)")
+_TIMING = re.compile(r"(api|console);dur=(-?[\d.]+)")
 
 
 def server_timing(header: str) -> dict[str, float]:
@@ -73,6 +76,7 @@ async def _officer(
         await _sign_in(console, f"Bench officer {number}")
 
         async def page(name: str, path: str) -> str | None:
+            await asyncio.sleep(rng.uniform(*THINK_SECONDS))
             started = time.perf_counter()
             answer = await console.get(path)
             elapsed = time.perf_counter() - started
@@ -185,6 +189,7 @@ def console_pages(
         "passed": all(p["passed"] for p in pages.values()) and not samples.errors,
         "officers": officers,
         "seconds": seconds,
+        "think_seconds": list(THINK_SECONDS),
         "cases": filled["rows"],
         "worst_server_p99_ms": worst_server,
         "worst_console_own_p50_ms": worst_own,
@@ -224,7 +229,9 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
         "",
         f"{found['officers']} simulated officers, each signed in through the sign-in page, browse for "
         f"{found['seconds']:.0f} s over {found['cases']:,} cases: the queue (next deadline first), its "
-        "second page, a case from it (facts, steps, deadlines, audit trail) and the statistics by mission. "
+        "second page, a case from it (facts, steps, deadlines, audit trail) and the statistics by mission, "
+        f"reading each page {found['think_seconds'][0]:g} to {found['think_seconds'][1]:g} s "
+        "before the next. "
         "After each page, the same officer sends that page's API calls straight to the cases API, so both "
         "are measured side by side under the same load. *Server* is the page's time inside the console (its "
         "own time plus its API calls, from its `Server-Timing` header); *own* is the console's own part "

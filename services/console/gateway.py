@@ -3,8 +3,9 @@ each API applies its own rules and scopes to the person, as if they called it th
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,20 +18,39 @@ from services.console.domain.person import Person
 
 @dataclass
 class ApiTime:
-    """The time one page spent waiting on the APIs (the rest of its time is the console's own)."""
+    """The time one page spent waiting on the APIs (the rest of its time is the console's own): the wall
+    time while at least one call was in flight, so calls made at once count once."""
 
     seconds: float = 0.0
     calls: int = 0
+    _in_flight: int = 0
+    _busy_since: float = 0.0
+
+    def begin(self) -> None:
+        if self._in_flight == 0:
+            self._busy_since = time.perf_counter()
+        self._in_flight += 1
+        self.calls += 1
+
+    def end(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self.seconds += time.perf_counter() - self._busy_since
 
 
 waiting: ContextVar[ApiTime | None] = ContextVar("console_api_time", default=None)
 
 
-def _waited(started: float) -> None:
+@contextlib.contextmanager
+def _waited() -> Iterator[None]:
     spent = waiting.get()
     if spent is not None:
-        spent.seconds += time.perf_counter() - started
-        spent.calls += 1
+        spent.begin()
+    try:
+        yield
+    finally:
+        if spent is not None:
+            spent.end()
 
 
 class SignInAgain(Exception):
@@ -95,8 +115,7 @@ class Apis:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
-        started = time.perf_counter()
-        try:
+        with _waited():
             response = await self._client.request(
                 method,
                 self._bases[service] + path,
@@ -104,8 +123,6 @@ class Apis:
                 json=json,
                 headers={"Authorization": f"Bearer {person.token}", **(headers or {})},
             )
-        finally:
-            _waited(started)
         if response.status_code == 401:
             raise SignInAgain()
         body = _body(response)
@@ -125,16 +142,13 @@ class Apis:
         headers: Mapping[str, str],
     ) -> Answer:
         """POSTs a file's bytes as the request body (an attachment)."""
-        started = time.perf_counter()
-        try:
+        with _waited():
             response = await self._client.post(
                 self._bases[service] + path,
                 content=content,
                 params=params,
                 headers={"Authorization": f"Bearer {person.token}", "Content-Type": content_type, **headers},
             )
-        finally:
-            _waited(started)
         if response.status_code == 401:
             raise SignInAgain()
         body = _body(response)
@@ -144,13 +158,10 @@ class Apis:
 
     async def fetch_file(self, person: Person, service: str, path: str) -> httpx.Response:
         """GETs a file (an attachment's bytes), its media type and file name in the headers."""
-        started = time.perf_counter()
-        try:
+        with _waited():
             response = await self._client.get(
                 self._bases[service] + path, headers={"Authorization": f"Bearer {person.token}"}
             )
-        finally:
-            _waited(started)
         if response.status_code == 401:
             raise SignInAgain()
         if response.status_code >= 400:

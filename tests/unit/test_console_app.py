@@ -192,3 +192,13 @@ def test_a_role_with_no_pages_yet_gets_a_page_saying_so(console: TestClient) -> 
     home = console.get("/")
     assert home.status_code == 200 and "no pages for your role yet" in home.text
     assert 'href="/pledges"' not in home.text and 'href="/summits"' not in home.text
+
+
+def test_the_console_serves_its_operations_document_and_docs_like_every_service(console: TestClient) -> None:
+    document = console.get("/openapi.json").json()
+    assert {"/healthz", "/readyz", "/metrics"} <= set(document["paths"])
+    docs = console.get("/docs")
+    assert docs.status_code == 200 and "swagger-ui" in docs.text.lower() and "cdn" not in docs.text.lower()
+    # The one page allowed an inline script; every other keeps the strict policy.
+    assert "'unsafe-inline'" in docs.headers["content-security-policy"]
+    assert "unsafe" not in console.get("/sign-in").headers["content-security-policy"]

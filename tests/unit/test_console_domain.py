@@ -159,3 +159,19 @@ def test_a_bar_chart_scales_to_its_largest_value() -> None:
     assert [b.y for b in chart.bars] == [0, BAR_HEIGHT + GAP, 2 * (BAR_HEIGHT + GAP)]
     assert chart.height == 3 * BAR_HEIGHT + 2 * GAP
     assert bar_chart([]).bars == () and bar_chart([("a", 0)]).bars[0].width == 0
+
+
+async def test_api_time_counts_calls_made_at_once_once() -> None:
+    import asyncio
+
+    from services.console.gateway import ApiTime
+
+    spent = ApiTime()
+
+    async def call(seconds: float) -> None:
+        spent.begin()
+        await asyncio.sleep(seconds)
+        spent.end()
+
+    await asyncio.gather(call(0.05), call(0.05), call(0.05))
+    assert spent.calls == 3 and 0.04 < spent.seconds < 0.12
