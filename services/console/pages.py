@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import secrets
 import urllib.parse
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -20,8 +22,10 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.console.domain.forms import FilledForm, StepForm
 from services.console.domain.person import LANGUAGES, Language, Person, language_of
 from services.console.domain.words import in_words
+from services.console.gateway import Answer, Refused
 from services.console.service import signed_in
 
 HERE = Path(__file__).parent
@@ -178,3 +182,69 @@ CsrfChecked = Depends(checked_csrf)
 
 def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def form_page(
+    request: Request,
+    template: str,
+    form: StepForm,
+    values: dict[str, str] | None = None,
+    key: str | None = None,
+    errors: dict[str, str] | None = None,
+    refused: Refused | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A page with a form laid out from a schema (templates/fields.html), its values, errors and the
+    Idempotency-Key it is sent under (a new one for a new form)."""
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        form=form,
+        values=values or {},
+        errors=errors or {},
+        key=key or str(uuid.uuid4()),
+        refused=refused,
+        **context,
+    )
+
+
+def key_after(refused: Refused, key: str) -> str:
+    """The key the form is sent again under: a refusal is a finished request, so a corrected form is a new
+    one; an outcome not known in time (503) is sent again under the same key, so it is applied once."""
+    return key if refused.status == 503 else str(uuid.uuid4())
+
+
+async def submit_form(
+    request: Request,
+    template: str,
+    form: StepForm,
+    send: Callable[[dict[str, str], str], Awaitable[FilledForm | Answer]],
+    done: Callable[[Answer], str],
+    **context: Any,
+) -> HTMLResponse | RedirectResponse:
+    """Reads the posted form and sends it under its Idempotency-Key; on success, sees the person to
+    ``done(answer)``. A refusal the API explains, or a value that cannot be read, shows the form again with
+    the reason at the top and beside its field."""
+    values = {name: str(value) for name, value in (await request.form()).items()}
+    key = values.get("idempotency_key") or str(uuid.uuid4())
+    try:
+        outcome = await send(values, key)
+    except Refused as refused:
+        if refused.status >= 500 and refused.status != 503:
+            raise
+        return form_page(
+            request,
+            template,
+            form,
+            values,
+            key_after(refused, key),
+            refused.field_errors,
+            refused,
+            refused.status,
+            **context,
+        )
+    if isinstance(outcome, FilledForm):
+        return form_page(request, template, form, values, key, outcome.errors, None, 422, **context)
+    return see_other(done(outcome))

@@ -3,6 +3,8 @@ no serious or critical accessibility violation (axe-core), a screenshot kept for
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from playwright.async_api import expect
@@ -50,6 +52,7 @@ async def test_every_officer_page_is_accessible_in_both_languages(
             await page.goto(url("console", path))
             await expect(page.locator("html")).to_have_attribute("lang", language)
             await expect(page.get_by_role("heading", level=1)).to_have_count(1)
+            await expect(page).to_have_title(re.compile(r"^[^<>]{1,80} — (UNCOPS console|Console UNCOPS)$"))
             await shot(page, f"page-{name}-{language}")
             found = await accessibility_faults(browser, page.url, await context.cookies())
             if found:

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 
 from services.console import service
 from services.console.gateway import Refused
-from services.console.pages import CsrfChecked, SignedIn, render, see_other
+from services.console.pages import CsrfChecked, SignedIn, key_after, render, see_other
 
 router = APIRouter(prefix="/cases/{case_id}/attachments", include_in_schema=False)
 # What a download may pass on from the cases API's answer.
@@ -74,9 +74,8 @@ async def add_attachment(request: Request, person: SignedIn, case_id: str) -> HT
     except Refused as refused:
         if refused.status >= 500 and refused.status != 503:
             raise
-        again = key if refused.status == 503 else str(uuid.uuid4())
         errors = {"file": refused.detail} if refused.detail else {}
-        return _form(request, case, again, errors, refused, status_code=refused.status)
+        return _form(request, case, key_after(refused, key), errors, refused, status_code=refused.status)
     return see_other(f"/cases/{case_id}?done=add_attachment")
 
 

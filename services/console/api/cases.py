@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.console import service
-from services.console.domain.forms import FilledForm
-from services.console.gateway import Refused
-from services.console.pages import CsrfChecked, SignedIn, render, see_other
+from services.console.pages import CsrfChecked, SignedIn, form_page, render, submit_form
 
 router = APIRouter(prefix="/cases", include_in_schema=False)
 
@@ -31,48 +29,20 @@ async def queue(
 
 @router.get("/new")
 async def new_case_page(request: Request, person: SignedIn) -> HTMLResponse:
-    form = await service.intake_form(request.app.state.apis)
-    return _new_case(request, form, FilledForm(), {}, str(uuid.uuid4()))
-
-
-def _new_case(
-    request: Request,
-    form: Any,
-    filled: FilledForm,
-    values: dict[str, str],
-    key: str,
-    refused: Refused | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "new_case.html",
-        status_code=status_code,
-        form=form,
-        errors=filled.errors,
-        values=values,
-        key=key,
-        refused=refused,
-    )
+    return form_page(request, "new_case.html", await service.intake_form(request.app.state.apis))
 
 
 @router.post("/new", dependencies=[CsrfChecked], response_model=None)
 async def open_case(request: Request, person: SignedIn) -> HTMLResponse | RedirectResponse:
     apis = request.app.state.apis
     form = await service.intake_form(apis)
-    values = {name: str(value) for name, value in (await request.form()).items()}
-    key = values.get("idempotency_key") or str(uuid.uuid4())
-    try:
-        outcome = await service.open_case(apis, person, form, values, key)
-    except Refused as refused:
-        if refused.status >= 500 and refused.status != 503:
-            raise
-        again = key if refused.status == 503 else str(uuid.uuid4())
-        filled = FilledForm(errors=refused.field_errors)
-        return _new_case(request, form, filled, values, again, refused, status_code=refused.status)
-    if isinstance(outcome, FilledForm):
-        return _new_case(request, form, outcome, values, key, status_code=422)
-    return see_other(f"/cases/{outcome.body['case_id']}?done=open_case")
+    return await submit_form(
+        request,
+        "new_case.html",
+        form,
+        lambda values, key: service.open_case(apis, person, form, values, key),
+        lambda opened: f"/cases/{opened.body['case_id']}?done=open_case",
+    )
 
 
 @router.get("/{case_id}")
@@ -109,30 +79,7 @@ async def case_page(
 @router.get("/{case_id}/steps/{action}")
 async def step_page(request: Request, person: SignedIn, case_id: str, action: str) -> HTMLResponse:
     case, form = await service.step_of(request.app.state.apis, person, case_id, action)
-    return _step(request, case, form, FilledForm(), {}, str(uuid.uuid4()))
-
-
-def _step(
-    request: Request,
-    case: dict[str, Any],
-    form: Any,
-    filled: FilledForm,
-    values: dict[str, str],
-    key: str,
-    refused: Refused | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "step.html",
-        status_code=status_code,
-        case=case,
-        form=form,
-        errors=filled.errors,
-        values=values,
-        key=key,
-        refused=refused,
-    )
+    return form_page(request, "step.html", form, case=case)
 
 
 @router.post("/{case_id}/steps/{action}", dependencies=[CsrfChecked], response_model=None)
@@ -141,19 +88,13 @@ async def take_step(
 ) -> HTMLResponse | RedirectResponse:
     apis = request.app.state.apis
     case, form = await service.step_of(apis, person, case_id, action)
-    submitted = await request.form()
-    values = {name: str(value) for name, value in submitted.items()}
-    key = values.get("idempotency_key") or str(uuid.uuid4())
-    try:
-        outcome = await service.take_step(apis, person, case_id, form, values, values.get("version", ""), key)
-    except Refused as refused:
-        if refused.status >= 500 and refused.status != 503:
-            raise
-        filled = FilledForm(errors=refused.field_errors)
-        # A refusal is a finished request: the corrected form is a new one, with a new key. An outcome not
-        # known in time (503) is sent again under the same key, so it is applied once.
-        again = key if refused.status == 503 else str(uuid.uuid4())
-        return _step(request, case, form, filled, values, again, refused, status_code=refused.status)
-    if isinstance(outcome, FilledForm):
-        return _step(request, case, form, outcome, values, key, status_code=422)
-    return see_other(f"/cases/{case_id}?done={action}")
+    return await submit_form(
+        request,
+        "step.html",
+        form,
+        lambda values, key: service.take_step(
+            apis, person, case_id, form, values, values.get("version", ""), key
+        ),
+        lambda _: f"/cases/{case_id}?done={action}",
+        case=case,
+    )

@@ -3,51 +3,25 @@ reveal that asks why, then shows the identity once and keeps it nowhere (no cach
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.console import service
-from services.console.domain.forms import FilledForm
 from services.console.gateway import Refused
-from services.console.pages import CsrfChecked, SignedIn, render, see_other
+from services.console.pages import CsrfChecked, SignedIn, form_page, render, submit_form
 
 router = APIRouter(prefix="/cases/{case_id}/victims", include_in_schema=False)
 # A revealed identity must not stay in a browser's or a proxy's cache.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _victim_page(
-    request: Request,
-    case: dict[str, Any],
-    form: Any,
-    filled: FilledForm,
-    values: dict[str, str],
-    key: str,
-    refused: Refused | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "victim_new.html",
-        status_code=status_code,
-        case=case,
-        form=form,
-        errors=filled.errors,
-        values=values,
-        key=key,
-        refused=refused,
-    )
-
-
 @router.get("/new")
 async def new_victim_page(request: Request, person: SignedIn, case_id: str) -> HTMLResponse:
     apis = request.app.state.apis
     case = await service.read_case(apis, person, case_id)
-    form = await service.victim_form(apis)
-    return _victim_page(request, case, form, FilledForm(), {}, str(uuid.uuid4()))
+    return form_page(request, "victim_new.html", await service.victim_form(apis), case=case)
 
 
 @router.post("/new", dependencies=[CsrfChecked], response_model=None)
@@ -55,21 +29,16 @@ async def add_victim(request: Request, person: SignedIn, case_id: str) -> HTMLRe
     apis = request.app.state.apis
     case = await service.read_case(apis, person, case_id)
     form = await service.victim_form(apis)
-    values = {name: str(value) for name, value in (await request.form()).items()}
-    key = values.get("idempotency_key") or str(uuid.uuid4())
-    try:
-        outcome = await service.add_victim(
+    return await submit_form(
+        request,
+        "victim_new.html",
+        form,
+        lambda values, key: service.add_victim(
             apis, person, case_id, form, values, values.get("version", ""), key
-        )
-    except Refused as refused:
-        if refused.status >= 500 and refused.status != 503:
-            raise
-        again = key if refused.status == 503 else str(uuid.uuid4())
-        filled = FilledForm(errors=refused.field_errors)
-        return _victim_page(request, case, form, filled, values, again, refused, status_code=refused.status)
-    if isinstance(outcome, FilledForm):
-        return _victim_page(request, case, form, outcome, values, key, status_code=422)
-    return see_other(f"/cases/{case_id}?done=add_victim")
+        ),
+        lambda _: f"/cases/{case_id}?done=add_victim",
+        case=case,
+    )
 
 
 @router.get("/{victim_id}/reveal")
