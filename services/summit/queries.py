@@ -610,6 +610,13 @@ async def draft(
             col(AgendaSessionRow.starts_at) < during[1], col(AgendaSessionRow.ends_at) > during[0]
         )
     sessions = list((await session.execute(query.order_by(col(AgendaSessionRow.starts_at)))).scalars())
+    return sessions, await _people_of(session, sessions)
+
+
+async def _people_of(
+    session: AsyncSession, sessions: list[AgendaSessionRow]
+) -> dict[str, list[SessionPersonRow]]:
+    """The speakers and moderators of ``sessions``, in order, by session id."""
     people: dict[str, list[SessionPersonRow]] = defaultdict(list)
     if sessions:
         rows = await session.execute(
@@ -619,7 +626,7 @@ async def draft(
         )
         for person in rows.scalars():
             people[person.session_id].append(person)
-    return sessions, people
+    return people
 
 
 async def draft_page(
@@ -629,16 +636,7 @@ async def draft_page(
     query = select(AgendaSessionRow).where(col(AgendaSessionRow.summit_id) == summit_id)
     order = (col(AgendaSessionRow.starts_at), col(AgendaSessionRow.id))
     sessions, next_cursor = await keyset_page(session, query, order, page)
-    people: dict[str, list[SessionPersonRow]] = defaultdict(list)
-    if sessions:
-        rows = await session.execute(
-            select(SessionPersonRow)
-            .where(col(SessionPersonRow.session_id).in_([row.id for row in sessions]))
-            .order_by(col(SessionPersonRow.position))
-        )
-        for person in rows.scalars():
-            people[person.session_id].append(person)
-    return sessions, people, next_cursor
+    return sessions, await _people_of(session, sessions), next_cursor
 
 
 async def session_people(session: AsyncSession, session_id: str) -> list[SessionPersonRow]:
