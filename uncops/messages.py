@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po, write_po
 
 from services.console.domain import forms
 from services.console.domain.words import in_words
-from services.console.service import STATISTICS_BY
+from services.console.service.cases import STATISTICS_BY
 from uncops_contracts.cases import ReviewFlagKind
 
 CONSOLE = Path(__file__).resolve().parents[1] / "services" / "console"

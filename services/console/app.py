@@ -25,7 +25,7 @@ from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settin
 from services.console.api import attachments, cases, home, reports, sign_in, victims
 from services.console.gateway import Apis, ApiTime, Refused, SignInAgain, waiting
 from services.console.pages import CsrfRefused, NotSignedIn, back_to, render, see_other, sign_in_url
-from services.console.service import LocalSignInRefused
+from services.console.service.people import LocalSignInRefused
 
 HERE = Path(__file__).parent
 SESSION_HOURS = 8

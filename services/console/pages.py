@@ -26,7 +26,7 @@ from services.console.domain.forms import FilledForm, StepForm
 from services.console.domain.person import LANGUAGES, Language, Person, language_of
 from services.console.domain.words import in_words
 from services.console.gateway import Answer, Refused
-from services.console.service import signed_in
+from services.console.service.people import signed_in
 
 HERE = Path(__file__).parent
 # Dates and numbers as the UN writes them in each language (4 Dec 2026; 4 déc. 2026).

@@ -14,7 +14,7 @@ from services.common.settings import Settings
 from services.console.api.sign_in import identity_provider
 from services.console.app import create
 from services.console.domain.sign_in import SignInRefused, claim, person_of_claims
-from services.console.service import SIGN_IN_ROLES
+from services.console.service.people import SIGN_IN_ROLES
 
 SETTINGS = Settings(environment="test")
 

@@ -26,6 +26,7 @@ SERVICE_NAMES = {
     "domain.py",  # or domain/: the aggregate, its commands and rules, pure
     "domain",
     "service.py",  # the application layer: one function per use case, owning the transaction
+    "service",  # or service/: one module per area, when a service has several (the console)
     "gateway.py",  # the only code that talks to Temporal for this context
     "store.py",  # writes
     "queries.py",  # reads
@@ -83,7 +84,8 @@ def test_a_service_has_the_shared_shape(context: str) -> None:
     folder = REPO / "services" / context
     names = {p.name for p in folder.iterdir() if p.name != "__pycache__"}
     assert names - SERVICE_NAMES == set(), "a name that no other service uses for its role"
-    assert {"api", "app.py", "service.py", "gateway.py"} <= names
+    assert {"api", "app.py", "gateway.py"} <= names
+    assert len(names & {"service.py", "service"}) == 1
     assert ("models.py" in names) == ("migrations" in names), "tables come with their migrations"
     assert len(names & {"domain.py", "domain"}) == 1
     assert all(p.suffix == ".py" for p in (folder / "api").iterdir() if p.name != "__pycache__")

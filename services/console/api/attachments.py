@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from services.console import service
 from services.console.gateway import Refused
 from services.console.pages import CsrfChecked, SignedIn, key_after, render, see_other
+from services.console.service import cases as service
 
 router = APIRouter(prefix="/cases/{case_id}/attachments", include_in_schema=False)
 # What a download may pass on from the cases API's answer.

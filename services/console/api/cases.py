@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from services.console import service
 from services.console.pages import CsrfChecked, SignedIn, form_page, render, submit_form
+from services.console.service import cases as service
 
 router = APIRouter(prefix="/cases", include_in_schema=False)
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.console.domain.person import LANGUAGES
 from services.console.pages import CsrfChecked, render, safe_next, see_other
-from services.console.service import signed_in
+from services.console.service.people import signed_in
 
 router = APIRouter(include_in_schema=False)
 

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from services.console import service
 from services.console.domain.charts import bar_chart
 from services.console.domain.words import in_words
 from services.console.pages import SignedIn, language, render, translations
+from services.console.service import cases as service
 
 router = APIRouter(prefix="/cases", include_in_schema=False)
 

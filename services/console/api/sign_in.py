@@ -28,7 +28,7 @@ from services.common.settings import Settings
 from services.console.domain.person import Person
 from services.console.domain.sign_in import SignInRefused, person_of_claims
 from services.console.pages import CsrfChecked, render, safe_next, see_other
-from services.console.service import SIGN_IN_ROLES, sign_in_locally
+from services.console.service.people import SIGN_IN_ROLES, sign_in_locally
 
 CALLBACK = "/sign-in/callback"
 _NEXT = "sign_in_next"  # the page to go back to, kept in the session across the round trip

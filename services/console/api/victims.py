@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from services.console import service
 from services.console.gateway import Refused
 from services.console.pages import CsrfChecked, SignedIn, form_page, render, submit_form
+from services.console.service import cases as service
 
 router = APIRouter(prefix="/cases/{case_id}/victims", include_in_schema=False)
 # A revealed identity must not stay in a browser's or a proxy's cache.
