@@ -46,6 +46,7 @@ BENCHMARKS = (
     "summit_delegations",
     "summit_agenda",
     "console_pages",
+    "console_summit_pages",
 )
 # What --quick shrinks: latency load 10 s (not 60); cases throughput 50 cases in 1 round (not 200 in 2);
 # 1,000 live timers sampled 20 s (not 10,000 over 60 s); queries 50 times each (not 200), still over 100,000.
@@ -54,7 +55,7 @@ QUICK_NOTE = (
     "of 200 in two; 1,000 cases with live timers sampled for 20 s instead of 10,000 over 60 s; each case "
     "query runs 50 times instead of 200; the pledge intake sends 1,000 requests in one round instead of "
     "3,000 in two; the agenda check tries 500 candidate sessions instead of 2,000; the console's officers "
-    "browse for 15 s instead of 60 s"
+    "browse for 15 s instead of 60 s, the planners for 15 s instead of 60 s"
 )
 
 
@@ -241,6 +242,14 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
                 ),
                 echo,
             )
+        if "console_summit_pages" in wanted:
+            from bench.console_summit import console_summit_pages
+
+            seconds = 15 if args.quick else 60
+            echo(f"benchmark 11: 10 planners browsing a 300-session, 193-delegation summit for {seconds} s")
+            results["benchmarks"]["console_summit_pages"] = _guarded(
+                lambda: console_summit_pages(stack, seconds=seconds, echo=echo, loop_runner=run_async), echo
+            )
     finally:
         echo("stopping the stack")
         stack.stop_all()
@@ -323,10 +332,18 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             )
     from bench.cases import table_rows
     from bench.console import table_rows as console_rows
+    from bench.console_summit import table_rows as console_summit_rows
     from bench.pledges import table_rows as pledges_rows
     from bench.summit import table_rows as summit_rows
 
-    return table + table_rows(results) + pledges_rows(results) + summit_rows(results) + console_rows(results)
+    return (
+        table
+        + table_rows(results)
+        + pledges_rows(results)
+        + summit_rows(results)
+        + console_rows(results)
+        + console_summit_rows(results)
+    )
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -510,6 +527,9 @@ def markdown(results: dict[str, Any], results_file: Path) -> str:
     from bench.console import markdown_sections as console_sections
 
     out += console_sections(results)
+    from bench.console_summit import markdown_sections as console_summit_sections
+
+    out += console_summit_sections(results)
     for name, result in results["benchmarks"].items():
         if "error" in result:
             out += [f"## {name}: error", "", "```", result["traceback"].rstrip(), "```", ""]
@@ -528,7 +548,8 @@ OWNED_BY = {
     "pledges_import": ("| pledges: bulk import", "## 7. Pledges: bulk import"),
     "summit_delegations": ("| summit: 193 delegations", "## 8. Summit: 193 delegations"),
     "summit_agenda": ("| summit: ", "## 9. Summit: agenda"),
-    "console_pages": ("| console: ", "## 10. Console"),
+    "console_pages": ("| console: 20 officers", "## 10. Console"),
+    "console_summit_pages": ("| console: planners", "## 11. Console"),
 }
 
 
