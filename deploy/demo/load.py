@@ -2,7 +2,8 @@
 
 Only an empty stack gets it: if any pledge exists, nothing is loaded. The pledges are those the 2018 Chair's
 Note implies (deploy/demo/pledges-2018.json), then UNCOPS III is planned (deploy/demo/summit.py); the
-misconduct cases are synthetic (deploy/demo/cases.py) and loaded last.
+misconduct cases are synthetic (deploy/demo/cases.py) and loaded last; deploy/demo/today.py leaves the work
+waiting on the console's people (pledges to review, the next summit's registrations).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import httpx
 
 from deploy.demo.cases import load_demo_cases
 from deploy.demo.summit import load_demo_summit
+from deploy.demo.today import load_next_summit, load_review_queue
 from services.common.auth import Role, issue_token
 from services.common.settings import Settings
 
@@ -53,5 +55,9 @@ def load_demo_data(ports: Ports) -> str:
             pledge_ids[f"{pledge['member_state']}/{pledge['kind']}"] = response.json()["id"]
             submitted += 1
         summit = load_demo_summit(client, summit_url, pledges_url, planner, pledge_ids)
+        waiting = load_review_queue(client, pledges_url, planner, settings)
+        next_summit = load_next_summit(client, summit_url, planner, settings)
     cases = load_demo_cases(cases_url, settings)
-    return f"demo data: {submitted} pledges submitted and accepted, {summit}, {cases}"
+    return (
+        f"demo data: {submitted} pledges submitted and accepted, {summit}, {waiting}, {next_summit}, {cases}"
+    )
