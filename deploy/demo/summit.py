@@ -6,7 +6,7 @@ What it shows: the plan from the template (the milestones before the summit mark
 speakers and moderators registered as guests, an agenda on the four themes of 2018 in UN Headquarters rooms,
 a published programme, a budget, China's financial pledge accepted in the pledges service and part of its
 money received. No delegations: registration for a summit in 2020 closed long ago, and the API rightly
-refuses invitations whose deadline has passed; plan a summit in the future to try them (see the README).
+refuses invitations whose deadline has passed: the next summit (deploy/demo/today.py) has them.
 """
 
 from __future__ import annotations
