@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -177,8 +178,10 @@ def field_value(value: str | datetime) -> str:
     return _venue(value).strftime("%Y-%m-%dT%H:%M")
 
 
+@lru_cache(maxsize=4096)
 def venue_time(value: str | datetime | time, locale: str) -> str:
-    """A time of day at the venue as the language writes it (14:30; 14 h 30 is not Babel's French)."""
+    """A time of day at the venue as the language writes it. Kept: a grid of 300 sessions names the same few
+    dozen times over and over, and Babel's formatting is most of the page's own time without it."""
     if isinstance(value, time):
         return format_time(value, format="short", locale=locale)
     return format_time(_venue(value).timetz(), format="short", locale=locale)
