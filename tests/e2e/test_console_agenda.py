@@ -141,6 +141,16 @@ async def test_a_planner_fixes_a_clash_releases_prints_and_subscribes(
         await expect(page.get_by_role("cell", name="Police and peace")).to_be_visible()
         await shot(page, "agenda-saved")
 
+        # Moving it: its title opens it in the form, which sends its version (If-Match).
+        await page.get_by_role("link", name="Police and peace").click()
+        await expect(page.get_by_role("heading", name="Move or change a session")).to_be_visible()
+        await expect(field(page, "Starts at")).to_have_value(f"{DAY}T14:00")
+        await field(page, "Ends at").fill(f"{DAY}T16:00")
+        await page.get_by_role("button", name="Save session").click()
+        await expect(page.get_by_role("status")).to_contain_text("The session is saved")
+        moved = page.get_by_role("cell", name="Police and peace")
+        await expect(moved).to_contain_text("14:00\N{EN DASH}16:00")
+
         # The programme: released, then released again with nothing changed.
         await nav.get_by_role("link", name="Programme").click()
         await page.get_by_role("button", name="Release the programme").click()
