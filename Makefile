@@ -32,6 +32,8 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 install: $(STAMP) $(NODE_STAMP) ## create the virtual environment and install pinned packages (Python and npm)
+	@bash deploy/ensure-debian-packages.sh libpango-1.0.so.0:libpango-1.0-0 libpangoft2-1.0.so.0:libpangoft2-1.0-0 \
+	  DejaVuSans.ttf:fonts-dejavu-core
 	@$(PY) -m deploy.stack kafka-jars > /dev/null && echo "Kafka broker jars resolved"
 
 run: install ## start the whole stack in the foreground (Ctrl-C stops it)

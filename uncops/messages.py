@@ -35,6 +35,8 @@ PYTHON_MESSAGES = (
     "Enter a date as YYYY-MM-DD",
     "Enter a date and time",
     "Choose one of the options",
+    # Part A: the printable programme's footer (services/console/api/programme.py)
+    "Page %(page)s of %(pages)s",
 )
 ROLES = ("conduct_officer", "state_focal_point", "planner", "admin", "partner")
 # What a case's audit trail records besides its steps (services/cases: store, service, domain.lifecycle).
@@ -80,6 +82,31 @@ def contract_words(document: dict[str, Any]) -> Iterator[str]:
             yield in_words(str(value))
 
 
+def summit_document() -> dict[str, Any]:
+    from services.common.app import create_app
+    from services.common.settings import Settings
+    from uncops.cli import load_service
+
+    app = create_app(load_service("summit"), Settings(environment="test"))
+    document: dict[str, Any] = app.openapi()
+    return document
+
+
+def agenda_words(document: dict[str, Any]) -> Iterator[str]:
+    """Part A: the words of the summit API the agenda and programme pages show: the session form's fields,
+    hints and choices, a release's kinds of change and the fields it names."""
+    schemas = document["components"]["schemas"]
+    form = forms.step_form("session", schemas["SessionInput"], schemas)
+    for field in form.fields:
+        yield in_words(field.name)
+        if field.hint:
+            yield field.hint
+        yield from (in_words(choice) for choice in field.choices)
+    yield from (in_words(name) for name in schemas["ProgrammeSession"]["properties"])
+    change = schemas["ProgrammeChange"]["properties"]["change"]
+    yield from (in_words(str(value)) for value in change.get("enum", ()))
+
+
 def needed(document: dict[str, Any] | None = None) -> list[str]:
     words: Iterable[str] = (
         *template_messages(),
@@ -89,6 +116,7 @@ def needed(document: dict[str, Any] | None = None) -> list[str]:
         *(in_words(by) for by in STATISTICS_BY),
         *(in_words(kind.value) for kind in ReviewFlagKind),
         *contract_words(document or cases_document()),
+        *agenda_words(summit_document()),
     )
     return sorted(set(words))
 

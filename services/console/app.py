@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -22,7 +22,17 @@ from starlette.middleware.sessions import SessionMiddleware
 from services.common import interactive_docs, observability
 from services.common.app import Health, Readiness, TraceAndMetricsMiddleware
 from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settings
-from services.console.api import attachments, cases, home, reports, sign_in, victims
+from services.console.api import (
+    agenda,
+    attachments,
+    calendars,
+    cases,
+    home,
+    programme,
+    reports,
+    sign_in,
+    victims,
+)
 from services.console.gateway import Apis, ApiTime, Refused, SignInAgain, waiting
 from services.console.pages import CsrfRefused, NotSignedIn, back_to, render, see_other, sign_in_url
 from services.console.service.people import LocalSignInRefused
@@ -161,7 +171,16 @@ def create(settings: Settings) -> FastAPI:
     app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # reports before cases: /cases/statistics is not the case "statistics".
-    routers = (home.router, sign_in.router, reports.router, cases.router, victims.router, attachments.router)
+    routers: tuple[APIRouter, ...] = (
+        home.router,
+        sign_in.router,
+        reports.router,
+        cases.router,
+        victims.router,
+        attachments.router,
+    )
+    # Part A: the agenda, the programme and calendar subscriptions.
+    routers += (agenda.router, programme.router, calendars.router)
     for router in routers:
         app.include_router(router)
     interactive_docs.install(app)

@@ -169,6 +169,16 @@ class Apis:
             raise Refused(response.status_code, body if isinstance(body, dict) else {})
         return response
 
+    async def calendar_feed(self, token: str, if_none_match: str | None) -> httpx.Response:
+        """A calendar feed polled by a calendar application: no person and no bearer token, the secret in the
+        path is the credential (the summit API answers 404 to an unknown or revoked one, 304 when nothing
+        changed since ``if_none_match``)."""
+        with _waited():
+            return await self._client.get(
+                self._bases["summit"] + f"/calendars/{token}.ics",
+                headers={"If-None-Match": if_none_match} if if_none_match else {},
+            )
+
     async def document(self, service: str) -> dict[str, Any]:
         """The API's OpenAPI document (the contract the step forms are laid out from), fetched once."""
         document = self._documents.get(service)

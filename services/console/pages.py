@@ -22,6 +22,7 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.console.domain.agenda import long_day, venue_time
 from services.console.domain.forms import FilledForm, StepForm
 from services.console.domain.person import LANGUAGES, Language, Person, language_of
 from services.console.domain.words import in_words
@@ -65,6 +66,9 @@ def environment(language: Language) -> Environment:
     env.filters["moment"] = lambda value: _moment(value, language)
     env.filters["number"] = lambda value: format_decimal(value, locale=LOCALES[language])
     env.filters["until"] = lambda value: _until(value, language)
+    # The agenda's times and days at the venue (part A: agenda and programme).
+    env.filters["venue_time"] = lambda value: venue_time(value, LOCALES[language])
+    env.filters["long_day"] = lambda value: long_day(value, LOCALES[language])
     env.globals["language"] = language
     env.globals["languages"] = LANGUAGES
     return env

@@ -1,7 +1,17 @@
 """Wiring of the summit service: its routes and consumers."""
 
 from services.common.runtime import ServiceDefinition
-from services.summit.api import agenda, budget, delegations, material, plan, programme, rosters, summits
+from services.summit.api import (
+    agenda,
+    budget,
+    calendars,
+    delegations,
+    material,
+    plan,
+    programme,
+    rosters,
+    summits,
+)
 from services.summit.consumers import CASE_EVENTS, PLEDGE_EVENTS
 
 SERVICE = ServiceDefinition(
@@ -21,6 +31,7 @@ SERVICE = ServiceDefinition(
         rosters.router,
         agenda.router,
         programme.router,
+        calendars.router,
     ],
     subscriptions=[PLEDGE_EVENTS, CASE_EVENTS],
     tags=[
@@ -41,6 +52,10 @@ SERVICE = ServiceDefinition(
         {
             "name": "programme",
             "description": "Programme releases and exports (JSON, iCalendar, HTML)",
+        },
+        {
+            "name": "calendars",
+            "description": "A person's calendar feeds: secret URLs calendar applications poll",
         },
     ],
 )

@@ -270,3 +270,22 @@ class ProgrammeReleaseRow(SQLModel, table=True):
     # services.summit.domain.agenda.ProgrammeSession and uncops_contracts ProgrammeChange, as JSON.
     sessions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+
+
+class CalendarFeedRow(SQLModel, table=True):
+    """A person's calendar feed (services/summit/domain/calendars.py): the SHA-256 of its secret token, never
+    the token, and the scope it was made with (the person's subject, role and State)."""
+
+    __tablename__ = "calendar_feed"
+    __table_args__ = (UniqueConstraint("subject", "idempotency_key"),)
+
+    id: str = Field(primary_key=True)
+    token_sha256: str = Field(unique=True)
+    subject: str = Field(index=True)
+    role: str
+    member_state: str | None = None
+    label: str | None = None
+    # The Idempotency-Key it was made under: a retry finds this feed instead of making a second one.
+    idempotency_key: str | None = None
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Integer, Select, cast, func, or_
+from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -32,6 +33,7 @@ from services.summit.domain.delegations import HOLDING, Delegation
 from services.summit.models import (
     AgendaSessionRow,
     BudgetLineRow,
+    CalendarFeedRow,
     DelegationRow,
     ExpenditureRow,
     FundingReceiptRow,
@@ -763,3 +765,118 @@ async def releases(
 ) -> tuple[list[ProgrammeReleaseRow], str | None]:
     query = select(ProgrammeReleaseRow).where(col(ProgrammeReleaseRow.summit_id) == summit_id)
     return await keyset_page(session, query, (col(ProgrammeReleaseRow.number).desc(),), page)
+
+
+# --- Calendar feeds ------------------------------------------------------------------------------------
+
+
+async def feeds_of(
+    session: AsyncSession, subject: str, page: PageRequest
+) -> tuple[list[CalendarFeedRow], str | None]:
+    """A person's feeds, the newest first, revoked ones included (they say when)."""
+    query = select(CalendarFeedRow).where(col(CalendarFeedRow.subject) == subject)
+    order = (col(CalendarFeedRow.created_at).desc(), col(CalendarFeedRow.id).desc())
+    return await keyset_page(session, query, order, page)
+
+
+async def feed_or_404(session: AsyncSession, subject: str, feed_id: str) -> CalendarFeedRow:
+    """One of the person's feeds (another person's is not found)."""
+    row = await session.get(CalendarFeedRow, feed_id)
+    if row is None or row.subject != subject:
+        raise NotFound(f"no calendar feed {feed_id} of yours")
+    return row
+
+
+async def live_feed(session: AsyncSession, digest: str) -> CalendarFeedRow | None:
+    """The feed whose token has this SHA-256, unless it was revoked."""
+    row: CalendarFeedRow | None = (
+        await session.execute(
+            select(CalendarFeedRow).where(
+                col(CalendarFeedRow.token_sha256) == digest, col(CalendarFeedRow.revoked_at).is_(None)
+            )
+        )
+    ).scalar()
+    return row
+
+
+async def feed_stamps(
+    session: AsyncSession, milestones: bool, member_state: str | None
+) -> list[tuple[Any, ...]]:
+    """The version stamps of everything a feed shows, in a stable order: each summit's latest release and
+    version; the milestones' count and versions (planners); the State's delegations' deadlines."""
+    latest = (
+        select_columns(
+            col(ProgrammeReleaseRow.summit_id),
+            func.max(ProgrammeReleaseRow.number),
+            func.max(SummitRow.version),
+        )
+        .join(SummitRow, col(SummitRow.id) == col(ProgrammeReleaseRow.summit_id))
+        .group_by(col(ProgrammeReleaseRow.summit_id))
+        .order_by(col(ProgrammeReleaseRow.summit_id))
+    )
+    stamps: list[tuple[Any, ...]] = [("release", *row) for row in (await session.execute(latest)).all()]
+    if milestones:
+        plan = (
+            select_columns(
+                col(MilestoneRow.summit_id),
+                func.count(),
+                func.sum(MilestoneRow.version),
+                func.max(MilestoneRow.due_at),
+                func.max(SummitRow.version),
+            )
+            .join(SummitRow, col(SummitRow.id) == col(MilestoneRow.summit_id))
+            .group_by(col(MilestoneRow.summit_id))
+            .order_by(col(MilestoneRow.summit_id))
+        )
+        stamps += [("plan", *row) for row in (await session.execute(plan)).all()]
+    if member_state is not None:
+        own = (
+            select_columns(
+                col(DelegationRow.id), col(DelegationRow.version), col(DelegationRow.registration_deadline)
+            )
+            .where(col(DelegationRow.member_state) == member_state)
+            .order_by(col(DelegationRow.id))
+        )
+        stamps += [("delegation", *row) for row in (await session.execute(own)).all()]
+    return stamps
+
+
+async def latest_releases(session: AsyncSession) -> list[tuple[SummitRow, ProgrammeReleaseRow]]:
+    """Every summit's latest release, by the summit's first day."""
+    newest = (
+        select(col(ProgrammeReleaseRow.summit_id), func.max(ProgrammeReleaseRow.number).label("number"))
+        .group_by(col(ProgrammeReleaseRow.summit_id))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(SummitRow, ProgrammeReleaseRow)
+        .join(ProgrammeReleaseRow, col(ProgrammeReleaseRow.summit_id) == col(SummitRow.id))
+        .join(
+            newest,
+            (newest.c.summit_id == col(ProgrammeReleaseRow.summit_id))
+            & (newest.c.number == col(ProgrammeReleaseRow.number)),
+        )
+        .order_by(col(SummitRow.starts_on), col(SummitRow.id))
+    )
+    return [(summit, release) for summit, release in rows.tuples()]
+
+
+async def all_milestones(session: AsyncSession) -> list[tuple[MilestoneRow, str]]:
+    """Every summit's milestones with the summit's name, by due date."""
+    rows = await session.execute(
+        select(MilestoneRow, col(SummitRow.name))
+        .join(SummitRow, col(SummitRow.id) == col(MilestoneRow.summit_id))
+        .order_by(col(MilestoneRow.due_at), col(MilestoneRow.id))
+    )
+    return [(milestone, name) for milestone, name in rows.tuples()]
+
+
+async def deadlines_of(session: AsyncSession, member_state: str) -> list[tuple[DelegationRow, str]]:
+    """A State's delegations with the summit's name."""
+    rows = await session.execute(
+        select(DelegationRow, col(SummitRow.name))
+        .join(SummitRow, col(SummitRow.id) == col(DelegationRow.summit_id))
+        .where(col(DelegationRow.member_state) == member_state)
+        .order_by(col(DelegationRow.registration_deadline))
+    )
+    return [(delegation, name) for delegation, name in rows.tuples()]

@@ -12,9 +12,10 @@ from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, delete
+from sqlmodel import col, delete, select
 
 from services.common.actor import Actor
+from services.common.auth import Principal, Role
 from services.common.errors import Conflict, InvalidField, VersionConflict
 from services.common.observability import current_traceparent
 from services.common.temporal import started_before_commit
@@ -26,6 +27,7 @@ from services.summit.domain.agenda import (
     RoomInUse,
     RoomPatch,
     ScheduleConflict,
+    ScheduleConflictItem,
     SessionInput,
     Slot,
     agenda_conflicts,
@@ -50,6 +52,7 @@ from services.summit.domain.budget import (
     patched,
     reversing_amount,
 )
+from services.summit.domain.calendars import new_token, token_digest
 from services.summit.domain.delegations import (
     ENDED,
     Command,
@@ -89,6 +92,7 @@ from services.summit.gateway import (
 from services.summit.models import (
     AgendaSessionRow,
     BudgetLineRow,
+    CalendarFeedRow,
     DelegationRow,
     ExpenditureRow,
     FundingReceiptRow,
@@ -810,3 +814,79 @@ async def release_programme(
     )
     await session.commit()
     return release
+
+
+async def check_placement(
+    session: AsyncSession, summit_id: str, body: SessionInput, session_id: str | None
+) -> list[ScheduleConflictItem]:
+    """Every conflict the session would have if it were placed (or, with ``session_id``, moved), saving
+    nothing: what ``place_session`` and ``replace_session`` would refuse, asked beforehand."""
+    summit = await queries.summit_or_404(session, summit_id)
+    room = await _validated(session, summit, body)
+    if session_id is not None:
+        await queries.agenda_session_or_404(session, summit_id, session_id)
+    checked = candidate(session_id or "new", body)
+    rows, people = await queries.draft(session, summit.id, (checked.starts_at, checked.ends_at))
+    index = AgendaIndex(queries.slot(row, people[row.id]) for row in rows)
+    rooms = {room.id: queries.room_hours(room)}
+    return check_session(index, checked, rooms, summit_window(summit.starts_on, summit.ends_on))
+
+
+# --- Calendar feeds ------------------------------------------------------------------------------------
+
+
+def _feed_role(roles: frozenset[Role]) -> Role:
+    # The widest of the person's roles decides what the feed shows.
+    return next(role for role in (Role.ADMIN, Role.PLANNER, Role.STATE_FOCAL_POINT) if role in roles)
+
+
+async def create_feed(
+    session: AsyncSession, principal: Principal, label: str | None, idempotency_key: str | None
+) -> tuple[CalendarFeedRow, str, bool]:
+    """A new feed for the caller and its token (shown once: only its SHA-256 is kept). A retry under the
+    same Idempotency-Key finds the feed it made and gives it a new token (the first answer was lost, so its
+    token was never seen): one feed, and no token stored anywhere. The flag says it was a retry."""
+    token = new_token()
+    if idempotency_key is not None:
+        found = (
+            await session.execute(
+                select(CalendarFeedRow)
+                .where(
+                    col(CalendarFeedRow.subject) == principal.subject,
+                    col(CalendarFeedRow.idempotency_key) == idempotency_key,
+                )
+                .with_for_update()
+            )
+        ).scalar()
+        if found is not None:
+            if found.revoked_at is not None:
+                raise Conflict(f"feed {found.id}, made under this Idempotency-Key, is revoked", "revoked")
+            found.token_sha256 = token_digest(token)
+            await session.commit()
+            return found, token, True
+    role = _feed_role(principal.roles)
+    row = CalendarFeedRow(
+        id=str(uuid.uuid4()),
+        token_sha256=token_digest(token),
+        subject=principal.subject,
+        role=role.value,
+        member_state=principal.member_state if role == Role.STATE_FOCAL_POINT else None,
+        label=label,
+        idempotency_key=idempotency_key,
+        created_at=datetime.now(UTC),
+    )
+    session.add(row)
+    try:
+        await session.commit()
+    except IntegrityError as exc:  # the same key, sent twice at once: the other request made it
+        raise Conflict("another request under this Idempotency-Key made the feed: retry", "made") from exc
+    return row, token, False
+
+
+async def revoke_feed(session: AsyncSession, subject: str, feed_id: str) -> CalendarFeedRow:
+    """Revokes one of the caller's feeds (another person's is not found): its URL answers 404 from now on."""
+    row = await queries.feed_or_404(session, subject, feed_id)
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        await session.commit()
+    return row

@@ -42,6 +42,7 @@ TABLES = {
         "agenda_session",
         "agenda_session_person",
         "programme_release",
+        "calendar_feed",
         "summit_audit",
         "alembic_version",
         "idempotency_key",

@@ -7,3 +7,17 @@ document.addEventListener("DOMContentLoaded", function () {
     first.focus();
   }
 });
+
+// Part A (calendar subscriptions): a Copy button beside a feed's address, shown only where it can work.
+document.addEventListener("DOMContentLoaded", function () {
+  if (!navigator.clipboard) {
+    return;
+  }
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var field = document.getElementById(button.getAttribute("data-copy"));
+      navigator.clipboard.writeText(field.value);
+    });
+  });
+});

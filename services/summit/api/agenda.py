@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from services.common.app import IfMatch, Route, SessionDep, expected_version
 from services.common.auth import Principal
+from services.common.idempotency import not_replayed
 from services.common.paging import PAGED, Page, PageDep
 from services.common.problems import Problem
 from services.summit import queries, service
@@ -230,6 +231,33 @@ async def create_session(
     response.headers["Location"] = f"/summits/{summit_id}/sessions/{row.id}"
     etag(response, row.version)
     return _public(row, people)
+
+
+class SessionCheck(BaseModel):
+    """What placing (or moving) the session would meet: every conflict, none when it can be saved."""
+
+    conflicts: list[ScheduleConflictPublic]
+
+
+@router.post(
+    "/{summit_id}/sessions/check",
+    summary="Check a session against the draft without saving it: every conflict it would meet",
+)
+@not_replayed  # it saves nothing, so a retry simply checks again
+async def check_session(
+    summit_id: str,
+    body: SessionInput,
+    session: SessionDep,
+    _: Annotated[Principal, PLANNERS],
+    session_id: Annotated[
+        str | None,
+        Query(max_length=100, description="The session being moved (its own place is no clash)"),
+    ] = None,
+) -> SessionCheck:
+    """The conflicts ``POST`` (or ``PUT`` of ``session_id``) would answer 409 with, as a list; nothing is
+    stored. Bad input is still 422 naming the field (an unknown room, a speaker who is not registered)."""
+    conflicts = await service.check_placement(session, summit_id, body, session_id)
+    return SessionCheck(conflicts=[ScheduleConflictPublic.model_validate(c.as_json()) for c in conflicts])
 
 
 @router.get("/{summit_id}/sessions/{session_id}", summary="One session of the draft (planners)")

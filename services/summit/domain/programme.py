@@ -41,12 +41,25 @@ def to_ics(programme: Programme) -> bytes:
     """One VEVENT per session: the room as LOCATION, speakers (REQ-PARTICIPANT) and moderators (CHAIR) as
     ATTENDEEs and in the DESCRIPTION; SEQUENCE is the release number so calendars take a new release as an
     update of the same events (same UID)."""
+    calendar = new_calendar(f"{programme.summit_name} programme ({_status(programme)})")
+    add_sessions(calendar, programme)
+    calendar.add_missing_timezones()
+    ical: bytes = calendar.to_ical()
+    return ical
+
+
+def new_calendar(name: str) -> Calendar:
     calendar = Calendar()
     calendar.add("prodid", "-//United Nations//UNCOPS Platform programme//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", f"{programme.summit_name} programme ({_status(programme)})")
+    calendar.add("x-wr-calname", name)
     calendar.add("x-wr-timezone", VENUE_TIME_ZONE.key)
+    return calendar
+
+
+def add_sessions(calendar: Calendar, programme: Programme) -> None:
+    """The programme's sessions as events of ``calendar`` (a programme's own, or a person's feed)."""
     stamp = programme.released_at or datetime.now(UTC)
     for session in programme_order(programme.sessions):
         event = Event()
@@ -78,9 +91,6 @@ def to_ics(programme: Programme) -> bytes:
                 attendee.params["role"] = vText(role)
                 event.add("attendee", attendee, encode=False)
         calendar.add_component(event)
-    calendar.add_missing_timezones()
-    ical: bytes = calendar.to_ical()
-    return ical
 
 
 def _participant_uri(participant_id: str) -> str:
