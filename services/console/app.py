@@ -22,7 +22,17 @@ from starlette.middleware.sessions import SessionMiddleware
 from services.common import interactive_docs, observability
 from services.common.app import Health, Readiness, TraceAndMetricsMiddleware
 from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settings
-from services.console.api import attachments, cases, home, reports, sign_in, victims
+from services.console.api import (
+    attachments,
+    budget,
+    cases,
+    delegations,
+    home,
+    reports,
+    sign_in,
+    summits,
+    victims,
+)
 from services.console.gateway import Apis, ApiTime, Refused, SignInAgain, waiting
 from services.console.pages import CsrfRefused, NotSignedIn, back_to, render, see_other, sign_in_url
 from services.console.service.people import LocalSignInRefused
@@ -163,6 +173,9 @@ def create(settings: Settings) -> FastAPI:
     # reports before cases: /cases/statistics is not the case "statistics".
     routers = (home.router, sign_in.router, reports.router, cases.router, victims.router, attachments.router)
     for router in routers:
+        app.include_router(router)
+    # The summit pages (part 2): the summits, a summit and its plan, delegations, budget.
+    for router in (summits.router, delegations.router, budget.router):
         app.include_router(router)
     interactive_docs.install(app)
     _operations(app)

@@ -65,6 +65,7 @@ def environment(language: Language) -> Environment:
     env.filters["moment"] = lambda value: _moment(value, language)
     env.filters["number"] = lambda value: format_decimal(value, locale=LOCALES[language])
     env.filters["until"] = lambda value: _until(value, language)
+    env.filters["month"] = lambda value: format_date(value, format="MMM yyyy", locale=LOCALES[language])
     env.globals["language"] = language
     env.globals["languages"] = LANGUAGES
     return env
