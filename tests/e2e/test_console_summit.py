@@ -180,6 +180,17 @@ async def test_a_planner_plans_invites_and_accredits_and_a_focal_point_registers
         await expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
         await shot(page, "summit-budget-refused")
 
+        # The overview shows the gap too, and moves the whole summit by date.
+        await page.goto(base)
+        await expect(page.get_by_role("alert")).to_contain_text("Funding gap")
+        await field(page, "Starts on").fill(str(TODAY + timedelta(days=107)))
+        await field(page, "Ends on").fill(str(TODAY + timedelta(days=108)))
+        await page.get_by_role("button", name="Reschedule the summit").click()
+        await expect(page.get_by_role("status")).to_contain_text("Reschedule")
+        await expect(page.get_by_role("definition").first).to_contain_text(
+            format_date(TODAY + timedelta(days=107), "medium", locale="en_GB")
+        )
+
         await page.goto(f"{base}/milestones")
         reschedule_link = await page.get_by_role(
             "link", name="Reschedule: Registration closes"

@@ -469,7 +469,7 @@ def _person(form: StepForm, values: dict[str, str], errors: dict[str, str]) -> d
     return {k.removeprefix(prefix): v for k, v in filled.body.items() if k != "action"}
 
 
-def _problem_names(refused: Refused) -> Refused:
+def registration_refusal(refused: Refused) -> Refused:
     """The API's field paths (``head.full_name``, ``members[1].languages``) as the form's field names."""
     errors = []
     for error in refused.problem.get("errors") or ():
@@ -530,7 +530,7 @@ async def register(
             headers=headers,
         )
     except Refused as refused:
-        raise _problem_names(refused) from None
+        raise registration_refusal(refused) from None
 
 
 # --- Budget ---------------------------------------------------------------------------------------------
@@ -609,10 +609,10 @@ async def record(
             headers={"Idempotency-Key": key},
         )
     except Refused as refused:
-        raise _in_group(refused, kind) from None
+        raise refusal_in_group(refused, kind) from None
 
 
-def _in_group(refused: Refused, group: str) -> Refused:
+def refusal_in_group(refused: Refused, group: str) -> Refused:
     """The API's refusal with its fields named as the page's grouped form names them."""
     errors = [
         {**e, "field": f"{group}-{str(e['field']).rsplit('.', 1)[-1]}"}
