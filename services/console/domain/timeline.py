@@ -18,7 +18,7 @@ LABEL_WIDTH = 240
 PLOT_WIDTH = 560
 ROW_HEIGHT = 28
 AXIS_HEIGHT = 24  # the month labels above the rows
-MAX_TICKS = 12
+MAX_TICKS = 8  # month labels far enough apart to read in French ("sept. 2027")
 
 
 @dataclass(frozen=True)
