@@ -107,6 +107,62 @@ def agenda_words(document: dict[str, Any]) -> Iterator[str]:
     yield from (in_words(str(value)) for value in change.get("enum", ()))
 
 
+# The summit pages' forms (services/console/service/summits.py), by the summits API's schema names.
+SUMMIT_FORMS = (
+    "SummitCreate",
+    "SummitReschedule",
+    "MilestoneCreate",
+    "MilestoneReschedule",
+    "InvitationRequest",
+    "CapacityChange",
+    "Head",
+    "Person",
+    "BudgetLineCreate",
+    "ExpenditureCreate",
+    "ReceiptCreate",
+)
+# What the summit pages say from Python: their reasons, their "Done:" words, the funding chart's bars.
+SUMMIT_MESSAGES = (
+    "Choose at least one Member State",
+    "Choose the credentials letter (PDF, JPEG or PNG)",
+    "One language code a line (ISO 639-1: en, fr, zh…)",
+    "Budget",
+    "Pledged",
+    "Received",
+    "Spent",
+    "Gap",
+)
+SUMMIT_DONE = (
+    "plan_summit",
+    "reschedule",
+    "add_milestone",
+    "complete",
+    "reschedule_milestone",
+    "invite",
+    "set_capacity",
+    "register",
+    "add_budget_line",
+    "record_expenditure",
+    "record_receipt",
+)
+
+
+def summit_words(document: dict[str, Any]) -> Iterator[str]:
+    """The words of the summits API the summit pages show: their forms' fields, hints and choices, the
+    delegations' statuses and steps."""
+    from services.console.service.summits import DELEGATION_STATUSES, DELEGATION_STEPS
+
+    schemas = document["components"]["schemas"]
+    for name in SUMMIT_FORMS:
+        for field in forms.step_form(name, schemas[name], schemas).fields:
+            yield in_words(field.name)
+            if field.hint:
+                yield field.hint
+            yield from (in_words(choice) for choice in field.choices)
+    yield from SUMMIT_MESSAGES
+    yield from (in_words(word) for word in (*SUMMIT_DONE, *DELEGATION_STATUSES, *DELEGATION_STEPS))
+
+
 def needed(document: dict[str, Any] | None = None) -> list[str]:
     words: Iterable[str] = (
         *template_messages(),
@@ -116,7 +172,8 @@ def needed(document: dict[str, Any] | None = None) -> list[str]:
         *(in_words(by) for by in STATISTICS_BY),
         *(in_words(kind.value) for kind in ReviewFlagKind),
         *contract_words(document or cases_document()),
-        *agenda_words(summit_document()),
+        *agenda_words(summit := summit_document()),
+        *summit_words(summit),
     )
     return sorted(set(words))
 

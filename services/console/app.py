@@ -25,12 +25,15 @@ from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settin
 from services.console.api import (
     agenda,
     attachments,
+    budget,
     calendars,
     cases,
+    delegations,
     home,
     programme,
     reports,
     sign_in,
+    summits,
     victims,
 )
 from services.console.gateway import Apis, ApiTime, Refused, SignInAgain, waiting
@@ -179,8 +182,16 @@ def create(settings: Settings) -> FastAPI:
         victims.router,
         attachments.router,
     )
-    # Part A: the agenda, the programme and calendar subscriptions.
-    routers += (agenda.router, programme.router, calendars.router)
+    # The summit pages: the summits, a summit and its plan, delegations, budget, agenda, programme, and the
+    # calendar feeds.
+    routers += (
+        summits.router,
+        delegations.router,
+        budget.router,
+        agenda.router,
+        programme.router,
+        calendars.router,
+    )
     for router in routers:
         app.include_router(router)
     interactive_docs.install(app)

@@ -114,15 +114,25 @@ class Apis:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        wait_seconds: float | None = None,
     ) -> Answer:
-        with _waited():
-            response = await self._client.request(
-                method,
-                self._bases[service] + path,
-                params={k: v for k, v in (params or {}).items() if v not in (None, "")},
-                json=json,
-                headers={"Authorization": f"Bearer {person.token}", **(headers or {})},
-            )
+        """``wait_seconds``: how long to wait for an answer slower than a step (a bulk invitation). An answer
+        that does not come in time is a 503: the form is sent again under the same key."""
+        waits: httpx.Timeout | httpx._client.UseClientDefault = (
+            httpx.Timeout(wait_seconds, connect=3) if wait_seconds is not None else httpx.USE_CLIENT_DEFAULT
+        )
+        try:
+            with _waited():
+                response = await self._client.request(
+                    method,
+                    self._bases[service] + path,
+                    params={k: v for k, v in (params or {}).items() if v not in (None, "")},
+                    json=json,
+                    headers={"Authorization": f"Bearer {person.token}", **(headers or {})},
+                    timeout=waits,
+                )
+        except httpx.TimeoutException:
+            raise Refused(503, {"detail": ""}) from None
         if response.status_code == 401:
             raise SignInAgain()
         body = _body(response)

@@ -69,6 +69,7 @@ def environment(language: Language) -> Environment:
     # The agenda's times and days at the venue (part A: agenda and programme).
     env.filters["venue_time"] = lambda value: venue_time(value, LOCALES[language])
     env.filters["long_day"] = lambda value: long_day(value, LOCALES[language])
+    env.filters["month"] = lambda value: format_date(value, format="MMM yyyy", locale=LOCALES[language])
     env.globals["language"] = language
     env.globals["languages"] = LANGUAGES
     return env

@@ -25,7 +25,10 @@ from uncops_contracts.policies import SummitPolicy
 Temporal = Client
 
 PLAN = WorkflowType(
-    "SummitPlanWorkflow", "summit", updates=("complete", "add_milestone", "reschedule"), queries=("state",)
+    "SummitPlanWorkflow",
+    "summit",
+    updates=("complete", "add_milestone", "reschedule", "move_milestone"),
+    queries=("state",),
 )
 # Milestones planned before the summit plan existed each run their own workflow; a milestone added to a
 # summit whose plan has ended (or never existed) still does.
@@ -130,6 +133,20 @@ class RescheduleSummit(BaseModel):
     traceparent: str | None = None
 
 
+class MoveMilestone(BaseModel):
+    milestone_id: str
+    due_at: datetime
+    warn_at: datetime
+    requested_by: str
+    traceparent: str | None = None
+
+
+class StoreMilestoneMove(BaseModel):
+    summit_id: str
+    milestone: PlanMilestone  # with its new dates and status
+    traceparent: str | None = None
+
+
 class StoreMilestone(BaseModel):
     summit_id: str
     milestone: PlanMilestone
@@ -205,6 +222,25 @@ async def reschedule_plan(client: Client, summit_id: str, request: RescheduleSum
     handle = client.get_workflow_handle(plan_workflow_id(summit_id))
     try:
         return await execute_update(handle, "reschedule", request, SummitPlanState)
+    except RPCError as exc:
+        if _not_found(exc):
+            raise Conflict(
+                "this summit's plan has ended: every milestone is completed", "closed", []
+            ) from exc
+        raise
+
+
+async def move_in_plan(client: Client, summit_id: str, request: MoveMilestone) -> PlanMilestone:
+    """Moves one milestone of the summit's plan. A milestone that runs its own (older) workflow, or a plan
+    that has ended, cannot be moved: 409."""
+    handle = client.get_workflow_handle(plan_workflow_id(summit_id))
+    try:
+        return await execute_update(handle, "move_milestone", request, PlanMilestone)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == "UnknownMilestone":
+            raise Conflict("this milestone is not part of the summit's plan", "unplanned", []) from exc
+        raise
     except RPCError as exc:
         if _not_found(exc):
             raise Conflict(

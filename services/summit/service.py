@@ -67,10 +67,13 @@ from services.summit.domain.delegations import (
 )
 from services.summit.domain.plan import (
     MilestoneCreate,
+    MilestoneReschedule,
     MilestoneStatus,
     SummitCreate,
     SummitReschedule,
     ensure_can_complete,
+    ensure_can_reschedule,
+    moved_warning,
     plan_from_template,
     replanned,
     warning_time,
@@ -84,6 +87,7 @@ from services.summit.gateway import (
     DelegationView,
     MilestoneMove,
     MilestonePlan,
+    MoveMilestone,
     PlanMilestone,
     RescheduleSummit,
     SummitPlanStart,
@@ -244,6 +248,37 @@ async def add_milestone(
     milestone = await session.get(MilestoneRow, planned.milestone_id)
     assert milestone is not None  # stored by the workflow's activity before the update returned
     return milestone
+
+
+async def reschedule_milestone(
+    session: AsyncSession,
+    temporal: Temporal,
+    summit_id: str,
+    milestone_id: str,
+    body: MilestoneReschedule,
+    requested_by: str,
+) -> MilestoneRow:
+    """Moves one milestone of the plan to a new date; the plan's activity writes it and its event."""
+    milestone = await queries.milestone_or_404(session, summit_id, milestone_id)
+    ensure_can_reschedule(MilestoneStatus(milestone.status))
+    warn_at = moved_warning(
+        milestone.due_at, milestone.warn_at, body.due_at, body.warn_before_days, datetime.now(UTC)
+    )
+    await session.rollback()  # release the snapshot: the workflow's activity does the writing
+    await gateway.move_in_plan(
+        temporal,
+        summit_id,
+        MoveMilestone(
+            milestone_id=milestone_id,
+            due_at=body.due_at,
+            warn_at=warn_at,
+            requested_by=requested_by,
+            traceparent=current_traceparent(),
+        ),
+    )
+    stored = await session.get(MilestoneRow, milestone_id)
+    assert stored is not None
+    return stored
 
 
 async def complete_milestone(

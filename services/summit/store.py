@@ -40,6 +40,7 @@ from services.summit.gateway import (
     StoredDelegationChange,
     StoreDelegationChange,
     StoreMilestone,
+    StoreMilestoneMove,
     StoreReschedule,
 )
 from services.summit.models import (
@@ -240,6 +241,29 @@ async def store_milestone(session: AsyncSession, request: StoreMilestone) -> Non
         )
         .on_conflict_do_nothing(index_elements=["id"])
     )
+
+
+async def store_milestone_move(session: AsyncSession, request: StoreMilestoneMove) -> None:
+    """One milestone's new dates and the milestone_rescheduled event, in one transaction."""
+    planned = request.milestone
+    milestone = await session.get(MilestoneRow, planned.milestone_id, with_for_update=True)
+    if milestone is None:
+        raise ValueError(f"no milestone {planned.milestone_id}")
+    if milestone.status == MilestoneStatus.COMPLETED.value:
+        return  # completed while the move waited: it keeps the date it was due
+    if (milestone.due_at, milestone.warn_at) == (planned.due_at, planned.warn_at):
+        return  # a retry of a move already stored
+    previous_due_at = milestone.due_at
+    milestone.due_at, milestone.warn_at = planned.due_at, planned.warn_at
+    milestone.status = planned.status.value
+    milestone.version += 1
+    if previous_due_at != planned.due_at:
+        record_event(
+            session,
+            MilestoneRescheduled.model_validate({**_about(milestone), "previous_due_at": previous_due_at}),
+            key=milestone.id,
+            traceparent=request.traceparent,
+        )
 
 
 async def store_reschedule(session: AsyncSession, request: StoreReschedule) -> None:

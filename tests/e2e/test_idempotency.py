@@ -326,6 +326,21 @@ async def complete_milestone(world: World) -> Call:
     )
 
 
+@request_for("summit", "/summits/{summit_id}/milestones/{milestone_id}/reschedule")
+async def reschedule_milestone(world: World) -> Call:
+    summit_id = await world.summit()
+    milestone_id = await world.milestone(summit_id)
+    return Call(
+        "summit",
+        f"/summits/{summit_id}/milestones/{milestone_id}/reschedule",
+        world.planner,
+        "SELECT version FROM milestone WHERE id = :ref",
+        milestone_id,
+        json={"due_at": "2031-02-01T17:00:00Z"},
+        other={"json": {"due_at": "2031-02-08T17:00:00Z"}},
+    )
+
+
 @request_for("summit", "/summits/{summit_id}/rooms")
 async def add_room(world: World) -> Call:
     summit_id = await world.summit()

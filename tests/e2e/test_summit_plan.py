@@ -134,6 +134,65 @@ async def test_a_summit_is_planned_from_the_template_and_moves_with_its_mileston
     assert sum(kind.endswith("milestone_rescheduled.v1") for kind, _ in events) == 6
 
 
+async def test_one_milestone_is_rescheduled_by_date_and_the_summit_stays(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    planner = bearer(settings, Role.PLANNER, subject="planner-move")
+    summit_id = await _plan_summit(http, planner)
+    milestones_url = url("summit", f"/summits/{summit_id}/milestones")
+    listed = {m["key"]: m for m in (await http.get(milestones_url, headers=planner)).json()["items"]}
+    programme = listed["programme_final"]
+    warned_days = datetime.fromisoformat(programme["due_at"]) - datetime.fromisoformat(programme["warn_at"])
+
+    moved = await http.post(
+        f"{milestones_url}/{programme['id']}/reschedule",
+        headers=planner,
+        json={"due_at": "2031-06-01T21:00:00Z"},
+    )
+    assert moved.status_code == 200, moved.text
+    body = moved.json()
+    assert datetime.fromisoformat(body["due_at"]) == datetime(2031, 6, 1, 21, 0, tzinfo=UTC)
+    # The warning keeps its distance; the summit itself does not move.
+    assert datetime.fromisoformat(body["due_at"]) - datetime.fromisoformat(body["warn_at"]) == warned_days
+    assert body["status"] == "planned" and body["version"] == programme["version"] + 1
+    summit = (await http.get(url("summit", f"/summits/{summit_id}"), headers=planner)).json()
+    assert summit["starts_on"] == "2031-06-24" and summit["version"] == 1
+
+    # A date in the past: the milestone is overdue at once.
+    past = await http.post(
+        f"{milestones_url}/{programme['id']}/reschedule",
+        headers=planner,
+        json={"due_at": "2020-01-01T17:00:00Z", "warn_before_days": 3},
+    )
+    assert past.status_code == 200 and past.json()["status"] == "overdue", past.text
+
+    bad = await http.post(
+        f"{milestones_url}/{programme['id']}/reschedule", headers=planner, json={"due_at": "1999-01-01"}
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "due_at", bad.text
+    focal_point = bearer(settings, Role.STATE_FOCAL_POINT, "GHA", subject="fp-move")
+    forbidden = await http.post(
+        f"{milestones_url}/{programme['id']}/reschedule",
+        headers=focal_point,
+        json={"due_at": "2031-06-01T21:00:00Z"},
+    )
+    assert forbidden.status_code == 403
+
+    opens = listed["summit_opens"]
+    done = await http.post(f"{milestones_url}/{opens['id']}/complete", headers=planner, json={})
+    assert done.status_code == 200, done.text
+    refused = await http.post(
+        f"{milestones_url}/{opens['id']}/reschedule", headers=planner, json={"due_at": "2031-07-01T21:00:00Z"}
+    )
+    assert refused.status_code == 409 and refused.json()["state"] == "completed", refused.text
+
+    events = await _summit_events(settings, summit_id, {"milestone_rescheduled"})
+    assert any(
+        kind.endswith("milestone_rescheduled.v1") and data["milestone_id"] == programme["id"]
+        for kind, data in events
+    )
+
+
 async def test_budget_funded_by_an_accepted_pledge_and_a_gap_alert_before_a_milestone(
     platform: LocalStack, settings: Settings, http: httpx.AsyncClient
 ) -> None:

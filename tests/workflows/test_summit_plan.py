@@ -1,6 +1,7 @@
 """The summit plan workflow over the months before and after a summit, under Temporal's time-skipping test
 server: every template milestone warns then goes overdue, completions stop their timers, a move of the
-summit re-plans what is pending, and a milestone added later is timed like the others."""
+summit re-plans what is pending, one milestone moved by date warns at its new time, and a milestone added
+later is timed like the others."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from services.summit.gateway import (
     CompletePlanMilestone,
     MilestoneMove,
     MilestoneTransition,
+    MoveMilestone,
     PlanMilestone,
     RescheduleSummit,
     StoreMilestone,
+    StoreMilestoneMove,
     StoreReschedule,
     SummitPlanStart,
     SummitPlanState,
@@ -43,6 +46,7 @@ class Store:
         self.transitions: list[tuple[str, MilestoneStatus, datetime]] = []
         self.added: list[str] = []
         self.moves: list[StoreReschedule] = []
+        self.moved: list[PlanMilestone] = []
 
     @activity.defn(name="record_milestone_transition")
     async def record(self, transition: MilestoneTransition) -> None:
@@ -56,6 +60,10 @@ class Store:
     @activity.defn(name="store_reschedule")
     async def store_reschedule(self, request: StoreReschedule) -> None:
         self.moves.append(request)
+
+    @activity.defn(name="store_milestone_move")
+    async def store_milestone_move(self, request: StoreMilestoneMove) -> None:
+        self.moved.append(request.milestone)
 
     def of(self, milestone_id: str) -> list[MilestoneStatus]:
         return [status for mid, status, _ in self.transitions if mid == milestone_id]
@@ -107,7 +115,7 @@ def _worker(env: WorkflowEnvironment, store: Store, queue: str) -> Worker:
         env.client,
         task_queue=queue,
         workflows=[SummitPlanWorkflow],
-        activities=[store.record, store.store_milestone, store.store_reschedule],
+        activities=[store.record, store.store_milestone, store.store_reschedule, store.store_milestone_move],
     )
 
 
@@ -206,6 +214,59 @@ async def test_moving_the_summit_replans_pending_milestones(env: WorkflowEnviron
             MilestoneStatus.DUE,
         ]
         # Left running, its timers would hold the test server's clock once this worker is gone.
+        await handle.terminate("test over")
+
+
+async def test_one_milestone_moved_by_date_warns_at_its_new_time_and_a_completed_one_stays(
+    env: WorkflowEnvironment,
+) -> None:
+    store = Store(env)
+    queue = f"test-{uuid.uuid4()}"
+    async with _worker(env, store, queue):
+        handle, milestones = await _start(env, store, queue, starts_in_days=300)
+        programme = next(m for m in milestones if m.key == "programme_final")
+        now = await env.get_current_time()
+        # Brought forward to 20 days from now, warned 5 days before: the summit itself stays.
+        moved = await handle.execute_update(
+            SummitPlanWorkflow.move_milestone,
+            MoveMilestone(
+                milestone_id=programme.milestone_id,
+                due_at=now + timedelta(days=20),
+                warn_at=now + timedelta(days=15),
+                requested_by="p",
+            ),
+        )
+        assert moved.status is MilestoneStatus.PLANNED and moved.due_at == now + timedelta(days=20)
+        assert [m.milestone_id for m in store.moved] == [programme.milestone_id]
+        await env.sleep(timedelta(days=16))
+        await _until(handle, programme.milestone_id, MilestoneStatus.DUE)
+        await env.sleep(timedelta(days=5))
+        await _until(handle, programme.milestone_id, MilestoneStatus.OVERDUE)
+
+        await handle.execute_update(
+            SummitPlanWorkflow.complete,
+            CompletePlanMilestone(milestone_id=programme.milestone_id, completed_by="p"),
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                SummitPlanWorkflow.move_milestone,
+                MoveMilestone(
+                    milestone_id=programme.milestone_id,
+                    due_at=now + timedelta(days=90),
+                    warn_at=now + timedelta(days=80),
+                    requested_by="p",
+                ),
+            )
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert refused.value.cause.details[0] == {"state": "completed", "allowed_actions": []}
+        with pytest.raises(WorkflowUpdateFailedError) as unknown:
+            await handle.execute_update(
+                SummitPlanWorkflow.move_milestone,
+                MoveMilestone(milestone_id="m-none", due_at=now, warn_at=now, requested_by="p"),
+            )
+        assert isinstance(unknown.value.cause, ApplicationError)
+        assert unknown.value.cause.type == "UnknownMilestone"
+        assert len(store.moved) == 1  # a refused move writes nothing
         await handle.terminate("test over")
 
 

@@ -14,6 +14,7 @@ from services.summit.gateway import (
     StoredDelegationChange,
     StoreDelegationChange,
     StoreMilestone,
+    StoreMilestoneMove,
     StoreReschedule,
 )
 from uncops_contracts.policies import SummitPolicy
@@ -40,6 +41,11 @@ class SummitActivities:
     async def store_reschedule(self, request: StoreReschedule) -> None:
         async with self.sessions() as session, session.begin():
             await store.store_reschedule(session, request)
+
+    @activity.defn(name="store_milestone_move")
+    async def store_milestone_move(self, request: StoreMilestoneMove) -> None:
+        async with self.sessions() as session, session.begin():
+            await store.store_milestone_move(session, request)
 
 
 class DelegationActivities:

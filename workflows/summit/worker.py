@@ -18,5 +18,6 @@ def activities(runtime: ServiceRuntime) -> Sequence[Callable[..., Any]]:
         plan.record_milestone_transition,
         plan.store_milestone,
         plan.store_reschedule,
+        plan.store_milestone_move,
         DelegationActivities(runtime.sessions).store_delegation_change,
     ]

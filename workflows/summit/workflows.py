@@ -24,9 +24,11 @@ with workflow.unsafe.imports_passed_through():
         MilestonePlan,
         MilestoneState,
         MilestoneTransition,
+        MoveMilestone,
         PlanMilestone,
         RescheduleSummit,
         StoreMilestone,
+        StoreMilestoneMove,
         StoreReschedule,
         SummitPlanStart,
         SummitPlanState,
@@ -315,6 +317,46 @@ class SummitPlanWorkflow:
         unknown = [m.milestone_id for m in request.moves if m.milestone_id not in self.milestones]
         if unknown:
             raise self._refuse(f"milestones not in this plan: {', '.join(unknown)}")
+
+    @workflow.update
+    async def move_milestone(self, request: MoveMilestone) -> PlanMilestone:
+        """One milestone to a new date (the summit stays where it is); its timers follow."""
+        self.busy = True
+        try:
+            current = self.milestones[request.milestone_id]
+            updated = current.model_copy(
+                update={
+                    "due_at": request.due_at,
+                    "warn_at": request.warn_at,
+                    "traceparent": request.traceparent,
+                }
+            )
+            moved = updated.model_copy(update={"status": _status_at(updated, workflow.now())})
+            await workflow.execute_activity_method(
+                SummitActivities.store_milestone_move,
+                StoreMilestoneMove(
+                    summit_id=self.summit_id, milestone=moved, traceparent=request.traceparent
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+            self.milestones[moved.milestone_id] = moved
+            self.changed = True
+        finally:
+            self.busy = False
+        return moved
+
+    @move_milestone.validator
+    def validate_move_milestone(self, request: MoveMilestone) -> None:
+        milestone = self.milestones.get(request.milestone_id)
+        if milestone is None:
+            raise ApplicationError(
+                f"no milestone {request.milestone_id} in this plan", type="UnknownMilestone"
+            )
+        if milestone.status is MilestoneStatus.COMPLETED:
+            raise self._refuse("a completed milestone cannot be rescheduled", milestone)
+        if self.busy or self.completing or self.firing:
+            raise self._refuse("the plan is changing; try again", milestone)
 
     @workflow.query
     def state(self) -> SummitPlanState:

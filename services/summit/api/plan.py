@@ -13,7 +13,7 @@ from services.common.auth import Principal
 from services.common.paging import PAGED, Page, PageDep
 from services.summit import queries, service
 from services.summit.api.access import PLANNERS, READERS
-from services.summit.domain.plan import MilestoneCompletion, MilestoneCreate
+from services.summit.domain.plan import MilestoneCompletion, MilestoneCreate, MilestoneReschedule
 from services.summit.models import MilestoneRow
 
 router = APIRouter(prefix="/summits", tags=["milestones"], route_class=Route)
@@ -91,4 +91,25 @@ async def complete_milestone(
     """Marks the milestone completed, with who completed it and when."""
     return _public(
         await service.complete_milestone(session, temporal, summit_id, milestone_id, principal.subject)
+    )
+
+
+@router.post(
+    "/{summit_id}/milestones/{milestone_id}/reschedule",
+    summary="Move one milestone to a new date (the summit's dates stay); 409 for a completed one",
+)
+async def reschedule_milestone(
+    summit_id: str,
+    milestone_id: str,
+    body: MilestoneReschedule,
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Annotated[Principal, PLANNERS],
+) -> MilestonePublic:
+    """The milestone's new due date; its warning keeps its distance unless ``warn_before_days`` says
+    otherwise, and its status is read again from the new dates."""
+    return _public(
+        await service.reschedule_milestone(
+            session, temporal, summit_id, milestone_id, body, principal.subject
+        )
     )

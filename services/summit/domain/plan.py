@@ -261,3 +261,35 @@ class MilestoneCompletion(BaseModel):
     )
 
     note: str | None = Field(None, max_length=2000)
+
+
+class MilestoneReschedule(BaseModel):
+    """A new due date for one milestone of the plan (the summit's own dates stay as they are)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"due_at": "2030-02-01T17:00:00Z", "warn_before_days": 14}]},
+    )
+
+    due_at: SummitTime
+    warn_before_days: float | None = Field(
+        None, ge=0, le=365, description="How long before it falls due to warn (default: as before)"
+    )
+
+
+def ensure_can_reschedule(status: MilestoneStatus) -> None:
+    """A completed milestone is history: it keeps the date it was due."""
+    if status is MilestoneStatus.COMPLETED:
+        raise Conflict(
+            "a completed milestone cannot be rescheduled",
+            state=status.value,
+            allowed_actions=MILESTONE_ACTIONS[status],
+        )
+
+
+def moved_warning(
+    due_at: datetime, warn_at: datetime, new_due_at: datetime, warn_before_days: float | None, now: datetime
+) -> datetime:
+    """The warning of a milestone moved to ``new_due_at``: as far ahead as asked, else as far as before."""
+    warn_before = timedelta(days=warn_before_days) if warn_before_days is not None else due_at - warn_at
+    return warning_time(new_due_at, warn_before, now)
