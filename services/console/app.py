@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from services.common import interactive_docs, observability
 from services.common.app import Health, Readiness, TraceAndMetricsMiddleware
 from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settings
-from services.console.api import attachments, cases, home, reports, sign_in, victims
+from services.console.api import attachments, cases, home, pledges, reports, sign_in, victims
 from services.console.gateway import Apis, ApiTime, Refused, SignInAgain, waiting
 from services.console.pages import CsrfRefused, NotSignedIn, back_to, render, see_other, sign_in_url
 from services.console.service.people import LocalSignInRefused
@@ -164,6 +164,7 @@ def create(settings: Settings) -> FastAPI:
     routers = (home.router, sign_in.router, reports.router, cases.router, victims.router, attachments.router)
     for router in routers:
         app.include_router(router)
+    app.include_router(pledges.router)  # part P: the pledge pages
     interactive_docs.install(app)
     _operations(app)
     _errors(app)

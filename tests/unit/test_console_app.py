@@ -186,12 +186,12 @@ def test_a_malformed_address_is_the_consoles_own_page(console: TestClient) -> No
     assert answer.headers["content-type"].startswith("text/html")
 
 
-def test_a_role_with_no_pages_yet_gets_a_page_saying_so(console: TestClient) -> None:
+def test_a_planner_is_sent_to_the_pledges_first(console: TestClient) -> None:
+    # The secretariat's pledges are the planner's first area (summits come with their pages).
     signed = console.post("/sign-in", data={"csrf_token": csrf(console), "role": "planner"})
     assert signed.headers["location"] == "/"
-    home = console.get("/")
-    assert home.status_code == 200 and "no pages for your role yet" in home.text
-    assert 'href="/pledges"' not in home.text and 'href="/summits"' not in home.text
+    home = console.get("/", follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == "/pledges"
 
 
 def test_the_console_serves_its_operations_document_and_docs_like_every_service(console: TestClient) -> None:

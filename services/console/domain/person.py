@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 Language = Literal["en", "fr"]
 LANGUAGES: tuple[Language, ...] = ("en", "fr")
-# The areas the console has pages for so far (pledges and summits come with the console's part 2).
-SERVED_AREAS = ("cases",)
+# The areas the console has pages for so far (summits come with the console's part 2).
+SERVED_AREAS = ("cases", "pledges")
 # What each role finds in the main navigation (the APIs still decide what each may do).
 AREAS: dict[str, tuple[str, ...]] = {
     "conduct_officer": ("cases",),
