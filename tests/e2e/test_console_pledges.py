@@ -353,6 +353,24 @@ async def test_the_pledge_pages_in_french(
                 await expect(page.get_by_role("heading", level=1)).to_have_text(heading)
             faults += await axe(browser, context, page)
         await shot(page, "pledge-import-fr")
+        # The import's preview and run, in French.
+        await field(page, "Fichier CSV").set_input_files(
+            FilePayload(
+                name="engagements.csv",
+                mimeType="text/csv",
+                buffer=import_file(f"FR-{tag()}", 3, tag()).encode(),
+            )
+        )
+        await page.get_by_role("button", name="Prévisualiser l'importation").click()
+        await expect(page.get_by_role("status")).to_contain_text(
+            "5 lignes lues : 3 seraient importées, 2 rejetées."
+        )
+        await shot(page, "pledge-import-preview-fr")
+        faults += await axe(browser, context, page)
+        await page.get_by_role("button", name="Importer les 3 lignes valides").click()
+        await expect(page.get_by_role("status")).to_contain_text("L'importation est terminée", timeout=60_000)
+        await shot(page, "pledge-import-run-fr")
+        faults += await axe(browser, context, page)
         await page.goto(url("console", "/pledges/follow-up"))
         await shot(page, "pledge-follow-up-fr")
         await context.close()

@@ -111,6 +111,7 @@ def test_pledged_and_fulfilled_share_one_scale() -> None:
     ]
     assert chart.height == 3 * 30 - 8 and chart.width == 660
     assert paired_bar_chart([]).height == 0
+    assert paired_bar_chart([("Gender parity", 1, 1)], label_width=300).width == 780
 
 
 # ---------------------------------------------------------------- forms from the pledges API's contract

@@ -32,6 +32,8 @@ router = APIRouter(prefix="/pledges", include_in_schema=False)
 # What the export may pass on from the pledges API's answer.
 PASSED_ON = ("content-type", "content-disposition")
 IMPORT_MAX_BYTES = 8 * 1024 * 1024
+# A kind said in words is long ("Police représentative et responsable"): the kind chart's label margin.
+KIND_LABEL_WIDTH = 300
 
 
 def _imports(request: Request) -> service.Imports:
@@ -86,7 +88,8 @@ async def follow_up(
     found = await service.follow_up(request.app.state.apis, person, filters, cursor)
     words = translations(language(request)).gettext
     by_state = paired_bar_chart([(d.key, d.pledged, d.fulfilled) for d in found["by_state"][:20]])
-    by_kind = paired_bar_chart([(words(in_words(d.key)), d.pledged, d.fulfilled) for d in found["by_kind"]])
+    kinds = [(words(in_words(d.key)), d.pledged, d.fulfilled) for d in found["by_kind"]]
+    by_kind = paired_bar_chart(kinds, label_width=KIND_LABEL_WIDTH)
     return render(
         request,
         "pledge_follow_up.html",

@@ -78,9 +78,9 @@ class PairedChart:
         return self.label_width + self.plot_width + self.value_width
 
 
-def paired_bar_chart(values: list[tuple[str, int, int]]) -> PairedChart:
+def paired_bar_chart(values: list[tuple[str, int, int]], label_width: int = LABEL_WIDTH) -> PairedChart:
     """One pair of bars per (label, first, second), in the order given, both scaled to the largest value
-    of either kind; a zero is no bar at all."""
+    of either kind; a zero is no bar at all. Long labels (a pledge's kind in French) need a wider margin."""
     top = max((max(first, second) for _, first, second in values), default=0)
 
     def width(value: int) -> int:
@@ -90,4 +90,5 @@ def paired_bar_chart(values: list[tuple[str, int, int]]) -> PairedChart:
         PairedBar(label, first, second, index * (BAR_HEIGHT + GAP), width(first), width(second))
         for index, (label, first, second) in enumerate(values)
     )
-    return PairedChart(bars=bars, height=max(len(bars) * (BAR_HEIGHT + GAP) - GAP, 0))
+    height = max(len(bars) * (BAR_HEIGHT + GAP) - GAP, 0)
+    return PairedChart(bars=bars, height=height, label_width=label_width)
