@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
@@ -174,3 +175,43 @@ def test_no_hint_breaks_the_catalogues_formatting() -> None:
     hints = [*service.SMART_HINTS.values(), *service.STEP_HINTS.values()]
     hints += [words for _, words, _ in service.SMART_GROUPS]
     assert [hint for hint in hints if "%" in hint] == []
+
+
+# ---------------------------------------------------------------- the import's progress page
+
+
+def test_the_progress_page_polls_while_the_import_runs_and_stops_when_done() -> None:
+    from services.console.app import create
+    from services.console.domain.pledge_import import read_csv
+    from services.console.service.pledges import ImportRun, Imports
+
+    with TestClient(create(Settings(environment="test")), follow_redirects=False) as console:
+        token = console.get("/sign-in").text.split('name="csrf_token" value="')[1].split('"')[0]
+        console.post("/sign-in", data={"csrf_token": token, "role": "planner"})
+        imports = console.app.state.pledge_imports = Imports()  # type: ignore[attr-defined]
+        assert console.get("/pledges/import/runs/none").status_code == 404  # the console's page
+        file = read_csv(FILE.encode())
+        run = ImportRun("r1", subject="", file=file, chunks=3, done=1, accepted=50)
+        imports.runs["r1"] = run
+        assert console.get("/pledges/import/runs/r1").status_code == 404  # another person's run
+
+        run.subject = _subject(console)
+        running = console.get("/pledges/import/runs/r1").text
+        assert '<progress id="import-progress" max="3" value="1">' in running
+        assert 'hx-trigger="every 1s"' in running  # htmx polls it
+        assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in running  # without script too
+
+        run.done, run.finished, run.rejections = 3, True, [RowRejection(5, "member_state", "XXA is not")]
+        done = console.get("/pledges/import/runs/r1").text
+        assert 'value="3"' in done and "hx-trigger" not in done and "refresh" not in done
+        assert "/pledges/import/runs/r1/rejected.csv" in done
+        rejected = console.get("/pledges/import/runs/r1/rejected.csv")
+        assert rejected.headers["content-type"] == "text/csv; charset=utf-8"
+        assert rejected.content.startswith(b"\xef\xbb\xbf") and b"XXA is not" in rejected.content
+
+
+def _subject(console: TestClient) -> str:
+    """The signed-in person's subject, as every page's banner shows it (signed in without a name)."""
+    found = re.search(r'<p class="who">([^ <]+) ·', console.get("/pledges/import").text)
+    assert found
+    return found.group(1)
