@@ -299,6 +299,21 @@ async def test_a_bulk_import_is_previewed_run_and_its_rejected_rows_downloaded(
         await expect(page.get_by_role("status")).to_contain_text(
             "2 rows read: 2 would be imported, 0 rejected"
         )
+
+        # A file the pledges API cannot read at all: its reason, beside the field and in the summary.
+        await page.goto(url("console", "/pledges/import"))
+        await field(page, "CSV file").set_input_files(
+            FilePayload(
+                name="odd.csv",
+                mimeType="text/csv",
+                buffer=b"member_state,kind,title,colour\nGHA,other,Odd,blue\n",
+            )
+        )
+        await page.get_by_role("button", name="Preview the import").click()
+        await expect(page.get_by_role("alert")).to_contain_text("unknown column 'colour'")
+        await expect(page.get_by_role("alert")).to_be_focused()
+        await shot(page, "pledge-import-refused")
+        faults += await axe(browser, context, page)
         await context.close()
     assert faults == []
 

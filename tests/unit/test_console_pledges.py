@@ -215,3 +215,22 @@ def _subject(console: TestClient) -> str:
     found = re.search(r'<p class="who">([^ <]+) ·', console.get("/pledges/import").text)
     assert found
     return found.group(1)
+
+
+def test_a_reason_that_echoes_a_percent_sign_is_shown_as_it_is() -> None:
+    from services.console.domain.forms import FormField, StepForm
+    from services.console.pages import environment
+
+    form = StepForm("x", (FormField("unit", "Unit", "text", False, hint="Share in %"),))
+    html = (
+        environment("fr")
+        .get_template("fields.html")
+        .render(form=form, values={}, errors={"unit": "unknown column '25%'"})
+    )
+    assert "Share in %" in html and "unknown column &#39;25%&#39;" in html
+    french = (
+        environment("fr")
+        .get_template("fields.html")
+        .render(form=form, values={}, errors={"unit": "Enter a value"})
+    )
+    assert "Saisissez une valeur" in french  # a reason the catalogue has is said in French
