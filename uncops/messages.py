@@ -82,12 +82,13 @@ def contract_words(document: dict[str, Any]) -> Iterator[str]:
             yield in_words(str(value))
 
 
-def summit_document() -> dict[str, Any]:
+def api_document(service: str) -> dict[str, Any]:
+    """A service's OpenAPI document, made from its app without starting it."""
     from services.common.app import create_app
     from services.common.settings import Settings
     from uncops.cli import load_service
 
-    app = create_app(load_service("summit"), Settings(environment="test"))
+    app = create_app(load_service(service), Settings(environment="test"))
     document: dict[str, Any] = app.openapi()
     return document
 
@@ -163,6 +164,40 @@ def summit_words(document: dict[str, Any]) -> Iterator[str]:
     yield from (in_words(word) for word in (*SUMMIT_DONE, *DELEGATION_STATUSES, *DELEGATION_STEPS))
 
 
+# ---------------------------------------------------------------- the pledge pages
+
+
+def pledge_words(document: dict[str, Any] | None = None) -> Iterator[str]:
+    """The words of the pledge pages: the pledges API's steps, fields and values (its contract), the SMART
+    groups and hints, and what the import says about a file it cannot read."""
+    from services.console.domain import pledge_import
+    from services.console.service import pledges
+
+    document = document or api_document("pledges")
+    schemas = document["components"]["schemas"]
+    body = document["paths"]["/pledges/{pledge_id}/actions"]["post"]["requestBody"]["content"]
+    every = forms.step_forms(body["application/json"]["schema"], schemas)
+    every["submit_pledge"] = forms.step_form("submit_pledge", schemas["PledgeSubmission"], schemas)
+    every["terms"] = forms.step_form("terms", schemas["PledgeTermsIn"], schemas)
+    for action, form in every.items():
+        yield in_words(action)
+        for field in form.fields:
+            yield in_words(field.name)
+            if field.hint:
+                yield field.hint
+            yield from (in_words(choice) for choice in field.choices)
+    for name in ("PledgeKind", "PledgeStatus", "TrafficLight", "ProgressStage"):
+        yield from (in_words(str(value)) for value in schemas[name]["enum"])
+    for title, explanation, _ in pledges.SMART_GROUPS:
+        yield title
+        yield explanation
+    yield from pledges.SMART_HINTS.values()
+    yield from pledges.STEP_HINTS.values()
+    yield from (in_words(role) for role in ("system",))
+    yield from pledge_import.UNREADABLE
+    yield from ("Choose a file", "The file is too large")
+
+
 def needed(document: dict[str, Any] | None = None) -> list[str]:
     words: Iterable[str] = (
         *template_messages(),
@@ -172,8 +207,9 @@ def needed(document: dict[str, Any] | None = None) -> list[str]:
         *(in_words(by) for by in STATISTICS_BY),
         *(in_words(kind.value) for kind in ReviewFlagKind),
         *contract_words(document or cases_document()),
-        *agenda_words(summit := summit_document()),
+        *agenda_words(summit := api_document("summit")),
         *summit_words(summit),
+        *pledge_words(),
     )
     return sorted(set(words))
 

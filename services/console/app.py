@@ -30,6 +30,7 @@ from services.console.api import (
     cases,
     delegations,
     home,
+    pledges,
     programme,
     reports,
     sign_in,
@@ -192,6 +193,7 @@ def create(settings: Settings) -> FastAPI:
         programme.router,
         calendars.router,
     )
+    routers += (pledges.router,)  # the secretariat's review, follow-up and import; the focal points' pledges
     for router in routers:
         app.include_router(router)
     interactive_docs.install(app)

@@ -62,6 +62,9 @@ def environment(language: Language) -> Environment:
     )
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["words"] = lambda name: translations(language).gettext(in_words(str(name)))
+    # A text said in the person's language where the catalogue has it, as it is otherwise (an API's reason),
+    # never read as a format string: `_()` would fail on a "%" in a reason that echoes what a person typed.
+    env.filters["said"] = lambda text: translations(language).gettext(str(text))
     env.filters["day"] = lambda value: _day(value, language)
     env.filters["moment"] = lambda value: _moment(value, language)
     env.filters["number"] = lambda value: format_decimal(value, locale=LOCALES[language])

@@ -375,7 +375,6 @@ EXPORT_COLUMNS = (
     "submitted_at",
     "version",
 )
-# Free text a State wrote: a spreadsheet must not run it as a formula (CSV injection).
 EXPORT_BATCH = 500
 
 

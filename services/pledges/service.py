@@ -159,6 +159,24 @@ def import_scope(principal: Principal) -> str:
     return "any"
 
 
+async def preview_import(
+    policy: PledgePolicy, principal: Principal, body: bytes, fmt: str, mode: ImportMode
+) -> dict[str, Any]:
+    """A dry run: the report an import of this body would give (``accepted``: the rows that would be
+    stored), with nothing stored, no key kept and nothing published."""
+    scope = import_scope(principal)
+    acting_for = None if scope == "any" else principal.member_state
+    may_act_for: Callable[[str], bool] = principal.may_act_for
+    rows, (valid, rejected) = await asyncio.to_thread(
+        read_and_validate, body, fmt, policy.import_max_rows, may_act_for, acting_for
+    )
+    rejected.sort(key=lambda r: r.line)
+    stored = 0 if mode is ImportMode.ALL_OR_NOTHING and rejected else len(valid)
+    report = ImportReport(mode=mode, received=len(rows), accepted=stored, rejected=rejected)
+    report.detail = f"dry run: {stored} of {len(rows)} rows would be imported; nothing was stored"
+    return report.model_dump(mode="json", exclude_none=True)
+
+
 async def import_pledges(
     session: AsyncSession,
     policy: PledgePolicy,

@@ -178,6 +178,44 @@ async def test_accept_valid_stores_the_good_rows_and_reports_each_bad_one(
     assert acknowledged.json()["status"] == "acknowledged"
 
 
+async def test_a_dry_run_reports_the_rows_and_stores_nothing(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    summit = a_summit()
+    planner = bearer(settings, Role.PLANNER)
+    body = good_and_bad_rows(summit)
+    for mode, accepted in (("accept_valid", 2), ("all_or_nothing", 0)):
+        response = await http.post(
+            url("pledges", "/pledges/import"),
+            params={"mode": mode, "dry_run": "true"},
+            content=body,
+            headers={**planner, "Content-Type": "text/csv", "Idempotency-Key": f"dry-{summit}-{mode}"},
+        )
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert (report["received"], report["accepted"], report["pledge_ids"]) == (6, accepted, [])
+        assert [(r["line"], r["field"]) for r in report["rejected"]] == EXPECTED_REJECTIONS
+        assert "nothing was stored" in report["detail"]
+    assert await stored(http, settings, summit) == []
+    # The key of a dry run is not kept: the real import under it stores the rows.
+    real = await import_(http, planner, body, "accept_valid", 201, key=f"dry-{summit}-accept_valid")
+    assert real.json()["accepted"] == 2 and len(await stored(http, settings, summit)) == 2
+
+
+async def test_a_file_saved_by_a_spreadsheet_with_a_bom_imports(
+    platform: LocalStack, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    summit = a_summit()
+    body = "\ufeff" + csv_text(
+        ["member_state", "summit", "kind", "title"],
+        [["CIV", summit, "gender_parity", f"Femmes dans les unités de police constituées {tag()}"]],
+    )
+    response = await import_(http, bearer(settings, Role.PLANNER), body.encode(), "all_or_nothing", 201)
+    assert response.json()["accepted"] == 1
+    [pledge] = await stored(http, settings, summit)
+    assert pledge["member_state"] == "CIV" and pledge["title"].startswith("Femmes dans les unités")
+
+
 async def test_a_json_import(platform: LocalStack, settings: Settings, http: httpx.AsyncClient) -> None:
     summit, t = a_summit(), tag()
     pledges: list[dict[str, Any]] = [

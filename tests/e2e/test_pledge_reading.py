@@ -97,7 +97,9 @@ async def listed_ids(http: httpx.AsyncClient, headers: dict[str, str], **params:
 
 
 def parse_csv(response: httpx.Response) -> list[dict[str, str]]:
-    rows = list(csv.reader(io.StringIO(response.text)))
+    # UTF-8 with a BOM, so that a spreadsheet reads accented names right.
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == EXPORT_HEADER
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
@@ -571,7 +573,8 @@ async def test_csv_export_streams_many_rows(
     ) as response:
         assert response.status_code == 200
         body = "".join([chunk async for chunk in response.aiter_text()])
-    exported = list(csv.DictReader(io.StringIO(body)))
+    assert body.startswith("\ufeff")
+    exported = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
     assert [r["title"] for r in exported] == [f"Export row {i:04d}" for i in range(1203)]
     assert len({r["id"] for r in exported}) == 1203
     assert await listed_ids(http, planner, summit=s, limit=500, sort="submitted_at") == [

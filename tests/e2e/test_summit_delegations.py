@@ -95,7 +95,8 @@ class Summit:
         )
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("text/csv")
-        return list(csv.DictReader(io.StringIO(response.text)))
+        assert response.content.startswith("\ufeff".encode())  # UTF-8 with a BOM, for spreadsheets
+        return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 async def create_summit(http: httpx.AsyncClient, settings: Settings, capacity: int) -> Summit:

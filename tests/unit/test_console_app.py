@@ -186,11 +186,12 @@ def test_a_malformed_address_is_the_consoles_own_page(console: TestClient) -> No
     assert answer.headers["content-type"].startswith("text/html")
 
 
-def test_a_planner_is_sent_to_the_summits(console: TestClient) -> None:
+def test_a_planner_is_sent_to_the_pledges_first(console: TestClient) -> None:
+    # The secretariat's pledges are the planner's first area, then the summits.
     signed = console.post("/sign-in", data={"csrf_token": csrf(console), "role": "planner"})
     assert signed.headers["location"] == "/"
     home = console.get("/", follow_redirects=False)
-    assert home.status_code == 303 and home.headers["location"] == "/summits"
+    assert home.status_code == 303 and home.headers["location"] == "/pledges"
 
 
 def test_the_console_serves_its_operations_document_and_docs_like_every_service(console: TestClient) -> None:

@@ -47,3 +47,48 @@ def bar_chart(values: list[tuple[str, int]], largest_first: bool = True) -> BarC
         for index, (label, value) in enumerate(ordered)
     )
     return BarChart(bars=bars, height=max(len(bars) * (BAR_HEIGHT + GAP) - GAP, 0))
+
+
+# ---------------------------------------------------------------- part P: two values side by side
+
+
+@dataclass(frozen=True)
+class PairedBar:
+    label: str
+    first: int
+    second: int
+    y: int
+    first_width: int
+    second_width: int
+
+
+@dataclass(frozen=True)
+class PairedChart:
+    """Two bars per label (e.g. pledged and fulfilled), one above the other, on the same scale."""
+
+    bars: tuple[PairedBar, ...]
+    height: int
+    bar_height: int = BAR_HEIGHT // 2
+    label_width: int = LABEL_WIDTH
+    plot_width: int = PLOT_WIDTH
+    value_width: int = VALUE_WIDTH
+
+    @property
+    def width(self) -> int:
+        return self.label_width + self.plot_width + self.value_width
+
+
+def paired_bar_chart(values: list[tuple[str, int, int]], label_width: int = LABEL_WIDTH) -> PairedChart:
+    """One pair of bars per (label, first, second), in the order given, both scaled to the largest value
+    of either kind; a zero is no bar at all. Long labels (a pledge's kind in French) need a wider margin."""
+    top = max((max(first, second) for _, first, second in values), default=0)
+
+    def width(value: int) -> int:
+        return round(PLOT_WIDTH * value / top) if top else 0
+
+    bars = tuple(
+        PairedBar(label, first, second, index * (BAR_HEIGHT + GAP), width(first), width(second))
+        for index, (label, first, second) in enumerate(values)
+    )
+    height = max(len(bars) * (BAR_HEIGHT + GAP) - GAP, 0)
+    return PairedChart(bars=bars, height=height, label_width=label_width)

@@ -130,12 +130,17 @@ _BODY_DOC: dict[str, Any] = {
         '{"pledges": [...]}. Every row is validated; `all_or_nothing` stores nothing if any row is rejected '
         "(422 with the report), `accept_valid` stores the valid rows. A State's focal point imports its own "
         "State's pledges only. Possible duplicates are flagged, never dropped. With an Idempotency-Key, the "
-        "same key and body replay the first report."
+        "same key and body replay the first report. With `dry_run=true` the rows are read and validated "
+        "and the report (what would be accepted, every rejected row) is answered with 200, but nothing is "
+        "stored and no key is kept: a preview before the real import."
     ),
     status_code=status.HTTP_201_CREATED,
     response_model=ImportReport,
     responses={
-        200: {"model": ImportReport, "description": "Nothing to create (every row rejected), or a replay"},
+        200: {
+            "model": ImportReport,
+            "description": "Nothing to create (every row rejected), a replay, or a dry run's report",
+        },
         413: {"description": "The body is larger than the configured limit"},
         415: {"description": "Neither text/csv nor application/json"},
         422: {
@@ -153,6 +158,12 @@ async def import_pledges(
     runtime: RuntimeDep,
     principal: Annotated[Principal, IMPORTERS],
     mode: Annotated[ImportMode, Query()] = ImportMode.ALL_OR_NOTHING,
+    dry_run: Annotated[
+        bool,
+        Query(
+            description="true: validate and report only, store nothing (``accepted``: the rows that would be)"
+        ),
+    ] = False,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     fmt = body_format(request.headers.get("content-type"))
@@ -162,6 +173,9 @@ async def import_pledges(
         body = await read_limited(request.stream(), limit)
     except TooLarge as exc:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+    if dry_run:
+        report = await service.preview_import(runtime.settings.pledge_policy, principal, body, fmt, mode)
+        return JSONResponse(report, status_code=status.HTTP_200_OK)
     imported = await service.import_pledges(
         session, runtime.settings.pledge_policy, principal, body, fmt, mode, idempotency_key
     )

@@ -3,8 +3,6 @@ pledged versus delivered), and the list as CSV. The filters are the list's (quer
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,6 +15,7 @@ from sqlalchemy import RowMapping
 from services.common.app import Route, RuntimeDep, SessionDep
 from services.common.auth import Principal, Role, require_roles
 from services.common.media import CsvResponse
+from services.common.spreadsheet import CsvWriter, neutralised
 from services.pledges import queries
 from services.pledges.queries import (
     EXPORT_COLUMNS,
@@ -95,7 +94,6 @@ async def financial_pledges(
 
 # Free text a State wrote: a spreadsheet must not run it as a formula (CSV injection).
 FREE_TEXT = frozenset({"title", "indicator", "unit"})
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @router.get(
@@ -122,21 +120,10 @@ async def export_pledges(
 
 
 async def _csv_rows(batches: AsyncIterator[Sequence[RowMapping]]) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    yield _drain(buffer)
+    writer = CsvWriter()  # UTF-8 with a BOM, for spreadsheets
+    yield writer.rows([EXPORT_COLUMNS])
     async for batch in batches:
-        for row in batch:
-            writer.writerow(_csv_cell(name, row[name]) for name in EXPORT_COLUMNS)
-        yield _drain(buffer)
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
+        yield writer.rows([_csv_cell(name, row[name]) for name in EXPORT_COLUMNS] for row in batch)
 
 
 def _csv_cell(name: str, value: Any) -> str:
@@ -148,7 +135,4 @@ def _csv_cell(name: str, value: Any) -> str:
         return ";".join(str(v) for v in value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
-    text = str(value)
-    if name in FREE_TEXT and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return neutralised(str(value)) if name in FREE_TEXT else str(value)

@@ -5,8 +5,6 @@ Published participant lists show only persons who consented; a focal point gets 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -17,13 +15,13 @@ from fastapi.responses import StreamingResponse
 from services.common.app import Route, RuntimeDep, SessionDep
 from services.common.auth import Principal
 from services.common.media import CsvResponse
+from services.common.spreadsheet import CsvWriter, neutralised
 from services.summit import queries
 from services.summit.api.access import PLANNERS, READERS, focal_point_only
 from services.summit.models import DelegationRow, ParticipantRow
 
 router = APIRouter(prefix="/summits", tags=["delegations"], route_class=Route)
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DELEGATION_COLUMNS = (
     "member_state",
     "status",
@@ -83,31 +81,19 @@ def _cell(value: Any) -> str:
         return ";".join(str(v) for v in value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
-    text = str(value)
     # Names and functions are typed by the States: a spreadsheet must not run them (CSV injection).
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return neutralised(str(value))
 
 
 async def _csv(
     runtime: RuntimeDep, query: Any, columns: Sequence[str], shape: Callable[..., dict[str, Any]]
 ) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    yield _drain(buffer)
+    writer = CsvWriter()  # UTF-8 with a BOM, for spreadsheets
+    yield writer.rows([columns])
     # Its own session: the request's is closed once the endpoint has returned the response.
     async for batch in queries.stream(runtime.sessions, query):
-        for row in batch:
-            values = shape(*row)
-            writer.writerow(_cell(values[c]) for c in columns)
-        yield _drain(buffer)
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
+        shaped = (shape(*row) for row in batch)
+        yield writer.rows([_cell(values[c]) for c in columns] for values in shaped)
 
 
 @router.get(
