@@ -3,6 +3,7 @@ browser), signing in through the sign-in page, axe-core from node_modules, scree
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
+from pypdf import PdfReader
 
 from deploy.stack import REPO
 from tests.conftest import TEST_RUN_DIR, url
@@ -85,3 +87,27 @@ async def accessibility_faults(browser: Browser, address: str, cookies: list[Any
         for v in result["violations"]
         if v["impact"] in FAILING_IMPACTS
     ]
+
+
+async def fill_session(
+    page: Page, day: str, title: str, start: str, end: str, room: str, speakers: list[str]
+) -> None:
+    """Fills the agenda's session form (a thematic session on ``day``, times at the venue)."""
+    await field(page, "Title").fill(title)
+    await field(page, "Kind").select_option(label="Thematic")
+    await field(page, "Starts at").fill(f"{day}T{start}")
+    await field(page, "Ends at").fill(f"{day}T{end}")
+    await field(page, "Room ID").select_option(label=room)
+    await field(page, "Speakers").select_option(label=speakers)
+
+
+async def pdf_text(page: Page, link: str) -> str:
+    """Downloads the PDF behind a link; checks it is one, with pages; its text."""
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name=link).click()
+    saved = await (await download.value).path()
+    data = saved.read_bytes()
+    assert data.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) > 0
+    return "\n".join(p.extract_text() for p in reader.pages)

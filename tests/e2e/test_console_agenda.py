@@ -6,19 +6,17 @@ credentials (ETag, 304) and revoked; no serious accessibility fault on these pag
 
 from __future__ import annotations
 
-import io
 import uuid
 from typing import Any
 
 import httpx
-from playwright.async_api import Browser, BrowserContext, Page, expect
-from pypdf import PdfReader
+from playwright.async_api import Browser, BrowserContext, expect
 
 from deploy.stack import LocalStack
 from services.common.auth import Role
 from services.common.settings import Settings
 from tests.conftest import bearer, url
-from tests.e2e.console import accessibility_faults, chromium, field, shot, signed_in
+from tests.e2e.console import accessibility_faults, chromium, field, fill_session, pdf_text, shot, signed_in
 
 DAY = "2033-06-07"
 
@@ -57,26 +55,6 @@ async def _summit(http: httpx.AsyncClient, planner: dict[str, str]) -> tuple[str
     return summit_id, people
 
 
-async def _fill_session(page: Page, title: str, start: str, end: str, room: str, speakers: list[str]) -> None:
-    await field(page, "Title").fill(title)
-    await field(page, "Kind").select_option(label="Thematic")
-    await field(page, "Starts at").fill(f"{DAY}T{start}")
-    await field(page, "Ends at").fill(f"{DAY}T{end}")
-    await field(page, "Room ID").select_option(label=room)
-    await field(page, "Speakers").select_option(label=speakers)
-
-
-async def _pdf(page: Page, link: str) -> str:
-    async with page.expect_download() as download:
-        await page.get_by_role("link", name=link).click()
-    saved = await (await download.value).path()
-    data = saved.read_bytes()
-    assert data.startswith(b"%PDF-")
-    reader = PdfReader(io.BytesIO(data))
-    assert len(reader.pages) > 0
-    return "\n".join(p.extract_text() for p in reader.pages)
-
-
 async def _faults(browser: Browser, context: BrowserContext, addresses: list[str]) -> list[str]:
     faults: list[str] = []
     for address in addresses:
@@ -105,8 +83,9 @@ async def test_a_planner_fixes_a_clash_releases_prints_and_subscribes(
         await shot(page, "agenda")
 
         # A clash: the same room at the same time, and Ama Mensah in two places. Nothing is saved.
-        await _fill_session(
+        await fill_session(
             page,
+            DAY,
             "Police and peace",
             "11:00",
             "12:30",
@@ -162,7 +141,7 @@ async def test_a_planner_fixes_a_clash_releases_prints_and_subscribes(
         await expect(page.get_by_role("alert")).to_contain_text("Nothing changed since the last release")
         await page.goto(url("console", f"/summits/{summit_id}/programme"))
         await shot(page, "programme")
-        text = await _pdf(page, "Printable programme (PDF)")
+        text = await pdf_text(page, "Printable programme (PDF)")
         assert "Police and peace" in text and "Page 1 of" in text
 
         async with page.expect_download() as download:
@@ -173,7 +152,7 @@ async def test_a_planner_fixes_a_clash_releases_prints_and_subscribes(
         await page.get_by_role("button", name="Français").click()
         await expect(page.locator("html")).to_have_attribute("lang", "fr")
         await shot(page, "programme-fr")
-        text = await _pdf(page, "Programme imprimable (PDF)")
+        text = await pdf_text(page, "Programme imprimable (PDF)")
         assert "Police and peace" in text and "Page 1 sur" in text and "Intervenants" in text
         await page.goto(agenda)
         await expect(page.get_by_role("table", name="Séances du")).to_be_visible()

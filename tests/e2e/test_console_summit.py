@@ -1,8 +1,9 @@
 """A summit planner's and a focal point's summit pages in Debian's Chromium: plan a small summit from the
 template, see its plan as a timeline, move a milestone, invite every Member State, a focal point registers
 its delegation (head and a member), the planner sees it arrive and accredits it, the focal point sees the
-badges; the budget with a line, spending, money received and the gap. axe-core finds no serious fault on
-any of these pages, in English and in French."""
+badges; the head of delegation on the agenda, a clash read in words and fixed, the programme released and
+its PDF downloaded; the budget with a line, spending, money received and the gap. axe-core finds no serious
+fault on any of these pages, in English and in French."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from playwright.async_api import Browser, BrowserContext, FilePayload, Locator, 
 
 from deploy.stack import LocalStack
 from tests.conftest import url
-from tests.e2e.console import accessibility_faults, chromium, field, shot, signed_in
+from tests.e2e.console import accessibility_faults, chromium, field, fill_session, pdf_text, shot, signed_in
 
 TODAY = datetime.now(UTC).date()
 PDF = FilePayload(name="credentials.pdf", mimeType="application/pdf", buffer=b"%PDF-1.4 credentials of Ghana")
@@ -142,6 +143,35 @@ async def test_a_planner_plans_invites_and_accredits_and_a_focal_point_registers
             "Accredited: badge"
         )
         await shot(fp_page, "summit-delegation-accredited")
+
+        # Ghana's head of delegation speaks twice: the agenda offers her by name, and a second session at an
+        # overlapping time is refused with the clash in words, before anything is saved; moved, it is saved.
+        day = str(TODAY + timedelta(days=100))
+        ama = ["Ama Mensah (Inspector-General of Police)"]
+        await summit_nav.get_by_role("link", name="Agenda").click()
+        await fill_session(
+            page, day, "Accountable policing", "10:00", "11:00", "Conference Room 1 (350)", ama
+        )
+        await page.get_by_role("button", name="Save session").click()
+        await expect(page.get_by_role("status")).to_contain_text("The session is saved")
+        await fill_session(page, day, "Women in policing", "10:30", "11:30", "Conference Room 4 (600)", ama)
+        await page.get_by_role("button", name="Save session").click()
+        conflicts = page.locator("#conflicts")
+        await expect(conflicts).to_contain_text("Nothing was saved.")
+        await expect(conflicts).to_contain_text(f"{ama[0]} is already at “Accountable policing”")
+        await shot(page, "summit-agenda-clash")
+        await field(page, "Starts at").fill(f"{day}T11:30")
+        await field(page, "Ends at").fill(f"{day}T12:30")
+        await page.get_by_role("button", name="Save session").click()
+        await expect(page.get_by_role("status")).to_contain_text("The session is saved")
+        await expect(page.get_by_role("cell", name="Women in policing")).to_be_visible()
+
+        # The programme released, and printed.
+        await summit_nav.get_by_role("link", name="Programme").click()
+        await page.get_by_role("button", name="Release the programme").click()
+        await expect(page.get_by_role("status")).to_contain_text("Release 1 of the programme is published.")
+        text = await pdf_text(page, "Printable programme (PDF)")
+        assert "Accountable policing" in text and "Women in policing" in text and "Ama Mensah" in text
 
         # The budget: a line, spending against it, money received, and the gap still to fund.
         await summit_nav.get_by_role("link", name="Budget").click()

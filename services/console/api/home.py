@@ -1,5 +1,5 @@
-"""The way in: ``/`` sends a visitor who is not signed in to the sign-in page, a signed-in person to their
-first area; the language switch."""
+"""The way in: ``/`` sends a visitor who is not signed in to the sign-in page, a focal point to its desk (what
+its State owes now), anyone else to their first area; the language switch."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.console.domain.person import LANGUAGES
 from services.console.pages import CsrfChecked, render, safe_next, see_other
+from services.console.service import desk
 from services.console.service.people import signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -20,6 +21,9 @@ async def home(request: Request) -> RedirectResponse | HTMLResponse:
     person = signed_in(request.session)
     if person is None:
         return see_other("/sign-in")
+    if person.role == "state_focal_point":
+        # A focal point's work spans the three areas: its desk says what its State owes now.
+        return render(request, "desk.html", desk=await desk.desk(request.app.state.apis, person))
     if person.areas:
         return see_other(f"/{person.areas[0]}")
     return render(request, "home.html")  # a role the console has no pages for yet
