@@ -57,7 +57,7 @@ async def test_a_focal_point_sees_what_its_state_owes_first(
             "registration_deadline": (datetime.now(UTC) + timedelta(days=45)).isoformat(),
         },
     )
-    assert invited.status_code == 200, invited.text
+    assert invited.status_code == 201, invited.text
 
     async with chromium() as browser:
         context, page = await signed_in(browser, "State focal point", STATE, "Focal Point Togo")

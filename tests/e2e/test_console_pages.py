@@ -92,7 +92,7 @@ async def _summit_with_a_delegation(http: httpx.AsyncClient, settings: Settings)
             "registration_deadline": (datetime.now(UTC) + timedelta(days=60)).isoformat(),
         },
     )
-    assert invited.status_code == 200, invited.text
+    assert invited.status_code == 201, invited.text
     delegation_id = invited.json()["invited"][0]["id"]
 
     async def registered() -> bool | None:
@@ -120,7 +120,12 @@ async def _summit_with_a_delegation(http: httpx.AsyncClient, settings: Settings)
     guest = await http.post(
         url("summit", f"{base}/participants"),
         headers=planner,
-        json={"full_name": "Li Wei", "function": "Chief of Police", "languages": ["en"]},
+        json={
+            "full_name": "Li Wei",
+            "function": "Chief of Police",
+            "organisation": "Police",
+            "languages": ["en"],
+        },
     )
     assert guest.status_code == 201, guest.text
     session = await http.post(
