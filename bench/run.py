@@ -246,7 +246,7 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
             from bench.console_summit import console_summit_pages
 
             seconds = 15 if args.quick else 60
-            echo(f"benchmark 11: 10 planners browsing a 300-session, 193-delegation summit for {seconds} s")
+            echo(f"benchmark 11: 5 planners browsing a 300-session, 193-delegation summit for {seconds} s")
             results["benchmarks"]["console_summit_pages"] = _guarded(
                 lambda: console_summit_pages(stack, seconds=seconds, echo=echo, loop_runner=run_async), echo
             )

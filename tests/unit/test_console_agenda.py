@@ -5,7 +5,11 @@ the PDF footer.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time
+from typing import Any, cast
+
+import pytest
 
 from services.console.domain.agenda import (
     VENUE_TIME_ZONE,
@@ -17,7 +21,10 @@ from services.console.domain.agenda import (
     programme_days,
     venue_local,
 )
+from services.console.domain.person import Person
 from services.console.domain.printing import footer_css
+from services.console.gateway import Answer, Apis
+from services.console.service import agenda as agenda_service
 
 DAY = date(2030, 6, 4)
 ROOMS = [("ga", "General Assembly Hall"), ("cr4", "Conference Room 4"), ("tc", "Trusteeship Council")]
@@ -119,3 +126,32 @@ def test_the_pdf_footer_numbers_pages_in_the_language_and_escapes_quotes() -> No
         '@page { @bottom-center { content: "Page " counter(page) " sur " counter(pages) ""; } }'
     )
     assert '\\"' in footer_css('"%(page)s"')
+
+
+class CountingApis:
+    """The summit API's rooms and participants lists, counting the calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def call(self, person: Person, service: str, method: str, path: str, **_: Any) -> Answer:
+        self.calls.append(path)
+        return Answer(200, {"items": [{"id": path}], "next_cursor": None}, {})
+
+
+async def test_the_rooms_and_participants_serve_the_persons_next_pages_for_a_few_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    person = Person(role="planner", subject=f"planner-{uuid.uuid4()}", token="t", expires_at=2**40)
+    apis = CountingApis()
+    clock = [1000.0]
+    monkeypatch.setattr(agenda_service, "clock", lambda: clock[0])
+    first = await agenda_service._directory(cast(Apis, apis), person, "UNCOPS-X")
+    again = await agenda_service._directory(cast(Apis, apis), person, "UNCOPS-X")
+    assert first == again and len(apis.calls) == 2  # rooms and participants, once
+    other = Person(role="planner", subject=f"planner-{uuid.uuid4()}", token="u", expires_at=2**40)
+    await agenda_service._directory(cast(Apis, apis), other, "UNCOPS-X")
+    assert len(apis.calls) == 4  # another person reads with their own token
+    clock[0] += agenda_service.DIRECTORY_SECONDS + 0.1
+    await agenda_service._directory(cast(Apis, apis), person, "UNCOPS-X")
+    assert len(apis.calls) == 6  # stale: read afresh

@@ -5,6 +5,7 @@ laid out from the summit API's ``SessionInput``, and every conflict the API find
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -53,12 +54,41 @@ class Agenda:
         return next((s for s in self.sessions if s["id"] == session_id), None)
 
 
-async def agenda(apis: Apis, person: Person, summit_id: str) -> Agenda:
-    """The summit, its rooms, its participants and the draft's sessions, asked for at once."""
-    found, rooms, people, sessions = await asyncio.gather(
-        summit(apis, person, summit_id),
+# Who may speak and where, as the person last read them: a summit's rooms and its participants (1,600 when 160
+# delegations of ten have registered: four pages of the API) change far more seldom than a planner turns the
+# agenda's days or saves a session, so each person's copy serves their next pages for a few seconds. A new
+# registrant is offered as a speaker at most DIRECTORY_SECONDS later; sessions are always read afresh.
+DIRECTORY_SECONDS = 15.0
+DIRECTORY_ENTRIES = 256
+clock = time.monotonic  # tests move it on
+_directories: dict[tuple[str, str], tuple[float, list[dict[str, Any]], list[dict[str, Any]]]] = {}
+
+
+async def _directory(
+    apis: Apis, person: Person, summit_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    key = (person.subject, summit_id)
+    now = clock()
+    kept = _directories.get(key)
+    if kept is not None and kept[0] > now:
+        return kept[1], kept[2]
+    rooms, people = await asyncio.gather(
         _all(apis, person, f"/summits/{summit_id}/rooms"),
         _all(apis, person, f"/summits/{summit_id}/participants"),
+    )
+    _directories.pop(key, None)
+    while len(_directories) >= DIRECTORY_ENTRIES:
+        _directories.pop(next(iter(_directories)))  # the oldest: dicts keep insertion order
+    _directories[key] = (now + DIRECTORY_SECONDS, rooms, people)
+    return rooms, people
+
+
+async def agenda(apis: Apis, person: Person, summit_id: str) -> Agenda:
+    """The summit, its rooms, its participants and the draft's sessions, asked for at once (the rooms and the
+    participants from the person's copy while it is fresh)."""
+    found, (rooms, people), sessions = await asyncio.gather(
+        summit(apis, person, summit_id),
+        _directory(apis, person, summit_id),
         _all(apis, person, f"/summits/{summit_id}/sessions"),
     )
     return Agenda(
