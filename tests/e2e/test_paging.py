@@ -19,9 +19,10 @@ import httpx
 import pytest
 
 from deploy.stack import LocalStack
+from services.common.auth import Role
 from services.common.paging import MAX_LIMIT, encode_cursor
 from services.common.settings import Settings
-from tests.conftest import eventually, url
+from tests.conftest import bearer, eventually, url
 from tests.e2e.test_case_lifecycle import intake, step
 from tests.e2e.test_idempotency import TODAY, World, invitation, session
 from tests.e2e.test_summit_delegations import roster
@@ -293,6 +294,21 @@ async def releases(world: World) -> Listing:
         ["1", "2", "3", "4"],
         key="number",
     )
+
+
+@scenario("summit", "/calendars")
+async def calendar_feeds(world: World) -> Listing:
+    # A person of their own: the list is the caller's feeds, the newest first.
+    owner = bearer(world.settings, Role.PLANNER, subject=f"planner-feeds-{uuid.uuid4().hex[:8]}")
+    made = [
+        (
+            await world.ok(
+                world.http.post(url("summit", "/calendars"), headers=owner, json={"label": f"Feed {n}"}), 201
+            )
+        )["id"]
+        for n in range(5)
+    ]
+    return Listing("summit", "/calendars", owner, made)
 
 
 PAGED = sorted(
