@@ -57,6 +57,8 @@ class Ports:
     cases: int = 8002
     summit: int = 8003
     console: int = 8000
+    partners: int = 8004
+    smtp: int = 1025  # the local mail catcher
 
     ENV = {
         "postgres": "POSTGRES_PORT",
@@ -68,6 +70,8 @@ class Ports:
         "cases": "CASES_PORT",
         "summit": "SUMMIT_PORT",
         "console": "CONSOLE_PORT",
+        "partners": "PARTNERS_PORT",
+        "smtp": "SMTP_PORT",
     }
 
     @classmethod
@@ -90,7 +94,7 @@ class Ports:
 # The suite's own ports, so `make test` runs beside a `make run`.
 # Below the kernel's ephemeral range (32768-60999 here): a port in it can be taken, for a moment, as the local
 # port of an outgoing connection, and a service restarted by a test then fails to bind (seen once).
-TEST_PORTS = Ports(25432, 29092, 29093, 27233, 28233, 28001, 28002, 28003, 28000)
+TEST_PORTS = Ports(25432, 29092, 29093, 27233, 28233, 28001, 28002, 28003, 28000, 28004, 21025)
 
 
 @dataclass
@@ -153,6 +157,8 @@ class LocalStack:
             CASES_PORT=str(self.ports.cases),
             SUMMIT_PORT=str(self.ports.summit),
             CONSOLE_PORT=str(self.ports.console),
+            PARTNERS_PORT=str(self.ports.partners),
+            SMTP_PORT=str(self.ports.smtp),
             PYTHONUNBUFFERED="1",
         )
         for service in SERVICES:

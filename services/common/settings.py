@@ -17,7 +17,7 @@ DEVELOPMENT_CONSOLE_SECRET = "uncops-development-console-secret"
 # The services with an API, a database, events and workflows; the console (services/console) is in front.
 SERVICES = ("pledges", "cases", "summit")
 CONSOLE = "console"
-DEFAULT_PORTS = {"console": 8000, "pledges": 8001, "cases": 8002, "summit": 8003}
+DEFAULT_PORTS = {"console": 8000, "pledges": 8001, "cases": 8002, "summit": 8003, "partners": 8004}
 
 
 def _env(*names: str) -> AliasChoices:
@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     pledges_port: int = DEFAULT_PORTS["pledges"]
     cases_port: int = DEFAULT_PORTS["cases"]
     summit_port: int = DEFAULT_PORTS["summit"]
+    partners_port: int = DEFAULT_PORTS["partners"]
 
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 5432
