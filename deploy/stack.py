@@ -159,6 +159,8 @@ class LocalStack:
             CONSOLE_PORT=str(self.ports.console),
             PARTNERS_PORT=str(self.ports.partners),
             SMTP_PORT=str(self.ports.smtp),
+            # Issue 18: published ce_dataschema URLs lead to the partner gateway, which serves the schemas.
+            UNCOPS_SCHEMA_BASE_URL=f"http://127.0.0.1:{self.ports.partners}/contracts/schemas",
             PYTHONUNBUFFERED="1",
         )
         for service in SERVICES:

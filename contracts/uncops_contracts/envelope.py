@@ -16,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
-SCHEMA_BASE = "https://uncops.un.org/contracts/schemas"
+# Where a schema is served: <host>/contracts/schemas/<domain>/<name>.v<N>.json. The host part of the
+# canonical base below is the schemas' $id; a deployment publishes ce_dataschema with its own base (the
+# partner gateway's address, setting UNCOPS_SCHEMA_BASE_URL), always ending with this path.
+SCHEMA_PATH = "/contracts/schemas"
+SCHEMA_BASE = "https://uncops.un.org" + SCHEMA_PATH
 TRACEPARENT_HEADER = "traceparent"
 
 

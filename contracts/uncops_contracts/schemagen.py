@@ -8,10 +8,11 @@ output, and the tests compare it with the checked-in files, so the models stay t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from uncops_contracts.envelope import CONTENT_TYPE, SPEC_VERSION, EventPayload
+from uncops_contracts.envelope import CONTENT_TYPE, SCHEMA_BASE, SCHEMA_PATH, SPEC_VERSION, EventPayload
 from uncops_contracts.registry import EVENT_TYPES
 from uncops_contracts.topics import TOPICS, Topic
 
@@ -227,6 +228,7 @@ def asyncapi_document() -> Schema:
             "title": topic.name,
             "description": topic.description + (" Restricted: not for partners." if topic.restricted else ""),
             "messages": refs,
+            **_retention_binding(topic),
         }
         channels[channel_id(topic.dlq)] = {
             "address": topic.dlq,
@@ -284,6 +286,18 @@ def asyncapi_document() -> Schema:
     return dict(json.loads(json.dumps(document)))
 
 
+def _retention_binding(topic: Topic) -> Schema:
+    """A topic kept at its own retention says so (Kafka channel binding), so partners know how far back a
+    rebuild can start."""
+    if not topic.configs:
+        return {}
+    configuration: Schema = {"cleanup.policy": ["delete"]}
+    configuration.update({key: int(value) for key, value in topic.configs.items()})
+    return {
+        "bindings": {"kafka": {"topicConfiguration": configuration, "bindingVersion": KAFKA_BINDING_VERSION}}
+    }
+
+
 def _operations(topic: Topic, message_ids: list[str]) -> Schema:
     channel = channel_id(topic.name)
     # Without `messages` an operation covers every message of its channel, which is what an empty list
@@ -330,7 +344,7 @@ def _message(cls: type[EventPayload]) -> Schema:
             "ce_specversion": {**string, "const": SPEC_VERSION},
             "ce_subject": {**string, "description": "Id of the aggregate the event is about (= the key)."},
             "ce_time": {**string, "format": "date-time", "description": "When it happened (RFC 3339)."},
-            "ce_dataschema": {**string, "format": "uri", "const": cls.dataschema()},
+            "ce_dataschema": _dataschema_header(cls),
             "content-type": {**string, "const": CONTENT_TYPE},
             "ce_traceparent": {**string, "description": "W3C trace context (CloudEvents extension)."},
             "traceparent": {**string, "description": "W3C trace context, for tracing libraries."},
@@ -349,6 +363,24 @@ def _message(cls: type[EventPayload]) -> Schema:
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }
         },
+    }
+
+
+def _dataschema_header(cls: type[EventPayload]) -> Schema:
+    """ce_dataschema's base is a deployment setting (UNCOPS_SCHEMA_BASE_URL: the partner gateway's address);
+    its path is fixed, so the header is described by the end of the URL rather than a constant."""
+    path = f"{SCHEMA_PATH}/{cls.schema_path()}"
+    return {
+        "type": "string",
+        "format": "uri",
+        "pattern": "^https?://.+" + re.escape(path) + "$",
+        "description": (
+            f"URL of this event's JSON Schema: <base>/{cls.schema_path()}, where <base> is the platform's "
+            f"schema base URL, ending with {SCHEMA_PATH} (the partner gateway's public address in "
+            f"production; {SCHEMA_BASE} by default, which is also the schema's $id). "
+            "A GET on it returns the schema."
+        ),
+        "examples": [cls.dataschema()],
     }
 
 

@@ -2,6 +2,10 @@
 
 from dataclasses import dataclass
 
+# retention.ms of a topic kept forever: partners rebuild their view from its first event
+# (docs/decisions/0004-partner-topics-kept-forever.md).
+FOREVER = -1
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -9,17 +13,28 @@ class Topic:
     producer: str
     description: str
     restricted: bool = False
+    # None: the cluster's default retention (7 days unless its operator says otherwise).
+    retention_ms: int | None = None
 
     @property
     def dlq(self) -> str:
         """Where consumers park messages they cannot process."""
         return f"{self.name}.dlq"
 
+    @property
+    def configs(self) -> dict[str, str]:
+        """The topic-level Kafka configs this topic is created with (and kept at) by `uncops topics`."""
+        if self.retention_ms is None:
+            return {}
+        # No size limit either: a cluster default of retention.bytes would otherwise cut the history short.
+        return {"retention.ms": str(self.retention_ms), "retention.bytes": "-1"}
+
 
 PLEDGES = Topic(
     "uncops.pledges.v1",
     producer="pledges",
     description="What happened to Member States' pledges: submission, review, follow-up, fulfilment.",
+    retention_ms=FOREVER,
 )
 CASES = Topic(
     "uncops.cases.v1",
@@ -34,6 +49,7 @@ CASES_PUBLIC = Topic(
         "Partner-facing misconduct data: the fields of the UN's public data, "
         "nothing that identifies a person."
     ),
+    retention_ms=FOREVER,
 )
 SUMMIT = Topic(
     "uncops.summit.v1",

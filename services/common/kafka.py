@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from services.common.settings import Settings
 from uncops_contracts import TOPICS
@@ -32,8 +34,16 @@ def plain_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(client_id=client_id, acks="all", **settings.kafka_options())
 
 
+# The topic-level configs each topic is kept at (retention of the partner-facing topics, issue 18);
+# a DLQ keeps the cluster's defaults.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {topic.name: topic.configs for topic in TOPICS.values()}
+# DescribeConfigs' config_source of a value set on the topic itself (DYNAMIC_TOPIC_CONFIG).
+_DYNAMIC_TOPIC_CONFIG = 1
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
-    """Create every topic and its DLQ if missing; returns the names created."""
+    """Create every topic and its DLQ if missing, and bring the existing ones to their configs (a run folder
+    or cluster made before a retention change is updated); returns the names created."""
     admin = AIOKafkaAdminClient(client_id="uncops-topics", **settings.kafka_options())
     await admin.start()
     try:
@@ -49,10 +59,57 @@ async def ensure_topics(settings: Settings) -> list[str]:
                             name,
                             num_partitions=settings.kafka_topic_partitions,
                             replication_factor=settings.kafka_replication_factor,
+                            topic_configs=TOPIC_CONFIGS.get(name, {}),
                         )
                         for name in missing
                     ]
                 )
+        await _align_configs(
+            admin, [name for name in TOPIC_CONFIGS if TOPIC_CONFIGS[name] and name in existing]
+        )
         return missing
     finally:
         await admin.close()
+
+
+async def topic_configs(
+    admin: AIOKafkaAdminClient, names: list[str]
+) -> dict[str, dict[str, tuple[str, bool]]]:
+    """Each topic's configs as the broker reports them: name -> (value, set on the topic itself)."""
+    found: dict[str, dict[str, tuple[str, bool]]] = {}
+    for response in await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
+    ):
+        version = response.API_VERSION
+        for error_code, error_message, _, topic, entries in response.resources:
+            if error_code:
+                raise for_code(error_code)(f"describe configs of {topic}: {error_message}")
+            # Entries are (name, value, read_only, is_default | config_source, is_sensitive[, synonyms]).
+            found[topic] = {
+                entry[0]: (entry[1], entry[3] == _DYNAMIC_TOPIC_CONFIG if version else not entry[3])
+                for entry in entries
+            }
+    return found
+
+
+async def _align_configs(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    if not names:
+        return
+    current = await topic_configs(admin, names)
+    changes: list[ConfigResource] = []
+    for name in names:
+        wanted = TOPIC_CONFIGS[name]
+        if all(current[name].get(key, ("", False))[0] == value for key, value in wanted.items()):
+            continue
+        # AlterConfigs replaces the topic's whole set of overrides: keep the ones set by anyone else.
+        overrides = {key: value for key, (value, dynamic) in current[name].items() if dynamic}
+        changes.append(ConfigResource(ConfigResourceType.TOPIC, name, {**overrides, **wanted}))
+    if changes:
+        for response in await admin.alter_configs(changes):
+            _raise_errors(response.resources)
+
+
+def _raise_errors(resources: list[Any]) -> None:
+    for error_code, error_message, _, name in resources:
+        if error_code:
+            raise for_code(error_code)(f"alter configs of {name}: {error_message}")

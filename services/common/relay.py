@@ -25,7 +25,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.common.database import asyncpg_dsn
 from services.common.observability import get_logger
 from services.common.outbox import NOTIFY_CHANNEL, SLEEP_LOCK
-from uncops_contracts.envelope import CONTENT_TYPE, SPEC_VERSION, TRACEPARENT_HEADER
+from uncops_contracts.envelope import CONTENT_TYPE, SCHEMA_BASE, SPEC_VERSION, TRACEPARENT_HEADER
 
 log = get_logger(__name__)
 
@@ -80,6 +80,14 @@ _UNLOCKED_SLEEP_SECONDS = 0.25
 _PRUNE_INBOX = "DELETE FROM inbox WHERE received_at < now() - make_interval(hours => $1)"
 
 
+def published_dataschema(stored: str, schema_base: str) -> str:
+    """The ce_dataschema to publish for an outbox row's canonical one: the deployment's base
+    (UNCOPS_SCHEMA_BASE_URL) in place of the contracts' SCHEMA_BASE. Anything else is sent as stored."""
+    if schema_base != SCHEMA_BASE and stored.startswith(SCHEMA_BASE + "/"):
+        return schema_base + stored[len(SCHEMA_BASE) :]
+    return stored
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -90,6 +98,7 @@ class OutboxRelay:
         retention_hours: int = 168,
         idle_poll_seconds: float = 2.0,
         linger_seconds: float = 0.0,
+        schema_base: str = SCHEMA_BASE,
     ) -> None:
         self.service = service
         self.dsn = asyncpg_dsn(database_url)
@@ -103,6 +112,8 @@ class OutboxRelay:
         self._listener: asyncpg.Connection | None = None
         self._conn: asyncpg.Connection | None = None
         self._encodings: dict[str, bytes] = {}
+        self.schema_base = schema_base.rstrip("/")
+        self._dataschemas: dict[str, bytes] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.1
@@ -159,7 +170,7 @@ class OutboxRelay:
                     _SPEC_VERSION,
                     ("ce_subject", row["subject"]),
                     ("ce_time", row["time"]),
-                    ("ce_dataschema", self._encoded(row["dataschema"])),
+                    ("ce_dataschema", self._dataschema(row["dataschema"])),
                 ]
                 if row["traceparent"]:
                     traceparent = row["traceparent"].encode()
@@ -179,6 +190,13 @@ class OutboxRelay:
         if encoded is None:
             encoded = self._encodings[text] = text.encode()
         return encoded
+
+    def _dataschema(self, stored: str) -> bytes:
+        # Rows keep the canonical URL (one per event type): the base is swapped once per type, not per row.
+        header = self._dataschemas.get(stored)
+        if header is None:
+            header = self._dataschemas[stored] = published_dataschema(stored, self.schema_base).encode()
+        return header
 
     async def close(self) -> None:
         await self._reset_producer()

@@ -97,6 +97,7 @@ class ServiceRuntime:
             batch_size=self.settings.outbox_batch_size,
             linger_seconds=self.settings.outbox_linger_ms / 1000,
             retention_hours=self.settings.outbox_retention_hours,
+            schema_base=self.settings.schema_base_url,
         )
 
     def consumers(self) -> list[InboxConsumer]:

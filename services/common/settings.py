@@ -4,9 +4,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from uncops_contracts.envelope import SCHEMA_BASE, SCHEMA_PATH
 from uncops_contracts.policies import CasePolicy, PledgePolicy, SummitPolicy
 
 # Accepted only in development and test: production must bring its own secret or a JWKS URL.
@@ -126,6 +127,22 @@ class Settings(BaseSettings):
     oidc_member_state_claim: str = Field(
         "member_state", validation_alias=_env("UNCOPS_OIDC_MEMBER_STATE_CLAIM")
     )
+
+    # Issue 18, schemas at their URLs: the base of every published event's ce_dataschema. Production points
+    # it at the partner gateway's public address, which serves each schema at <base>/<domain>/<file>; the
+    # outbox and the contracts keep the canonical base, and the relay swaps the prefix when it publishes.
+    schema_base_url: str = Field(SCHEMA_BASE, validation_alias=_env("UNCOPS_SCHEMA_BASE_URL"))
+
+    @field_validator("schema_base_url")
+    @classmethod
+    def _schema_base_url_ends_with_the_schemas_path(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith(("http://", "https://")) or not value.endswith(SCHEMA_PATH):
+            raise ValueError(
+                f"UNCOPS_SCHEMA_BASE_URL must be an http(s) URL ending with {SCHEMA_PATH} "
+                f"(the path the partner gateway serves the schemas at), got {value!r}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "Settings":

@@ -79,7 +79,9 @@ async def test_submitted_pledge_flows_to_kafka_and_summit(
     assert event.get_subject() == pledge["id"]
     assert event.get_specversion() == "1.0"
     dataschema = event.get_dataschema()
-    assert dataschema is not None and dataschema.endswith("/pledges/pledge_submitted.v1.json")
+    # Published with the stack's schema base (UNCOPS_SCHEMA_BASE_URL: the partner gateway), not the $id's.
+    gateway = f"http://127.0.0.1:{platform.ports.partners}"
+    assert dataschema == f"{gateway}/contracts/schemas/pledges/pledge_submitted.v1.json"
     data = event.get_data()
     assert isinstance(data, dict)
     headers = dict(record.headers)

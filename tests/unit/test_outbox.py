@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.database import OutboxEvent
 from services.common.observability import configure, current_traceparent, tracer
 from services.common.outbox import record_event
-from uncops_contracts.envelope import encode_data
+from services.common.relay import OutboxRelay, published_dataschema
+from uncops_contracts.envelope import SCHEMA_BASE, encode_data
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 
 
@@ -102,3 +104,33 @@ def test_the_value_is_the_compact_utf8_json_of_the_envelope_module() -> None:
     value = session.added[0].value
     assert value == encode_data(event.model_dump(mode="json"))
     assert "Côte".encode() in value
+
+
+# ---- issue 18: rows keep the canonical ce_dataschema; the relay publishes the deployment's base
+
+
+def test_the_relay_swaps_the_canonical_schema_base_for_the_configured_one() -> None:
+    stored = PledgeSubmitted.dataschema()
+    gateway = "http://127.0.0.1:8004/contracts/schemas"
+
+    assert published_dataschema(stored, gateway) == f"{gateway}/pledges/pledge_submitted.v1.json"
+    assert published_dataschema(stored, SCHEMA_BASE) == stored
+    # A row written with another base (by hand, or an older release) is sent as it was stored.
+    assert (
+        published_dataschema("https://elsewhere.example/x.json", gateway)
+        == "https://elsewhere.example/x.json"
+    )
+
+
+def test_the_relay_encodes_each_schema_header_once() -> None:
+    relay = OutboxRelay(
+        "pledges",
+        "postgresql+asyncpg://u@127.0.0.1/x",
+        lambda: cast(AIOKafkaProducer, None),
+        schema_base="https://partners.example.org/contracts/schemas/",
+    )
+
+    first = relay._dataschema(PledgeSubmitted.dataschema())
+
+    assert first == b"https://partners.example.org/contracts/schemas/pledges/pledge_submitted.v1.json"
+    assert relay._dataschema(PledgeSubmitted.dataschema()) is first

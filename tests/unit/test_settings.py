@@ -11,6 +11,7 @@ from services.common.settings import (
     SERVICES,
     Settings,
 )
+from uncops_contracts.envelope import SCHEMA_BASE
 
 REAL_SECRET = "a-real-production-secret-0123456789abcdef"
 REAL_KEY = "a-real-victim-data-key-0123456789abcdef"
@@ -144,3 +145,28 @@ def test_a_bad_summit_template_stops_the_process(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SUMMIT_POLICY__MILESTONES", '[{"key": "x", "title": "No owner", "offset_days": 1}]')
     with pytest.raises(ValidationError):
         Settings()
+
+
+# ---- issue 18: the schema base URL of published ce_dataschema
+
+
+def test_the_schema_base_defaults_to_the_canonical_one() -> None:
+    assert Settings(environment="test").schema_base_url == SCHEMA_BASE
+
+
+def test_the_schema_base_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNCOPS_SCHEMA_BASE_URL", "https://partners.example.org/contracts/schemas/")
+
+    assert Settings(environment="test").schema_base_url == "https://partners.example.org/contracts/schemas"
+
+
+@pytest.mark.parametrize(
+    "base", ["https://partners.example.org/schemas", "partners.example.org/contracts/schemas", ""]
+)
+def test_a_schema_base_without_the_schemas_path_is_refused(
+    monkeypatch: pytest.MonkeyPatch, base: str
+) -> None:
+    monkeypatch.setenv("UNCOPS_SCHEMA_BASE_URL", base)
+
+    with pytest.raises(ValidationError, match="UNCOPS_SCHEMA_BASE_URL must be an http"):
+        Settings(environment="test")

@@ -147,3 +147,9 @@ def test_release_leaves_another_process_lock_alone(
     LocalStack(tmp_path, Ports()).release()
 
     assert lock.read_text() == str(other_process.pid)
+
+
+def test_published_schema_urls_lead_to_the_partner_gateway(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path / "run", Ports(partners=18004))
+
+    assert stack.env()["UNCOPS_SCHEMA_BASE_URL"] == "http://127.0.0.1:18004/contracts/schemas"

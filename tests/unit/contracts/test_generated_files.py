@@ -170,12 +170,28 @@ def test_asyncapi_has_a_channel_per_topic_and_its_dlq(asyncapi: dict[str, Any]) 
     assert len(receive) == sum(not t.restricted for t in TOPICS.values())
 
 
+def test_asyncapi_says_which_topics_are_kept_forever(asyncapi: dict[str, Any]) -> None:
+    kept = {
+        channel["address"]: channel["bindings"]["kafka"]["topicConfiguration"]
+        for channel in asyncapi["channels"].values()
+        if "bindings" in channel
+    }
+    forever = {"cleanup.policy": ["delete"], "retention.ms": -1, "retention.bytes": -1}
+    assert kept == {"uncops.pledges.v1": forever, "uncops.cases.public.v1": forever}
+
+
 @pytest.mark.parametrize("cls", EVENTS, ids=EVENT_IDS)
 def test_asyncapi_message_of_each_event(asyncapi: dict[str, Any], cls: type[EventPayload]) -> None:
     message = asyncapi["components"]["messages"][message_id(cls)]
     headers = message["headers"]["properties"]
     assert headers["ce_type"]["const"] == cls.event_type()
-    assert headers["ce_dataschema"]["const"] == cls.dataschema()
+    # The base is a deployment setting: the header's pattern fixes the path and accepts any base.
+    dataschema = headers["ce_dataschema"]
+    assert "const" not in dataschema and dataschema["format"] == "uri"
+    assert re.fullmatch(dataschema["pattern"], cls.dataschema())
+    assert re.fullmatch(dataschema["pattern"], f"http://127.0.0.1:8004/contracts/schemas/{cls.schema_path()}")
+    assert not re.fullmatch(dataschema["pattern"], f"https://uncops.un.org/schemas/{cls.schema_path()}")
+    assert dataschema["examples"] == [cls.dataschema()]
     assert headers["ce_specversion"]["const"] == "1.0"
     assert message["bindings"]["kafka"]["key"]["type"] == "string"
     # On its topic's channel, and the payload $ref (and every $ref inside it) resolves in the document.
