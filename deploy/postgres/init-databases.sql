@@ -5,3 +5,6 @@
 CREATE DATABASE uncops_pledges;
 CREATE DATABASE uncops_cases;
 CREATE DATABASE uncops_summit;
+-- Issue 18: the partner gateway's (webhook subscriptions and deliveries) and the console's (notifications).
+CREATE DATABASE uncops_partners;
+CREATE DATABASE uncops_console;

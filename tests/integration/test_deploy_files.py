@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.common.kafka import TOPIC_CONFIGS
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -38,6 +40,7 @@ PUBLISHED = {
     "temporal": (7233, 7233),
     "temporal-ui": (8233, 8080),
     "postgres": (5432, 5432),
+    "partners": (8004, 8004),
 }
 REQUIRED_SECRETS = {
     "UNCOPS_JWT_SECRET": "test-jwt-secret",
@@ -58,6 +61,11 @@ OVERRIDABLE = (
     "UNCOPS_ENV",
     "UNCOPS_IMAGE_TAG",
     "UNCOPS_JWKS_URL",
+    "PARTNERS_PORT",
+    "UNCOPS_SCHEMA_BASE_URL",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "MAILPIT_UI_PORT",
 )
 
 
@@ -312,3 +320,89 @@ def test_api_deployments() -> None:
         if svc in WORKER_SERVICES:
             worker = deployments[f"{svc}-worker"]["spec"]["template"]["spec"]["containers"][0]
             assert worker["args"] == ["worker", svc]
+
+
+# ------------------------------------------------------------------ issue 18
+# The partner gateway, the console's database and mail, schema URLs and topic retention.
+
+
+def test_compose_runs_the_partner_gateway(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    gateway = services["partners"]
+    assert gateway["command"] == ["serve", "partners"]
+    assert (8004, 8004) in [_published(p) for p in gateway["ports"]]
+    assert Path(gateway["build"]["context"]).resolve() == ROOT
+    assert ":8004/readyz" in " ".join(gateway["healthcheck"]["test"])
+    assert set(INFRA) | {"topics", "migrate-partners"} <= set(gateway["depends_on"])
+    assert services["migrate-partners"]["command"] == ["migrate", "partners"]
+    assert services["migrate-partners"].get("restart", "no") == "no"
+    for name in ("partners", "migrate-partners"):
+        env = services[name]["environment"]
+        assert env["PARTNERS_DATABASE_URL"].endswith("@postgres:5432/uncops_partners"), name
+    assert services["partners"]["environment"]["PARTNERS_PORT"] == "8004"
+
+
+def test_compose_gives_the_console_its_database_and_a_mail_catcher(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    console = services["console"]
+    env = console["environment"]
+    assert env["CONSOLE_DATABASE_URL"].endswith("@postgres:5432/uncops_console")
+    assert services["migrate-console"]["command"] == ["migrate", "console"]
+    assert services["migrate-console"]["environment"]["CONSOLE_DATABASE_URL"] == env["CONSOLE_DATABASE_URL"]
+    assert console["depends_on"]["migrate-console"]["condition"] == "service_completed_successfully"
+    assert (env["SMTP_HOST"], str(env["SMTP_PORT"])) == ("mailpit", "1025")
+    mailpit = services["mailpit"]
+    assert re.fullmatch(r"axllent/mailpit:v\d+\.\d+\.\d+", mailpit["image"])
+    assert mailpit["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
+
+
+def test_compose_publishes_schema_urls_of_the_gateway(compose: dict[str, Any]) -> None:
+    # Every process that may run a relay publishes ce_dataschema under the gateway's address.
+    for name in (*SERVICES, *(f"{s}-worker" for s in WORKER_SERVICES), "partners"):
+        env = compose["services"][name]["environment"]
+        assert env["UNCOPS_SCHEMA_BASE_URL"] == "http://localhost:8004/contracts/schemas", name
+
+
+def test_postgres_init_creates_the_gateway_and_console_databases() -> None:
+    sql = (ROOT / "deploy" / "postgres" / "init-databases.sql").read_text()
+    for name in ("partners", "console"):
+        assert re.search(rf"CREATE DATABASE uncops_{name}\s*;", sql), name
+
+
+def test_the_topic_jobs_run_uncops_topics_which_sets_the_retention(compose: dict[str, Any]) -> None:
+    # Compose and Kubernetes create topics with `uncops topics` (services/common/kafka.py ensure_topics): the
+    # retention comes from the contracts' Topic definitions, the same code `make run` runs.
+    assert compose["services"]["topics"]["command"] == ["topics"]
+    (job,) = _objects("Job").values()
+    assert [c["args"] for c in job["spec"]["template"]["spec"]["containers"]] == [["topics"]]
+    forever = {"retention.ms": "-1", "retention.bytes": "-1"}
+    expected = {
+        "uncops.pledges.v1": forever,
+        "uncops.cases.v1": {},
+        "uncops.cases.public.v1": forever,
+        "uncops.summit.v1": {},
+    }
+    assert expected == TOPIC_CONFIGS
+
+
+def test_k8s_runs_the_partner_gateway_and_gives_the_console_its_database() -> None:
+    deployments, services = _objects("Deployment"), _objects("Service")
+    assert services["partners"]["spec"]["ports"][0]["port"] == 8004
+    pod = deployments["partners"]["spec"]["template"]["spec"]
+    assert [c["args"] for c in pod["initContainers"]] == [["migrate", "partners"]]
+    (api,) = pod["containers"]
+    assert api["args"] == ["serve", "partners"]
+    assert api["ports"][0]["containerPort"] == 8004
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "PARTNERS_DATABASE_URL" in {e["name"] for e in api["env"]}
+    console = deployments["console"]["spec"]["template"]["spec"]
+    assert [c["args"] for c in console["initContainers"]] == [["migrate", "console"]]
+    assert "CONSOLE_DATABASE_URL" in {e["name"] for e in console["containers"][0]["env"]}
+    config = _objects("ConfigMap")["uncops-config"]["data"]
+    assert config["PARTNERS_PORT"] == "8004"
+    assert config["UNCOPS_SCHEMA_BASE_URL"].endswith("/contracts/schemas")
+    assert config["SMTP_HOST"] and config["SMTP_PORT"]
+    secret = _objects("Secret")["uncops-secrets"]["stringData"]
+    assert secret["PARTNERS_DATABASE_URL"].endswith("/uncops_partners")
+    assert secret["CONSOLE_DATABASE_URL"].endswith("/uncops_console")
