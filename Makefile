@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml contracts/pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench histories docs messages clean lock
+.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench histories docs messages clean lock contracts-wheel
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,13 @@ lint: install ## ruff, mypy and the contracts check
 contracts: install ## regenerate contracts/schemas and contracts/asyncapi.yaml, and the event catalogue
 	$(PY) contracts/generate.py
 	$(PY) docs/generate.py
+
+# Issue 18: the wheel partners install. From a fresh build folder: a stale one would keep schemas deleted since.
+contracts-wheel: install ## build the uncops-contracts wheel (with its schemas and AsyncAPI document) into dist/
+	rm -rf contracts/build
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir dist ./contracts
+	rm -rf contracts/build
+	@ls dist/uncops_contracts-*.whl
 
 messages: install ## add the console's new messages to its French catalogue (then translate them)
 	$(PY) -m uncops.messages

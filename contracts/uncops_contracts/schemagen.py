@@ -199,6 +199,113 @@ def _show(values: list[Any]) -> str:
     return ", ".join(json.dumps(v) for v in values)
 
 
+# ------------------------------------------------------------------------------------- release versions
+
+# The package version is semantic, over what a release promises (its manifest, contracts/released/):
+# patch = titles and descriptions only; minor = an allowed addition (an optional property, an enum value,
+# a new event type or version, a new topic); major = anything a reader of the release could trip on
+# (an incompatible schema change, a removed event version or topic, a topic made restricted).
+BUMPS = ("none", "patch", "minor", "major")
+_DOC_KEYWORDS = frozenset({"title", "description", "examples"})
+# Keywords whose object maps names (of properties, of definitions) to schemas, rather than being a schema.
+_NAME_MAPS = frozenset({"properties", "$defs", "patternProperties", "dependentSchemas"})
+
+
+def release_manifest() -> Schema:
+    """What the current models promise, as a release records it: the version, every topic (restricted or
+    not) and every event's JSON Schema by its path under contracts/schemas."""
+    return {
+        "version": DOCUMENT_VERSION,
+        "topics": {t.name: {"restricted": t.restricted} for t in TOPICS.values()},
+        "schemas": {cls.schema_path(): json_schema(cls) for cls in EVENT_TYPES.values()},
+    }
+
+
+def required_bump(released: Schema, current: Schema) -> tuple[str, list[str]]:
+    """The smallest version bump from the ``released`` manifest to ``current``, one of BUMPS, with the
+    changes that need it (the most severe kind's)."""
+    changes: dict[str, list[str]] = {bump: [] for bump in BUMPS[1:]}
+    old_topics, new_topics = released["topics"], current["topics"]
+    for name, topic in old_topics.items():
+        if name not in new_topics:
+            changes["major"].append(f"topic {name} removed")
+        elif new_topics[name]["restricted"] and not topic["restricted"]:
+            changes["major"].append(f"topic {name} made restricted")
+    changes["minor"] += [f"topic {name} added" for name in new_topics if name not in old_topics]
+    old_schemas, new_schemas = released["schemas"], current["schemas"]
+    for path, old in old_schemas.items():
+        new = new_schemas.get(path)
+        if new is None:
+            changes["major"].append(f"{path}: event version removed")
+        elif problems := compatibility_problems(old, new):
+            changes["major"] += [f"{path}: {problem}" for problem in problems]
+        elif _without_docs(old) != _without_docs(new):
+            additions = list(_additions(old, new, ""))
+            changes["minor"] += [f"{path}: {a}" for a in additions] or [f"{path}: changed compatibly"]
+        elif old != new:
+            changes["patch"].append(f"{path}: titles or descriptions changed")
+    changes["minor"] += [
+        f"{path}: new event type or version" for path in new_schemas if path not in old_schemas
+    ]
+    for bump in reversed(BUMPS[1:]):
+        if changes[bump]:
+            return bump, changes[bump]
+    return "none", []
+
+
+def next_version(version: str, bump: str) -> str:
+    """``version`` raised by ``bump`` (semantic versioning: a higher part resets the lower ones)."""
+    major, minor, patch = (int(part) for part in version.split("."))
+    if bump == "major":
+        return f"{major + 1}.0.0"
+    if bump == "minor":
+        return f"{major}.{minor + 1}.0"
+    if bump == "patch":
+        return f"{major}.{minor}.{patch + 1}"
+    return version
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _without_docs(node: Any, names: bool = False) -> Any:
+    if isinstance(node, dict):
+        if names:
+            return {k: _without_docs(v) for k, v in node.items()}
+        return {k: _without_docs(v, k in _NAME_MAPS) for k, v in node.items() if k not in _DOC_KEYWORDS}
+    if isinstance(node, list):
+        return [_without_docs(v) for v in node]
+    return node
+
+
+def _additions(old: Any, new: Any, where: str) -> Iterator[str]:
+    """The optional properties and enum values ``new`` adds to ``old`` (already known compatible)."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return
+    for key, value in new.items():
+        if key not in old:
+            continue
+        if key in _NAME_MAPS and isinstance(value, dict):
+            for name, sub in value.items():
+                at = f"{where}.{name}" if where else name
+                if name not in old[key]:
+                    if key == "properties":
+                        yield f"optional property {at} added"
+                    continue
+                yield from _additions(old[key][name], sub, at)
+        elif key == "enum" and isinstance(value, list):
+            added = [v for v in value if v not in old[key]]
+            if added:
+                yield f"{where or '(event data)'}: value(s) {_show(added)} added"
+        elif key not in _DOC_KEYWORDS:
+            if isinstance(value, list) and isinstance(old[key], list):
+                for old_item, new_item in zip(old[key], value, strict=False):
+                    yield from _additions(old_item, new_item, where)
+            else:
+                yield from _additions(old[key], value, where)
+
+
 # ------------------------------------------------------------------------------------------------ AsyncAPI
 
 
