@@ -1,7 +1,8 @@
 """Shared, versioned event contracts of the UNCOPS Platform.
 
-Partners need only this package (it depends on pydantic alone), the JSON Schemas in
-``contracts/schemas`` and ``contracts/asyncapi.yaml``.
+Partners need only this package (it depends on pydantic alone): the wheel also carries the JSON Schemas
+and the AsyncAPI document (``uncops_contracts.documents``), generated into ``contracts/schemas`` and
+``contracts/asyncapi.yaml``.
 """
 
 from uncops_contracts.envelope import CloudEvent, EventPayload, decode_kafka, encode_kafka

@@ -35,8 +35,9 @@ SCHEMA_FILES = sorted(
 PROBE = """
 import importlib.metadata, importlib.resources, json, sys
 import uncops_contracts
-from uncops_contracts import EVENT_TYPES, event_class
+from uncops_contracts import EVENT_TYPES, documents, event_class
 
+CHANGED = "cases/case_changed.v1.json"
 package = importlib.resources.files("uncops_contracts")
 schemas = package / "schemas"
 domains = [d for d in schemas.iterdir() if d.is_dir()]
@@ -50,6 +51,7 @@ print(json.dumps({
     "schema": json.loads((schemas / "pledges" / "pledge_submitted.v1.json").read_text()),
     "asyncapi": (package / "asyncapi.yaml").read_text(),
     "typed": (package / "py.typed").is_file(),
+    "found": [str(d) for d in (documents.schemas(), documents.asyncapi(), documents.schema(CHANGED))],
     "data": sorted(p.name for p in (package / "data").iterdir()),
 }))
 """
@@ -119,3 +121,10 @@ def test_the_wheel_installs_into_a_fresh_environment(wheel: Path, tmp_path: Path
     assert found["asyncapi"] == (CONTRACTS / "asyncapi.yaml").read_text()
     assert yaml.safe_load(found["asyncapi"])["info"]["version"] == DOCUMENT_VERSION
     assert found["typed"] and found["data"] == ["member_states.csv", "missions.csv"]
+    # uncops_contracts.documents finds the wheel's copies (as the platform's image, which has no source tree).
+    package = Path(found["file"]).parent
+    assert found["found"] == [
+        str(package / "schemas"),
+        str(package / "asyncapi.yaml"),
+        str(package / "schemas" / "cases" / "case_changed.v1.json"),
+    ]
