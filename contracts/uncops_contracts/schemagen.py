@@ -398,8 +398,12 @@ def _retention_binding(topic: Topic) -> Schema:
     rebuild can start."""
     if not topic.configs:
         return {}
-    configuration: Schema = {"cleanup.policy": ["delete"]}
-    configuration.update({key: int(value) for key, value in topic.configs.items()})
+    configs = topic.configs
+    configuration: Schema = {
+        "cleanup.policy": configs["cleanup.policy"].split(","),
+        "retention.ms": int(configs["retention.ms"]),
+        "retention.bytes": int(configs["retention.bytes"]),
+    }
     return {
         "bindings": {"kafka": {"topicConfiguration": configuration, "bindingVersion": KAFKA_BINDING_VERSION}}
     }

@@ -26,8 +26,9 @@ class Topic:
         """The topic-level Kafka configs this topic is created with (and kept at) by `uncops topics`."""
         if self.retention_ms is None:
             return {}
-        # No size limit either: a cluster default of retention.bytes would otherwise cut the history short.
-        return {"retention.ms": str(self.retention_ms), "retention.bytes": "-1"}
+        # Explicit, whatever the cluster's defaults: deletion by age only (never compaction, which would keep
+        # one event per key), and no size limit, which would otherwise cut the history short.
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms), "retention.bytes": "-1"}
 
 
 PLEDGES = Topic(

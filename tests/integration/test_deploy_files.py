@@ -375,7 +375,7 @@ def test_the_topic_jobs_run_uncops_topics_which_sets_the_retention(compose: dict
     assert compose["services"]["topics"]["command"] == ["topics"]
     (job,) = _objects("Job").values()
     assert [c["args"] for c in job["spec"]["template"]["spec"]["containers"]] == [["topics"]]
-    forever = {"retention.ms": "-1", "retention.bytes": "-1"}
+    forever = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
     expected = {
         "uncops.pledges.v1": forever,
         "uncops.cases.v1": {},

@@ -37,7 +37,7 @@ async def test_partner_topics_are_kept_forever_and_the_others_keep_the_default(
     for name in KEPT_FOREVER:
         assert configs[name]["retention.ms"] == ("-1", True), name
         assert configs[name]["retention.bytes"] == ("-1", True), name
-        assert configs[name]["cleanup.policy"][0] == "delete", name  # history, not compaction (ADR 0004)
+        assert configs[name]["cleanup.policy"] == ("delete", True), name  # history, not compaction (ADR 0004)
     for name in (CASES.name, SUMMIT.name, CASES_PUBLIC.dlq):
         value, on_topic = configs[name]["retention.ms"]
         assert not on_topic and value == "604800000", name  # the broker's 7 days
@@ -57,6 +57,7 @@ async def test_ensure_topics_brings_an_older_topic_to_its_retention(
 
     assert created == []
     after = (await topic_configs(admin, [PLEDGES.name]))[PLEDGES.name]
+    assert after["cleanup.policy"] == ("delete", True)
     assert after["retention.ms"] == ("-1", True)
     assert after["retention.bytes"] == ("-1", True)
     assert after["max.message.bytes"] == ("2097152", True)  # kept: only our keys are changed
