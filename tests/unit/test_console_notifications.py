@@ -3,9 +3,17 @@ nothing confidential of a case reaches a notice."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
 
 from deploy.mailcatcher import file_name
+from services.common.settings import Settings
+from services.console.app import create
 from services.console.domain.notifications import (
     KINDS,
     MESSAGES,
@@ -224,3 +232,65 @@ def test_an_email_address_that_could_break_a_header_is_refused() -> None:
 
 def test_every_word_a_notification_says_has_its_french() -> None:
     assert untranslated(french(), MESSAGES) == []
+
+
+# ---------------------------------------------------------------- the pages' refusals, without a database
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[TestClient]:
+    # No database answers on port 1: the pages that need none still work, a sign-in still signs in.
+    settings = Settings(environment="test", background=False, postgres_port=1, run_dir=tmp_path)
+    with TestClient(create(settings), follow_redirects=False) as client:
+        yield client
+
+
+def csrf(client: TestClient, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_sign_in_takes_an_optional_email_and_refuses_one_that_is_not(console: TestClient) -> None:
+    page = console.get("/sign-in")
+    assert re.search(r'<label for="email">Email <span class="optional">', page.text)
+    form = {"csrf_token": csrf(console, "/sign-in"), "role": "planner", "email": "planner@un"}
+    refused = console.post("/sign-in", data=form)
+    assert refused.status_code == 422
+    assert "Enter an email address such as name@example.org" in refused.text
+    signed = console.post("/sign-in", data={**form, "email": "planner@un.example"})
+    assert signed.status_code == 303  # the directory is away: the person is signed in all the same
+
+
+def test_the_preferences_refuse_a_bad_address_or_choice_in_the_persons_language(console: TestClient) -> None:
+    token = csrf(console, "/sign-in")
+    console.post("/sign-in", data={"csrf_token": token, "role": "planner"})
+    token = csrf(console, "/sign-in")
+    console.post("/language", data={"csrf_token": token, "language": "fr", "next": "/"})
+    choices = dict.fromkeys(KINDS, "immediate")
+    sent = console.post(
+        "/notifications/settings",
+        data={"csrf_token": token, "email": "a b@un.example", **choices, "milestone_due": "sometimes"},
+    )
+    assert sent.status_code == 422
+    assert "Saisissez une adresse électronique comme nom@exemple.org" in sent.text
+    assert '<a href="#milestone_due">Choisissez une des options</a>' in sent.text
+    assert console.post("/notifications/settings", data=choices).status_code == 403  # no CSRF token
+
+
+def test_the_caught_mail_is_listed_and_shown_locally(console: TestClient, tmp_path: Path) -> None:
+    token = csrf(console, "/sign-in")
+    console.post("/sign-in", data={"csrf_token": token, "role": "planner"})
+    (tmp_path / "mail").mkdir()
+    name = file_name(message_id("event-1", "person-1"), b"")
+    (tmp_path / "mail" / name).write_bytes(
+        b"From: UNCOPS <no-reply@uncops.local>\r\nTo: planner@un.example\r\nSubject: Milestone due\r\n"
+        b"Date: Sun, 06 Dec 2026 13:03:08 +0000\r\nMessage-ID: "
+        + message_id("event-1", "person-1").encode()
+        + b"\r\n\r\nThe body.\r\n"
+    )
+    listed = console.get("/mail")
+    assert listed.status_code == 200 and f'href="/mail/{name}">Milestone due</a>' in listed.text
+    shown = console.get(f"/mail/{name}")
+    assert shown.status_code == 200 and "The body." in shown.text and "planner@un.example" in shown.text
+    assert console.get("/mail/..%2Fstack.pid").status_code == 404
