@@ -5,3 +5,4 @@
 CREATE DATABASE uncops_pledges;
 CREATE DATABASE uncops_cases;
 CREATE DATABASE uncops_summit;
+CREATE DATABASE uncops_console;  -- the console's notifications to people (issue 18)

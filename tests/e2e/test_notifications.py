@@ -179,22 +179,22 @@ async def test_deadline_emails_reach_the_people_responsible_once_each_through_a_
         assert SECRET not in message.as_string()
         assert message["Message-ID"] in {message_id(first.id, s) for s in await subjects(console_db, tag)}
 
-    # Ten deadlines missed, the consumer killed -9 as they arrive, started again, the first event delivered
-    # again: still exactly one email per event and person.
-    missed = [deadline(case_id, reference, missed=True, days=-n) for n in range(1, 11)]
-    await publish(settings, missed[:5])
+    # Twenty deadlines missed, the consumer killed -9 as they arrive, started again, the first event
+    # delivered again: still exactly one email per event and person.
+    missed = [deadline(case_id, reference, missed=True, days=-n) for n in range(1, 21)]
+    await publish(settings, missed[:10])
     platform.kill("console-consume")
-    await publish(settings, [*missed[5:], first])
+    await publish(settings, [*missed[10:], first])
     platform.start_service("console", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15", UNCOPS_DIGESTS="false")
 
     async def all_sent() -> bool:
-        return len(caught(mail, officer.email)) == 11 and len(caught(mail, focal.email)) == 11
+        return len(caught(mail, officer.email)) == 21 and len(caught(mail, focal.email)) == 21
 
     await eventually(all_sent, timeout=120)
     await asyncio.sleep(3)  # anything sent twice would have a second Message-ID by now
     for person in (officer, focal):
         ids = [str(m["Message-ID"]) for m in caught(mail, person.email)]
-        assert len(ids) == len(set(ids)) == 11
+        assert len(ids) == len(set(ids)) == 21
     assert caught(mail, other_state.email) == [] and caught(mail, planner.email) == []
     async with console_db.connect() as conn:
         rows = await conn.execute(
@@ -204,12 +204,17 @@ async def test_deadline_emails_reach_the_people_responsible_once_each_through_a_
             ),
             {"a": officer.email, "b": focal.email},
         )
-        assert tuple(rows.one()) == (22, 22, 22)
+        assert tuple(rows.one()) == (42, 42, 42)
 
-    # In the console: the bell counts them, the list links to the case, mark all as read empties the bell.
+    # In the console: the bell counts them, the list links to the case in pages of 20, newest first; mark
+    # all as read empties the bell.
     listed = await officer.client.get("/notifications")
-    assert "Notifications, 11 unread" in listed.text
-    assert f'href="/cases/{case_id}"' in listed.text and SECRET not in listed.text
+    assert "Notifications, 21 unread" in listed.text
+    assert listed.text.count(f'href="/cases/{case_id}"') == 20 and SECRET not in listed.text
+    older = re.search(r'href="(/notifications\?after=[^"]+)">Older notifications', listed.text)
+    assert older is not None
+    rest = await officer.client.get(older.group(1).replace("&amp;", "&"))
+    assert rest.text.count(f'href="/cases/{case_id}"') == 1 and "Older notifications" not in rest.text
     token = await officer.csrf()
     assert (await officer.client.post("/notifications/read", data={"csrf_token": token})).status_code == 303
     assert "unread" not in (await officer.client.get("/notifications")).text.split("<main")[0]
@@ -273,3 +278,34 @@ async def test_a_daily_digest_gathers_a_persons_notices_in_their_language(
     await asyncio.sleep(3)
     assert len(caught(platform.mail_dir, focal.email)) == 1
     await focal.client.aclose()
+
+
+async def test_an_email_the_smtp_server_cannot_take_waits_and_goes_later(
+    platform: LocalStack, settings: Settings, console_db: Any
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    officer = await sign_in("conduct_officer", f"retry-{tag}@un.test")
+    platform.stop("mailcatcher")
+    try:
+        event = deadline(f"retry-{tag}", f"RETRY-{tag}")
+        await publish(settings, [event])
+
+        async def failed_once() -> bool:
+            async with console_db.connect() as conn:
+                found = await conn.execute(
+                    text("SELECT attempts, last_error, sent_at FROM email_outbox WHERE address = :a"),
+                    {"a": officer.email},
+                )
+                row = found.first()
+                return row is not None and row[0] >= 1 and row[1] is not None and row[2] is None
+
+        await eventually(failed_once, timeout=60)
+    finally:
+        platform.start_mailcatcher()
+
+    async def arrived() -> list[EmailMessage]:
+        return caught(platform.mail_dir, officer.email)
+
+    [message] = await eventually(arrived, timeout=120)
+    assert f"RETRY-{tag}" in str(message["Subject"])
+    await officer.client.aclose()
