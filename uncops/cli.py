@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         ("migrate", "apply a service's database migrations"),
     ):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("service", choices=(*SERVICES, CONSOLE) if name == "serve" else SERVICES)
+        # The console serves its pages, consumes (notifications to people) and migrates its own database.
+        with_console = name in ("serve", "consume", "migrate")
+        sub.add_argument("service", choices=(*SERVICES, CONSOLE) if with_console else SERVICES)
     commands.add_parser("topics", help="create the Kafka topics and their DLQs")
     add_import_parser(commands)
 

@@ -130,6 +130,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             person=person,
             csrf_token=csrf_token(request),
             path=request.url.path,
+            # The bell's count of unread notifications (api/notifications.count_unread), when known.
+            unread=getattr(request.state, "unread", None),
             **context,
         )
     )
