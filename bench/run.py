@@ -47,6 +47,9 @@ BENCHMARKS = (
     "summit_agenda",
     "console_pages",
     "console_summit_pages",
+    # The partner gateway (issue 18): bench/partners.py
+    "partners_webhooks",
+    "partners_feed",
 )
 # What --quick shrinks: latency load 10 s (not 60); cases throughput 50 cases in 1 round (not 200 in 2);
 # 1,000 live timers sampled 20 s (not 10,000 over 60 s); queries 50 times each (not 200), still over 100,000.
@@ -250,6 +253,21 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
             results["benchmarks"]["console_summit_pages"] = _guarded(
                 lambda: console_summit_pages(stack, seconds=seconds, echo=echo, loop_runner=run_async), echo
             )
+        if "partners_webhooks" in wanted:
+            from bench.partners import partners_webhooks
+
+            seconds = 15 if args.quick else 60
+            echo(f"benchmark 12: webhook latency, 50 subscriptions at 100 deliveries/s, {seconds} s; 5 dead")
+            results["benchmarks"]["partners_webhooks"] = _guarded(
+                lambda: partners_webhooks(stack, seconds=seconds, echo=echo, loop_runner=run_async), echo
+            )
+        if "partners_feed" in wanted:
+            from bench.partners import partners_feed
+
+            echo("benchmark 13: reading a 100,000-event topic from the beginning through GET /events")
+            results["benchmarks"]["partners_feed"] = _guarded(
+                lambda: partners_feed(stack, echo=echo, loop_runner=run_async), echo
+            )
     finally:
         echo("stopping the stack")
         stack.stop_all()
@@ -333,6 +351,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     from bench.cases import table_rows
     from bench.console import table_rows as console_rows
     from bench.console_summit import table_rows as console_summit_rows
+    from bench.partners import table_rows as partners_rows
     from bench.pledges import table_rows as pledges_rows
     from bench.summit import table_rows as summit_rows
 
@@ -343,6 +362,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         + summit_rows(results)
         + console_rows(results)
         + console_summit_rows(results)
+        + partners_rows(results)
     )
 
 
@@ -530,6 +550,9 @@ def markdown(results: dict[str, Any], results_file: Path) -> str:
     from bench.console_summit import markdown_sections as console_summit_sections
 
     out += console_summit_sections(results)
+    from bench.partners import markdown_sections as partners_sections
+
+    out += partners_sections(results)
     for name, result in results["benchmarks"].items():
         if "error" in result:
             out += [f"## {name}: error", "", "```", result["traceback"].rstrip(), "```", ""]
@@ -550,6 +573,8 @@ OWNED_BY = {
     "summit_agenda": ("| summit: ", "## 9. Summit: agenda"),
     "console_pages": ("| console: 20 officers", "## 10. Console"),
     "console_summit_pages": ("| console: planners", "## 11. Console"),
+    "partners_webhooks": ("| partners: webhook latency", "## 12. Partner gateway: webhook"),
+    "partners_feed": ("| partners: feed read", "## 13. Partner gateway: reading the feed"),
 }
 
 

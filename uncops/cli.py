@@ -15,7 +15,7 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from services.common.settings import CONSOLE, SERVICES, Settings, get_settings
+from services.common.settings import CONSOLE, PARTNERS, SERVICES, Settings, get_settings
 from uncops.import_pledges import add_import_parser, import_pledges
 
 if TYPE_CHECKING:
@@ -62,9 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         ("migrate", "apply a service's database migrations"),
     ):
         sub = commands.add_parser(name, help=help_text)
-        # The console serves its pages, consumes (notifications to people) and migrates its own database.
-        with_console = name in ("serve", "consume", "migrate")
-        sub.add_argument("service", choices=(*SERVICES, CONSOLE) if with_console else SERVICES)
+        # The console and the partner gateway serve, consume and migrate their own databases; only the three
+        # have workers, and the console publishes nothing (no relay).
+        choices = {
+            "serve": (*SERVICES, PARTNERS, CONSOLE),
+            "consume": (*SERVICES, PARTNERS, CONSOLE),
+            "migrate": (*SERVICES, PARTNERS, CONSOLE),
+            "worker": SERVICES,
+        }.get(name, (*SERVICES, PARTNERS))
+        sub.add_argument("service", choices=choices)
     commands.add_parser("topics", help="create the Kafka topics and their DLQs")
     add_import_parser(commands)
 

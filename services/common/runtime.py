@@ -28,6 +28,8 @@ from services.common.settings import Settings
 
 log = get_logger(__name__)
 
+BackgroundTask = tuple[str, Callable[[asyncio.Event], Awaitable[None]]]
+
 
 @dataclass(frozen=True)
 class ServiceDefinition:
@@ -40,9 +42,9 @@ class ServiceDefinition:
     # Static, or built from the runtime when a handler needs it (a bridge into Temporal, say).
     subscriptions: Sequence[Subscription] | Callable[[ServiceRuntime], Sequence[Subscription]] = ()
     tags: Sequence[dict[str, str]] = field(default_factory=tuple)
-    # Long-running loops beside the consumers, in the same processes (the console's email sender and daily
-    # digest, issue 18): each named, given the stop event.
-    loops: Callable[[ServiceRuntime, asyncio.Event], Sequence[tuple[str, Awaitable[None]]]] | None = None
+    # Other long-running tasks, run wherever the consumers run (the partner gateway's webhook dispatcher):
+    # (name, coroutine function of the stop event), built from the runtime.
+    background: Callable[[ServiceRuntime], Sequence[BackgroundTask]] | None = None
 
     @property
     def task_queue(self) -> str:
@@ -127,9 +129,8 @@ class ServiceRuntime:
         if consumers:
             for consumer in self.consumers():
                 self._spawn(f"consumer:{consumer.name}", consumer.run(self._stop))
-            if self.definition.loops is not None:
-                for name, loop in self.definition.loops(self, self._stop):
-                    self._spawn(name, loop)
+            for name, task in self.definition.background(self) if self.definition.background else ():
+                self._spawn(name, task(self._stop))
 
     async def wait_background(self) -> None:
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -57,7 +57,7 @@ SERVICE = ServiceDefinition(
     description="Notifications to people: the console's consumer and email sender",
     routers=(),
     subscriptions=consumers.subscriptions,
-    loops=lambda runtime, stop: notifying.loops(runtime.sessions, runtime.settings, stop),
+    background=lambda runtime: notifying.loops(runtime.sessions, runtime.settings),
 )
 SESSION_HOURS = 8
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-from collections.abc import Awaitable, Sequence
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -26,6 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from services.common.auth import TokenError, missions_claim
 from services.common.observability import get_logger
+from services.common.runtime import BackgroundTask
 from services.common.settings import Settings
 from services.console import queries, store
 from services.console.domain.notifications import (
@@ -452,10 +454,9 @@ async def digest_loop(
         await _pause(stop, 60.0)
 
 
-def loops(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, stop: asyncio.Event
-) -> list[tuple[str, Awaitable[None]]]:
-    found: list[tuple[str, Awaitable[None]]] = [("email-sender", sender_loop(sessions, settings, stop))]
+def loops(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> list[BackgroundTask]:
+    """The email sender and (unless turned off) the daily digest, each run with the runtime's stop event."""
+    found: list[BackgroundTask] = [("email-sender", functools.partial(sender_loop, sessions, settings))]
     if settings.notification_digests:
-        found.append(("email-digest", digest_loop(sessions, settings, stop)))
+        found.append(("email-digest", functools.partial(digest_loop, sessions, settings)))
     return found
