@@ -5,6 +5,7 @@ metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,11 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.common import interactive_docs, observability
 from services.common.app import Health, Readiness, TraceAndMetricsMiddleware
+from services.common.database import ping
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settings
 from services.console import consumers
@@ -233,11 +236,17 @@ def _operations(app: FastAPI) -> None:
     @app.get(
         "/readyz",
         tags=["operations"],
-        summary="The three APIs answer",
+        summary="The three APIs and the console's database answer",
         responses={200: {"model": Readiness}, 503: {"model": Readiness, "description": "Not ready"}},
     )
     async def readyz(request: Request) -> JSONResponse:
         checks = await request.app.state.apis.ready()
+        # Its own database too (notifications to people, issue 18).
+        try:
+            await asyncio.wait_for(ping(request.app.state.runtime.engine), 3)
+            checks["database"] = "ok"
+        except (OSError, SQLAlchemyError, TimeoutError) as failed:
+            checks["database"] = type(failed).__name__
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503

@@ -85,6 +85,11 @@ def _day(value: str | date | None, language: Language) -> str:
     return format_date(day, format="medium", locale=LOCALES[language])
 
 
+def day_in(value: str | date | None, language: Language) -> str:
+    """A date as the language writes it (4 Dec 2026; 4 déc. 2026): the notifications' emails use it too."""
+    return _day(value, language)
+
+
 def _moment(value: str | datetime | None, language: Language) -> str:
     if not value:
         return ""

@@ -28,7 +28,7 @@ from services.console.domain.notifications import (
     text_of,
     valid_email,
 )
-from services.console.pages import _day, translations
+from services.console.pages import day_in, translations
 from uncops.messages import french, untranslated
 
 OFFICER_MINUSCA = Someone("officer-minusca", "conduct_officer", missions=frozenset({"MINUSCA"}))
@@ -54,11 +54,11 @@ def deadline(kind: str = "pcc_reply", owner: str = "police_contributing_country"
 
 
 def english(notice: Notice) -> str:
-    return text_of(notice, translations("en").gettext, lambda day: _day(day, "en"))
+    return text_of(notice, translations("en").gettext, lambda day: day_in(day, "en"))
 
 
 def in_french(notice: Notice) -> str:
-    return text_of(notice, translations("fr").gettext, lambda day: _day(day, "fr"))
+    return text_of(notice, translations("fr").gettext, lambda day: day_in(day, "fr"))
 
 
 def test_a_case_deadline_the_pcc_owes_goes_to_the_officer_the_missions_team_and_the_pccs_focal_points() -> (

@@ -45,6 +45,7 @@ from services.console.domain.notifications import (
 )
 from services.console.domain.person import LANGUAGES, Language, Person
 from services.console.models import EmailRow, NotificationRow, PersonRow
+from services.console.pages import day_in, environment, translations
 from uncops_contracts import CloudEvent
 from uncops_contracts.cases import CaseChanged
 
@@ -188,15 +189,11 @@ def _facts(row: Any) -> CaseFacts:
 
 def said(notice: Notice, language: Language) -> str:
     """A notice's sentence in ``language``."""
-    from services.console.pages import _day, translations
-
     catalogue = translations(language)
-    return text_of(notice, catalogue.gettext, lambda day: _day(day, language))
+    return text_of(notice, catalogue.gettext, lambda day: day_in(day, language))
 
 
 def _email_text(template: str, language: Language, **context: Any) -> str:
-    from services.console.pages import environment
-
     return environment(language).get_template(template).render(**context)
 
 
@@ -228,8 +225,6 @@ def notice_of_row(row: NotificationRow) -> Notice:
 def digest_email(
     settings: Settings, day: str, person: PersonRow, rows: Sequence[NotificationRow]
 ) -> dict[str, Any]:
-    from services.console.pages import translations
-
     language = _language(person.language)
     base = settings.public_console_url
     items = [DigestItem(notice_of_row(row), row.created_at) for row in rows]
