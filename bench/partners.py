@@ -170,7 +170,14 @@ async def _webhooks(stack: LocalStack, seconds: float, echo: Any) -> dict[str, A
             created.raise_for_status()
             ids.append(created.json()["id"])
         echo(f"  {SUBSCRIPTIONS} subscriptions; warming up")
-        await _phase(receiver, pledges, focal_point, 5, list(range(SUBSCRIPTIONS)))
+        # Measured only once the pipeline is live: the gateway's consumer has joined its group and one event
+        # has reached every subscription (on a busy machine that took tens of seconds), then a short load.
+        first = await _run_load(pledges, focal_point, 1 / RATE_PER_S)
+        for _ in range(360):
+            if all((n, pledge) in receiver.arrivals for n in range(SUBSCRIPTIONS) for pledge, _ in first):
+                break
+            await asyncio.sleep(0.5)
+        await _phase(receiver, pledges, focal_point, 10, list(range(SUBSCRIPTIONS)))
         echo(f"  all {SUBSCRIPTIONS} alive: {RATE_PER_S:g} submissions/s for {seconds:g} s")
         alive = await _phase(receiver, pledges, focal_point, seconds, list(range(SUBSCRIPTIONS)))
         with dead_endpoint() as dead_url:
