@@ -217,9 +217,9 @@ def test_the_failing_email_names_the_subscription_its_error_and_the_way_back() -
     since = datetime(2026, 12, 6, 14, 5, 9, tzinfo=UTC)
     said = notices.failing_email("sub_1", "https://partner.example.org/hook", since, "HTTP 503")
     assert said.subject == "[UNCOPS] Webhook subscription sub_1 is failing"
-    assert "sub_1" in said.body and "https://partner.example.org/hook" in said.body
-    assert "since 2026-12-06 14:05:09 UTC" in said.body and "Last error: HTTP 503" in said.body
-    assert "POST /webhooks/subscriptions/sub_1/resume" in said.body
+    assert "Subscription: sub_1\nURL: https://partner.example.org/hook\n" in said.body
+    assert "Failing since: 2026-12-06 14:05:09 UTC\nLast error: HTTP 503\n" in said.body
+    assert "    POST /webhooks/subscriptions/sub_1/resume\n" in said.body
     message = mail.plain_message(
         DEVELOPMENT,
         to="ops@example.org",

@@ -27,25 +27,29 @@ def failing_email(subscription_id: str, url: str, since: datetime, failure: str)
     """The plain-text English email of a subscription marked failing."""
     when = since.strftime("%Y-%m-%d %H:%M:%S UTC")
     path = f"/webhooks/subscriptions/{subscription_id}"
+    # Prose on one line a paragraph (the mail client wraps it); requests and facts on lines of their own.
     body = "\n".join(
         [
             "Hello,",
             "",
-            f"The UNCOPS partner gateway has marked your webhook subscription {subscription_id} as failing",
-            f"since {when}: a delivery to {url} was not acknowledged after all its retries.",
+            "The UNCOPS partner gateway has marked one of your webhook subscriptions as failing.",
+            "",
+            f"Subscription: {subscription_id}",
+            f"URL: {url}",
+            f"Failing since: {when}",
             f"Last error: {failure}",
             "",
-            "The gateway delivers nothing more to this subscription until it is resumed; the events for it",
-            "are kept and wait. Once the endpoint answers with a 2xx again, resume the subscription:",
+            "A delivery to this URL was not acknowledged after all its retries. The gateway delivers nothing "
+            "more to this subscription until it is resumed; its events are kept and wait.",
             "",
+            "Once the endpoint answers with a 2xx again, resume the subscription:",
             f"    POST {path}/resume",
-            "",
-            "then ask for what failed again: the failed deliveries are listed, with their attempts, at",
-            "",
+            "Then ask for what failed again. The deliveries, with their attempts:",
             f"    GET {path}/deliveries",
-            "",
-            f"    POST {path}/deliveries/{{delivery_id}}/redeliver   sends one again;",
-            f'    POST {path}/redeliver   with {{"since": "<time>"}} sends everything since a time again.',
+            "One delivery again:",
+            f"    POST {path}/deliveries/{{delivery_id}}/redeliver",
+            'Everything since a time again (body {"since": "<time>"}):',
+            f"    POST {path}/redeliver",
             "",
             "This message was sent automatically to the contact an administrator set for your organisation.",
         ]
