@@ -1,17 +1,22 @@
-"""Wiring of the partner gateway: its routes, its consumer and its webhook dispatcher."""
+"""Wiring of the partner gateway: its routes, its consumer, its webhook dispatcher and its mailer."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from services.common.runtime import BackgroundTask, ServiceDefinition, ServiceRuntime
 from services.partners.api import contracts, deliveries, events, partners, subscriptions
 from services.partners.consumers import SUBSCRIPTIONS
-from services.partners.service import Dispatcher
+from services.partners.service import Dispatcher, mailer
 
 
 def dispatcher(runtime: ServiceRuntime) -> Sequence[BackgroundTask]:
-    return [("webhooks:dispatcher", Dispatcher(runtime.sessions, runtime.database_url, runtime.settings).run)]
+    """The webhook dispatcher, and the mailer of the partners' contacts (a subscription failing)."""
+    return [
+        ("webhooks:dispatcher", Dispatcher(runtime.sessions, runtime.database_url, runtime.settings).run),
+        ("webhooks:mailer", functools.partial(mailer, runtime.sessions, runtime.settings)),
+    ]
 
 
 SERVICE = ServiceDefinition(

@@ -92,10 +92,18 @@ class WebhookAttemptRow(SQLModel, table=True):
 
 
 class PartnerNotificationRow(SQLModel, table=True):
-    """What the partner's contact was told (a subscription marked failing), with where it was sent."""
+    """What the partner's contact was told (a subscription marked failing), with where it was sent; its
+    email waits here (``next_email_at`` set, ``emailed_at`` not) until the SMTP server has taken it."""
 
     __tablename__ = "partner_notification"
-    __table_args__ = (Index("partner_notification_keyset", "partner_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("partner_notification_keyset", "partner_id", "created_at", "id"),
+        Index(
+            "partner_notification_unsent",
+            "next_email_at",
+            postgresql_where=text("emailed_at IS NULL AND next_email_at IS NOT NULL"),
+        ),
+    )
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
     partner_id: str = Field(sa_column=Column(Text, nullable=False))
@@ -104,3 +112,10 @@ class PartnerNotificationRow(SQLModel, table=True):
     message: str = Field(sa_column=Column(Text, nullable=False))
     contact_email: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # The email to the contact (migration 0002): what it says, and its sending.
+    url: str | None = Field(default=None, sa_column=Column(Text))  # the subscription's, when it failed
+    failure: str | None = Field(default=None, sa_column=Column(Text))  # the last attempt's error or status
+    next_email_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    emailed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    email_attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    email_error: str | None = Field(default=None, sa_column=Column(Text))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,3 +110,19 @@ async def due_subscriptions(session: AsyncSession) -> tuple[list[str], float | N
     due = list((await session.execute(_DUE)).scalars())
     wait = (await session.execute(_NEXT_DUE)).scalar()
     return due, None if wait is None else float(wait)
+
+
+async def claim_unsent_email(session: AsyncSession, now: datetime) -> PartnerNotificationRow | None:
+    """The oldest notice whose email is due, locked for this sender until its transaction ends; a notice
+    another sender (replica) holds is passed over."""
+    found = await session.execute(
+        select(PartnerNotificationRow)
+        .where(
+            col(PartnerNotificationRow.emailed_at).is_(None),
+            col(PartnerNotificationRow.next_email_at) <= now,
+        )
+        .order_by(col(PartnerNotificationRow.next_email_at))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return found.scalars().first()

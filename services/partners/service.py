@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
@@ -30,14 +31,16 @@ import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common import mail
 from services.common.auth import Principal
 from services.common.database import asyncpg_dsn
 from services.common.errors import Conflict, DomainError, InvalidField
 from services.common.observability import get_logger
 from services.common.settings import Settings
 from services.partners import queries, store
-from services.partners.domain import feed, retries, scope, signing, targets
+from services.partners.domain import feed, notices, retries, scope, signing, targets
 from services.partners.models import (
+    PartnerNotificationRow,
     PartnerRow,
     WebhookSubscriptionRow,
 )
@@ -409,12 +412,14 @@ async def mark_failing(
     """The subscription stops (its deliveries wait for a resume) and the partner's contact is told: a
     notification kept for the API and logged for whoever forwards the gateway's alerts."""
     contact = await conn.fetchval(store.MARK_FAILING, subscription_id, partner_id)
+    failure = outcome.error or f"HTTP {outcome.status_code}"
     message = (
         f"Webhook subscription {subscription_id} to {url} is failing: event {delivery.event_id} "
         f"({delivery.event_type}) was not acknowledged after {delivery.attempts + 1} attempts (last: "
-        f"{outcome.error or outcome.status_code}). Deliveries wait until the subscription is resumed; "
+        f"{failure}). Deliveries wait until the subscription is resumed; "
         "POST /webhooks/subscriptions/{id}/resume, then redeliver what failed."
     )
+    now = datetime.now(UTC)
     await conn.execute(
         store.NOTIFY_PARTNER,
         store.new_id("ntf"),
@@ -423,7 +428,10 @@ async def mark_failing(
         "subscription_failing",
         message,
         contact,
-        datetime.now(UTC),
+        now,
+        url,
+        failure,
+        now if contact else None,  # the contact's email, due now; sent by the mailer (send_notice_emails)
     )
     log.warning(
         "webhook subscription failing",
@@ -432,6 +440,70 @@ async def mark_failing(
         contact=contact,
         event_id=delivery.event_id,
     )
+
+
+# ---------------------------------------------------------------- emailing the contact (issue 18)
+
+MAIL_BATCH = 20
+
+
+def notice_email(settings: Settings, row: PartnerNotificationRow) -> EmailMessage:
+    assert row.contact_email is not None
+    said = notices.failing_email(
+        row.subscription_id, row.url or "(unknown)", row.created_at, row.failure or ""
+    )
+    return mail.plain_message(
+        settings,
+        to=row.contact_email,
+        subject=said.subject,
+        body=said.body,
+        message_id=notices.message_id(row.id),
+        date=row.created_at,
+    )
+
+
+async def send_notice_emails(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> int:
+    """Sends the contacts' emails that are due, one transaction each: the notice's row stays locked while
+    its email is handed to the SMTP server (another gateway skips it), and is marked emailed once the server
+    took it. A crash in between sends it again with the same Message-ID. Returns how many were sent."""
+    sent = 0
+    for _ in range(MAIL_BATCH):
+        async with sessions() as session, session.begin():
+            now = datetime.now(UTC)
+            row = await queries.claim_unsent_email(session, now)
+            if row is None:
+                break
+            try:
+                await mail.send(settings, notice_email(settings, row))
+            except mail.TRANSIENT as failed:
+                retry_at = now + notices.retry_after(row.email_attempts)
+                log.warning(
+                    "partner contact not emailed",
+                    notification=row.id,
+                    attempts=row.email_attempts + 1,
+                    retry_at=retry_at.isoformat(),
+                    error=repr(failed),
+                )
+                await store.mark_email_failed(session, row.id, repr(failed), retry_at)
+                continue
+            await store.mark_emailed(session, row.id, datetime.now(UTC))
+            log.info("partner contact emailed", notification=row.id, subscription=row.subscription_id)
+            sent += 1
+    return sent
+
+
+async def mailer(sessions: async_sessionmaker[AsyncSession], settings: Settings, stop: asyncio.Event) -> None:
+    """Sends the contacts' emails while the process runs (a look each second: a failing subscription is
+    rare); a failure (the database away) waits and tries again."""
+    while not stop.is_set():
+        try:
+            sent = await send_notice_emails(sessions, settings)
+        except Exception as failed:
+            log.warning("partner mailer failed", error=repr(failed))
+            sent = 0
+        if sent < MAIL_BATCH:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
 
 
 class Dispatcher:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.partners.models import (
+    PartnerNotificationRow,
     PartnerRow,
     WebhookAttemptRow,
     WebhookDeliveryRow,
@@ -145,10 +146,12 @@ MARK_FAILING = """
     )
     SELECT contact_email FROM partner WHERE id = $2
 """
+# $8, $9: what the contact's email says; $10: when it is due (null: no contact, no email).
 NOTIFY_PARTNER = """
     INSERT INTO partner_notification
-        (id, partner_id, subscription_id, kind, message, contact_email, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
+        (id, partner_id, subscription_id, kind, message, contact_email, created_at,
+         url, failure, next_email_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
 
 
@@ -186,3 +189,28 @@ async def requeue(
 
 async def wake(session: AsyncSession) -> None:
     await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
+
+
+# ---------------------------------------------------------------- the contact's emails (issue 18)
+
+
+async def mark_emailed(session: AsyncSession, notification_id: str, at: datetime) -> None:
+    await session.execute(
+        update(PartnerNotificationRow)
+        .where(col(PartnerNotificationRow.id) == notification_id)
+        .values(emailed_at=at, email_attempts=col(PartnerNotificationRow.email_attempts) + 1)
+    )
+
+
+async def mark_email_failed(
+    session: AsyncSession, notification_id: str, error: str, retry_at: datetime
+) -> None:
+    await session.execute(
+        update(PartnerNotificationRow)
+        .where(col(PartnerNotificationRow.id) == notification_id)
+        .values(
+            email_attempts=col(PartnerNotificationRow.email_attempts) + 1,
+            email_error=error[:1000],
+            next_email_at=retry_at,
+        )
+    )

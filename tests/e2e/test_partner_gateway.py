@@ -1,8 +1,8 @@
 """The partner gateway on the real stack (issue 18): webhooks received by a receiver this test starts on
 loopback, which verifies every signature with the ``standardwebhooks`` package as a partner would; retries,
-a backlog delivered in order, a subscription failing and its partner told, kill -9 mid-delivery, secret
-rotation, topic scope; the event feed rebuilding the public case statistics; the live stream resuming
-with Last-Event-ID; and every event's dataschema resolving at the gateway."""
+a backlog delivered in order, a subscription failing and its partner's contact told and emailed, kill -9
+mid-delivery, secret rotation, topic scope; the event feed rebuilding the public case statistics; the live
+stream resuming with Last-Event-ID; and every event's dataschema resolving at the gateway."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +36,7 @@ from services.common.database import create_engine
 from services.common.settings import Settings
 from tests.conftest import PARTNERS_ENV, bearer, eventually, url
 from tests.e2e.test_case_lifecycle import intake, step
+from tests.e2e.test_notifications import body, caught
 
 TODAY = datetime.now(UTC).date()
 PLEDGE_SUBMITTED = "org.un.uncops.pledges.pledge_submitted.v1"
@@ -335,12 +337,13 @@ async def test_a_dead_endpoint_fails_its_subscription_and_the_partner_is_told_wh
     platform: LocalStack, settings: Settings, http: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     name = f"partner-{uuid.uuid4().hex[:8]}"
+    contact = f"ops-{name}@example.org"  # this run's alone: the mail folder outlives a run
     me = partner(settings, name)
     admin = bearer(settings, Role.ADMIN, subject="admin-gateway")
     scope = await http.put(
         url("partners", f"/partners/{name}"),
         headers=admin,
-        json={"topics": [], "contact_email": "ops@example.org"},
+        json={"topics": [], "contact_email": contact},
     )
     assert scope.status_code == 200, scope.text
     dead = await subscribe(http, me, f"http://127.0.0.1:{free_port()}/gone", [PLEDGE_SUBMITTED], None)
@@ -365,8 +368,27 @@ async def test_a_dead_endpoint_fails_its_subscription_and_the_partner_is_told_wh
     assert all(a["status_code"] is None and "ConnectError" in a["error"] for a in delivery["attempts"])
     notices = (await http.get(url("partners", "/webhooks/notifications"), headers=me)).json()["items"]
     assert [(n["kind"], n["subscription_id"], n["contact_email"]) for n in notices] == [
-        ("subscription_failing", dead["id"], "ops@example.org")
+        ("subscription_failing", dead["id"], contact)
     ]
+
+    # The contact is emailed once, through the stack's SMTP server (the mail catcher), about the subscription.
+    async def emailed() -> list[EmailMessage]:
+        return caught(platform.mail_dir, contact)
+
+    (message,) = await eventually(emailed, timeout=30)
+    assert message["Message-ID"] == f"<{notices[0]['id']}@partners.uncops>"
+    assert dead["id"] in message["Subject"]
+    said = body(message)
+    assert dead["id"] in said and dead["url"] in said and "ConnectError" in said
+    assert f"POST /webhooks/subscriptions/{dead['id']}/resume" in said
+    assert pledge_id not in said and delivery["event_id"] not in said  # no event data in an email
+
+    async def marked_emailed() -> bool:
+        found = (await http.get(url("partners", "/webhooks/notifications"), headers=me)).json()["items"]
+        return found[0]["emailed_at"] is not None
+
+    await eventually(marked_emailed, timeout=10)
+    assert len(caught(platform.mail_dir, contact)) == 1
 
     # The partner fixes its URL, resumes and asks for what failed again.
     assert (await http.patch(base, headers=me, json={"url": receiver.url})).status_code == 200

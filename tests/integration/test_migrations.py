@@ -1,4 +1,5 @@
-"""Each service's migrations apply to an empty database, are idempotent, and downgrade cleanly."""
+"""Each service's migrations apply to an empty database, are idempotent, and downgrade cleanly; the partner
+gateway's 0002 (its contacts' emails) upgrades a database with notices in it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from deploy.stack import LocalStack
 from services.common.migrations import current_revision, downgrade, head_revision, upgrade
+from services.partners.models import PartnerNotificationRow
 
 TABLES = {
     "pledges": {"outbox", "inbox", "pledge", "pledge_import", "alembic_version", "idempotency_key"},
@@ -100,3 +102,46 @@ async def _tables(stack: LocalStack, database: str) -> set[str]:
         return {r["tablename"] for r in rows}
     finally:
         await conn.close()
+
+
+async def test_the_gateways_0002_adds_the_contact_email_and_leaves_older_notices_unsent(
+    stack: LocalStack,
+) -> None:
+    """Issue 18: partner_notification gains its email columns (those of the model); a notice recorded before
+    the upgrade is never emailed (nothing was promised then), and a downgrade to 0001 drops them again."""
+    name = f"migration_test_partners_0002_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{stack.ports.postgres}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = f"postgresql+asyncpg://postgres@127.0.0.1:{stack.ports.postgres}/{name}"
+    conn = None
+    try:
+        await asyncio.to_thread(upgrade, "partners", database_url, "0001")
+        conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{stack.ports.postgres}/{name}")
+        await conn.execute(
+            "INSERT INTO partner_notification (id, partner_id, subscription_id, kind, message, contact_email,"
+            " created_at) VALUES ('ntf_old', 'p', 'sub_1', 'subscription_failing', 'm', $1, now())",
+            "ops@example.org",
+        )
+        await asyncio.to_thread(upgrade, "partners", database_url)
+        model = set(PartnerNotificationRow.__table__.columns.keys())  # type: ignore[attr-defined]
+        assert await _columns(conn, "partner_notification") == model
+        old = await conn.fetchrow(
+            "SELECT next_email_at, emailed_at, email_attempts FROM partner_notification"
+        )
+        assert old is not None and dict(old) == {
+            "next_email_at": None,
+            "emailed_at": None,
+            "email_attempts": 0,
+        }
+        await asyncio.to_thread(downgrade, "partners", database_url, "0001")
+        assert "emailed_at" not in await _columns(conn, "partner_notification")
+    finally:
+        if conn is not None:
+            await conn.close()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _columns(conn: asyncpg.Connection, table: str) -> set[str]:
+    rows = await conn.fetch("SELECT column_name FROM information_schema.columns WHERE table_name = $1", table)
+    return {r["column_name"] for r in rows}

@@ -1,6 +1,6 @@
 """The partner gateway's rules without servers: Standard Webhooks signatures (checked with the
 ``standardwebhooks`` package, as a receiver would), the SSRF rule for webhook targets, the retry schedule,
-the feed's cursor and order, and each partner's topic scope."""
+the feed's cursor and order, each partner's topic scope, and the email to a failing subscription's contact."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ import ipaddress
 import json
 import random
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from services.common import mail
 from services.common.errors import InvalidField
 from services.common.settings import Settings
 from services.partners import service
-from services.partners.domain import feed, retries, scope, signing, targets
+from services.partners.domain import feed, notices, retries, scope, signing, targets
 
 PRODUCTION = Settings(
     environment="production",
@@ -206,3 +208,31 @@ def test_every_partner_reads_the_public_topics_and_only_a_grant_opens_case_detai
     assert (refused.value.status_code, refused.value.field) == (403, "event_types.0")
     with pytest.raises(InvalidField, match="unknown event type"):
         service.check_event_types(["org.un.uncops.cases.nothing.v1"], scope.readable_topics([]))
+
+
+# ---- the contact's email when a subscription fails (issue 18)
+
+
+def test_the_failing_email_names_the_subscription_its_error_and_the_way_back() -> None:
+    since = datetime(2026, 12, 6, 14, 5, 9, tzinfo=UTC)
+    said = notices.failing_email("sub_1", "https://partner.example.org/hook", since, "HTTP 503")
+    assert said.subject == "[UNCOPS] Webhook subscription sub_1 is failing"
+    assert "Subscription: sub_1\nURL: https://partner.example.org/hook\n" in said.body
+    assert "Failing since: 2026-12-06 14:05:09 UTC\nLast error: HTTP 503\n" in said.body
+    assert "    POST /webhooks/subscriptions/sub_1/resume\n" in said.body
+    message = mail.plain_message(
+        DEVELOPMENT,
+        to="ops@example.org",
+        subject=said.subject,
+        body=said.body,
+        message_id=notices.message_id("ntf_1"),
+        date=since,
+    )
+    assert message["Message-ID"] == "<ntf_1@partners.uncops>" == notices.message_id("ntf_1")
+    assert message["To"] == "ops@example.org" and message["Auto-Submitted"] == "auto-generated"
+    assert message.get_content_type() == "text/plain" and message["Content-Language"] == "en"
+
+
+def test_an_email_not_taken_waits_longer_each_time_up_to_an_hour() -> None:
+    waits = [notices.retry_after(attempts).total_seconds() for attempts in range(10)]
+    assert waits[:3] == [30, 60, 120] and waits == sorted(waits) and waits[-1] == 3600

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,11 +19,10 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-import aiosmtplib
 import jwt
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from services.common import mail
 from services.common.auth import TokenError, missions_claim
 from services.common.observability import get_logger
 from services.common.runtime import BackgroundTask
@@ -52,7 +50,6 @@ from uncops_contracts.cases import CaseChanged
 log = get_logger(__name__)
 PAGE_SIZE = 20
 SEND_BATCH = 20
-_TRANSIENT = (OSError, aiosmtplib.SMTPException, TimeoutError)
 
 
 def _language(value: str | None) -> Language:
@@ -356,36 +353,15 @@ async def save_choices(
 
 
 def _message(settings: Settings, row: EmailRow) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = row.address
-    message["Subject"] = row.subject
-    message["Message-ID"] = row.message_id
-    message["Date"] = email.utils.format_datetime(row.created_at)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(row.body)
-    message["Content-Language"] = row.language  # after set_content, which replaces the Content-* headers
-    return message
-
-
-async def _send(settings: Settings, message: EmailMessage) -> None:
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    async for attempt in AsyncRetrying(
-        stop=stop_after_attempt(3),
-        wait=wait_exponential(multiplier=0.5, max=4),
-        retry=retry_if_exception_type(_TRANSIENT),
-        reraise=True,
-    ):
-        with attempt:
-            await aiosmtplib.send(
-                message,
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                start_tls=settings.smtp_starttls,
-                username=settings.smtp_username,
-                password=password,
-                timeout=settings.smtp_timeout_seconds,
-            )
+    return mail.plain_message(
+        settings,
+        to=row.address,
+        subject=row.subject,
+        body=row.body,
+        message_id=row.message_id,
+        date=row.created_at,
+        language=row.language,
+    )
 
 
 def retry_after(attempts: int) -> timedelta:
@@ -406,8 +382,8 @@ async def send_waiting(sessions: async_sessionmaker[AsyncSession], settings: Set
             row = claimed[0]
             assert row.id is not None
             try:
-                await _send(settings, _message(settings, row))
-            except _TRANSIENT as failed:
+                await mail.send(settings, _message(settings, row))
+            except mail.TRANSIENT as failed:
                 log.warning("email not sent", email=row.id, attempts=row.attempts + 1, error=repr(failed))
                 await store.mark_failed(session, row.id, repr(failed), now + retry_after(row.attempts))
                 continue

@@ -86,6 +86,9 @@ class NotificationPublic(BaseModel):
     message: str
     contact_email: str | None = Field(description="The partner's contact when it was sent, if set")
     created_at: datetime
+    emailed_at: datetime | None = Field(
+        description="When the SMTP server took the contact's email; null while it waits, or without a contact"
+    )
 
     @classmethod
     def of(cls, row: PartnerNotificationRow) -> NotificationPublic:
