@@ -63,13 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     ):
         sub = commands.add_parser(name, help=help_text)
         # The console and the partner gateway serve, consume and migrate their own databases; only the three
-        # have workers, and the console publishes nothing (no relay).
-        choices = {
-            "serve": (*SERVICES, PARTNERS, CONSOLE),
-            "consume": (*SERVICES, PARTNERS, CONSOLE),
-            "migrate": (*SERVICES, PARTNERS, CONSOLE),
-            "worker": SERVICES,
-        }.get(name, (*SERVICES, PARTNERS))
+        # have workers and publish events (a relay).
+        choices = {"worker": SERVICES, "relay": SERVICES}.get(name, (*SERVICES, PARTNERS, CONSOLE))
         sub.add_argument("service", choices=choices)
     commands.add_parser("topics", help="create the Kafka topics and their DLQs")
     add_import_parser(commands)

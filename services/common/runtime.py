@@ -45,6 +45,8 @@ class ServiceDefinition:
     # Other long-running tasks, run wherever the consumers run (the partner gateway's webhook dispatcher):
     # (name, coroutine function of the stop event), built from the runtime.
     background: Callable[[ServiceRuntime], Sequence[BackgroundTask]] | None = None
+    # Whether it writes events to an outbox for a relay to publish (the console and the gateway publish none).
+    publishes: bool = True
 
     @property
     def task_queue(self) -> str:
@@ -124,7 +126,7 @@ class ServiceRuntime:
         return declared(self) if callable(declared) else declared
 
     def start_background(self, relay: bool = True, consumers: bool = True) -> None:
-        if relay:
+        if relay and self.definition.publishes:
             self._spawn("relay", self.relay().run(self._stop))
         if consumers:
             for consumer in self.consumers():

@@ -61,6 +61,7 @@ SERVICE = ServiceDefinition(
     routers=(),
     subscriptions=consumers.subscriptions,
     background=lambda runtime: notifying.loops(runtime.sessions, runtime.settings),
+    publishes=False,
 )
 SESSION_HOURS = 8
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -167,7 +168,7 @@ def create(settings: Settings) -> FastAPI:
         observability.configure(CONSOLE, settings.log_level)
         app.state.apis = Apis(settings)
         if settings.background:
-            runtime.start_background(relay=False, consumers=True)
+            runtime.start_background()
         try:
             yield
         finally:

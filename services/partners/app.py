@@ -32,6 +32,7 @@ SERVICE = ServiceDefinition(
     routers=[partners.router, deliveries.router, subscriptions.router, events.router, contracts.router],
     subscriptions=SUBSCRIPTIONS,
     background=dispatcher,
+    publishes=False,
     tags=[
         {"name": "partners", "description": "Each partner's scope: the topics it may read, its contact"},
         {
