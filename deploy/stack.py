@@ -40,6 +40,8 @@ VENV_BIN = Path(sys.executable).parent
 POSTGRES_USER = "uncops-postgres"  # PostgreSQL refuses to run as root
 SERVICES = ("pledges", "cases", "summit")
 CONSOLE = "console"  # in front of the three: the web pages
+PARTNERS = "partners"  # the partner gateway (issue 18): its own database, no workers
+DATABASES = (*SERVICES, PARTNERS)
 
 
 class StackError(Exception):
@@ -163,7 +165,7 @@ class LocalStack:
             UNCOPS_SCHEMA_BASE_URL=f"http://127.0.0.1:{self.ports.partners}/contracts/schemas",
             PYTHONUNBUFFERED="1",
         )
-        for service in SERVICES:
+        for service in DATABASES:
             env.pop(f"{service.upper()}_DATABASE_URL", None)
         env.update(extra)
         return env
@@ -320,7 +322,7 @@ class LocalStack:
         # SIGINT is PostgreSQL's "fast shutdown": clients are disconnected, data is flushed.
         self.spawn("postgres", argv, stop_signal=signal.SIGINT, user=user, cwd=Path("/"))
         self.wait_for("postgres", lambda: asyncio.run(_pg_ready(self.ports.postgres)), 60)
-        asyncio.run(_create_databases(self.ports.postgres, [f"uncops_{s}" for s in SERVICES]))
+        asyncio.run(_create_databases(self.ports.postgres, [f"uncops_{s}" for s in DATABASES]))
 
     # ---- Kafka
     def kafka_classpath(self) -> str:
@@ -458,7 +460,7 @@ class LocalStack:
 
         settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{self.ports.kafka}")
         asyncio.run(ensure_topics(settings))
-        for service in SERVICES:
+        for service in DATABASES:
             upgrade(service, self.database_url(service))
 
     # ---- the platform's own processes
@@ -476,12 +478,13 @@ class LocalStack:
     def start_services(self) -> None:
         from uncops.cli import load_worker
 
-        self.check_ports([*SERVICES, CONSOLE])
+        self.check_ports([*SERVICES, PARTNERS, CONSOLE])
         for service in SERVICES:
             if load_worker(service) is not None:
                 self.start_service(service, "worker")
         for service in SERVICES:
             self.start_service(service)
+        self.start_service(PARTNERS)
         self.start_service(CONSOLE)
 
 
@@ -603,13 +606,13 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
     try:
         stack.acquire()
         stack.check_ports(
-            ["postgres", "kafka", "kafka_controller", "temporal", "temporal_ui", *SERVICES, CONSOLE]
+            ["postgres", "kafka", "kafka_controller", "temporal", "temporal_ui", *SERVICES, PARTNERS, CONSOLE]
         )
         print(f"starting the UNCOPS Platform stack (data in {stack.run_dir})", flush=True)
         started = time.monotonic()
         stack.start_infrastructure()
         stack.start_services()
-        for service in (*SERVICES, CONSOLE):
+        for service in (*SERVICES, PARTNERS, CONSOLE):
             readyz = f"http://127.0.0.1:{ports.service(service)}/readyz"
             stack.wait_for(service, functools.partial(_http_ok, readyz), 60)
         print(_banner(stack, time.monotonic() - started), flush=True)
@@ -659,6 +662,7 @@ def _banner(stack: LocalStack, seconds: float) -> str:
             f"  pledges     http://127.0.0.1:{p.pledges}/docs   (API, /healthz /readyz /metrics)",
             f"  cases       http://127.0.0.1:{p.cases}/docs",
             f"  summit      http://127.0.0.1:{p.summit}/docs",
+            f"  partners    http://127.0.0.1:{p.partners}/docs   (webhooks, /events, /asyncapi.yaml)",
             f"  Temporal    127.0.0.1:{p.temporal}  (gRPC)   Web UI http://127.0.0.1:{p.temporal_ui}",
             f"  Kafka       127.0.0.1:{p.kafka}",
             f"  PostgreSQL  postgresql://postgres@127.0.0.1:{p.postgres}/uncops_<service>",

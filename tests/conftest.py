@@ -62,6 +62,7 @@ def settings(stack: LocalStack) -> Settings:
         pledges_port=PORTS.pledges,
         cases_port=PORTS.cases,
         summit_port=PORTS.summit,
+        partners_port=PORTS.partners,
     )
 
 
@@ -87,7 +88,18 @@ def platform(stack: LocalStack) -> LocalStack:
     stack.start_service("summit", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15")
     stack.start_service("pledges", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15")
     stack.start_service("console")
+    stack.start_service("partners", "serve", **PARTNERS_ENV)
     return stack
+
+
+# The partner gateway in the suite (issue 18): its API runs its consumer and webhook dispatcher, so a kill -9
+# of "partners" kills deliveries in flight; retries compressed from 3 days to seconds.
+PARTNERS_ENV = {
+    "UNCOPS_WEBHOOK_RETRY_SECONDS": "[0.5, 1, 2, 4, 8, 8]",
+    "UNCOPS_WEBHOOK_TIMEOUT_SECONDS": "5",
+    "UNCOPS_WEBHOOK_POLL_SECONDS": "0.5",
+    "UNCOPS_CONSUMER_STALL_SECONDS": "15",
+}
 
 
 def url(service: str, path: str) -> str:

@@ -15,7 +15,7 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from services.common.settings import CONSOLE, SERVICES, Settings, get_settings
+from services.common.settings import CONSOLE, PARTNERS, SERVICES, Settings, get_settings
 from uncops.import_pledges import add_import_parser, import_pledges
 
 if TYPE_CHECKING:
@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         ("migrate", "apply a service's database migrations"),
     ):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("service", choices=(*SERVICES, CONSOLE) if name == "serve" else SERVICES)
+        # The partner gateway serves, consumes, relays and migrates like the three, but has no worker.
+        choices = {"serve": (*SERVICES, PARTNERS, CONSOLE), "worker": SERVICES}.get(
+            name, (*SERVICES, PARTNERS)
+        )
+        sub.add_argument("service", choices=choices)
     commands.add_parser("topics", help="create the Kafka topics and their DLQs")
     add_import_parser(commands)
 

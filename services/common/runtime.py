@@ -28,6 +28,8 @@ from services.common.settings import Settings
 
 log = get_logger(__name__)
 
+BackgroundTask = tuple[str, Callable[[asyncio.Event], Awaitable[None]]]
+
 
 @dataclass(frozen=True)
 class ServiceDefinition:
@@ -40,6 +42,9 @@ class ServiceDefinition:
     # Static, or built from the runtime when a handler needs it (a bridge into Temporal, say).
     subscriptions: Sequence[Subscription] | Callable[[ServiceRuntime], Sequence[Subscription]] = ()
     tags: Sequence[dict[str, str]] = field(default_factory=tuple)
+    # Other long-running tasks, run wherever the consumers run (the partner gateway's webhook dispatcher):
+    # (name, coroutine function of the stop event), built from the runtime.
+    background: Callable[[ServiceRuntime], Sequence[BackgroundTask]] | None = None
 
     @property
     def task_queue(self) -> str:
@@ -124,6 +129,8 @@ class ServiceRuntime:
         if consumers:
             for consumer in self.consumers():
                 self._spawn(f"consumer:{consumer.name}", consumer.run(self._stop))
+            for name, task in self.definition.background(self) if self.definition.background else ():
+                self._spawn(name, task(self._stop))
 
     async def wait_background(self) -> None:
         await asyncio.gather(*self._tasks, return_exceptions=True)

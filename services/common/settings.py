@@ -18,6 +18,8 @@ DEVELOPMENT_CONSOLE_SECRET = "uncops-development-console-secret"
 # The services with an API, a database, events and workflows; the console (services/console) is in front.
 SERVICES = ("pledges", "cases", "summit")
 CONSOLE = "console"
+# The partner gateway (issue 18): an API and a database, but no workflows and no events of its own.
+PARTNERS = "partners"
 DEFAULT_PORTS = {"console": 8000, "pledges": 8001, "cases": 8002, "summit": 8003, "partners": 8004}
 
 
@@ -143,6 +145,37 @@ class Settings(BaseSettings):
                 f"(the path the partner gateway serves the schemas at), got {value!r}"
             )
         return value
+
+    # ---- The partner gateway (services/partners, issue 18): webhooks, the event feed, schemas at their URLs.
+    partners_database_url: str | None = None
+    # Seconds before each retry of a failed webhook delivery (each with up to 20 % jitter); when the last has
+    # failed too, the delivery fails and its subscription is marked failing. The default spans 3 days.
+    webhook_retry_seconds: list[float] = Field(
+        [5, 300, 1800, 7200, 18000, 36000, 36000, 86400, 72000],
+        min_length=1,
+        validation_alias=_env("UNCOPS_WEBHOOK_RETRY_SECONDS"),
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, validation_alias=_env("UNCOPS_WEBHOOK_TIMEOUT_SECONDS")
+    )
+    # Deliveries in flight at once in one gateway process, and per subscription (one per aggregate key).
+    webhook_concurrency: int = Field(16, ge=1, le=256, validation_alias=_env("UNCOPS_WEBHOOK_CONCURRENCY"))
+    webhook_subscription_concurrency: int = Field(
+        4, ge=1, le=64, validation_alias=_env("UNCOPS_WEBHOOK_SUBSCRIPTION_CONCURRENCY")
+    )
+    # How long a rotated-out secret keeps signing beside the new one.
+    webhook_secret_overlap_hours: float = Field(
+        24.0, ge=0, le=24 * 30, validation_alias=_env("UNCOPS_WEBHOOK_SECRET_OVERLAP_HOURS")
+    )
+    # Networks (CIDR) a production webhook may target although they are loopback, private or link-local.
+    webhook_allowed_networks: list[str] = Field([], validation_alias=_env("UNCOPS_WEBHOOK_ALLOWED_NETWORKS"))
+    # The dispatcher's poll when no NOTIFY wakes it (retries falling due, a missed notification).
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, le=60, validation_alias=_env("UNCOPS_WEBHOOK_POLL_SECONDS")
+    )
+    # Where contracts/schemas and contracts/asyncapi.yaml are; default: the repository's contracts/ folder,
+    # else the uncops_contracts package's data.
+    contracts_dir: Path | None = Field(None, validation_alias=_env("UNCOPS_CONTRACTS_DIR"))
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "Settings":

@@ -26,9 +26,10 @@ from services.common.auth import Role
 from services.common.database import create_engine
 from services.common.idempotency import honoured
 from services.common.settings import Settings
+from services.partners.app import SERVICE as PARTNERS
 from services.pledges.app import SERVICE as PLEDGES
 from services.summit.app import SERVICE as SUMMIT
-from tests.conftest import bearer, url
+from tests.conftest import bearer, eventually, url
 from tests.e2e.test_case_lifecycle import intake
 from tests.e2e.test_summit_delegations import roster
 
@@ -37,7 +38,7 @@ TODAY = datetime.now(UTC).date()
 
 def routes_that_act() -> Iterator[tuple[str, str, str]]:
     """(service, method, path) of every POST route the shared mechanism makes idempotent."""
-    for definition in (CASES, PLEDGES, SUMMIT):
+    for definition in (CASES, PLEDGES, SUMMIT, PARTNERS):
         for router in definition.routers:
             for route in router.routes:
                 if not isinstance(route, APIRoute) or not honoured(route.endpoint):
@@ -79,6 +80,7 @@ class World:
         self.settings = settings
         self.officer = bearer(settings, Role.CONDUCT_OFFICER, subject="cdo-idempotency")
         self.planner = bearer(settings, Role.PLANNER, subject="planner-idempotency")
+        self.partner = bearer(settings, Role.PARTNER, subject="partner-idempotency")
 
     def fp(self, state: str) -> dict[str, str]:
         return bearer(self.settings, Role.STATE_FOCAL_POINT, state, subject=f"fp-idem-{state.lower()}")
@@ -519,6 +521,93 @@ async def release(world: World) -> Call:
         summit_id,
         json={"note": "First"},
         other={"json": {"note": "Second"}},
+    )
+
+
+# ---- the partner gateway (issue 18). Port 9 (discard) has no listener here: deliveries fail, reach nobody.
+SUBSCRIPTION_VERSION = "SELECT version FROM webhook_subscription WHERE id = :ref"
+RARE_TYPE = "org.un.uncops.summit.summit_rescheduled.v1"
+
+
+async def webhook(world: World, event_types: list[str] | None = None) -> str:
+    body = {"url": f"http://127.0.0.1:9/{uuid.uuid4().hex}", "event_types": event_types or [RARE_TYPE]}
+    answer = world.http.post(url("partners", "/webhooks/subscriptions"), headers=world.partner, json=body)
+    return str((await world.ok(answer, 201))["id"])
+
+
+@request_for("partners", "/webhooks/subscriptions")
+async def subscribe(world: World) -> Call:
+    target = f"http://127.0.0.1:9/idempotency/{uuid.uuid4().hex}"
+    return Call(
+        "partners",
+        "/webhooks/subscriptions",
+        world.partner,
+        "SELECT count(*) FROM webhook_subscription WHERE url = :ref",
+        target,
+        json={"url": target, "event_types": [RARE_TYPE]},
+        other={"json": {"url": target, "event_types": ["org.un.uncops.summit.summit_planned.v1"]}},
+    )
+
+
+def subscription_step(step: str, before: str | None = None) -> Factory:
+    async def factory(world: World) -> Call:
+        subscription_id = await webhook(world)
+        path = f"/webhooks/subscriptions/{subscription_id}"
+        if before is not None:
+            await world.ok(world.http.post(url("partners", f"{path}/{before}"), headers=world.partner))
+        return Call(
+            "partners",
+            f"{path}/{step}",
+            world.partner,
+            SUBSCRIPTION_VERSION,
+            subscription_id,
+            other={"json": {"another": "body"}},
+        )
+
+    return factory
+
+
+request_for("partners", "/webhooks/subscriptions/{subscription_id}/pause")(subscription_step("pause"))
+request_for("partners", "/webhooks/subscriptions/{subscription_id}/resume")(
+    subscription_step("resume", "pause")
+)
+request_for("partners", "/webhooks/subscriptions/{subscription_id}/rotate-secret")(
+    subscription_step("rotate-secret")
+)
+
+
+@request_for("partners", "/webhooks/subscriptions/{subscription_id}/redeliver")
+async def redeliver_since(world: World) -> Call:
+    subscription_id = await webhook(world)
+    return Call(
+        "partners",
+        f"/webhooks/subscriptions/{subscription_id}/redeliver",
+        world.partner,
+        SUBSCRIPTION_VERSION,
+        subscription_id,
+        json={"since": "2026-01-01T00:00:00Z"},
+        other={"json": {"since": "2026-02-01T00:00:00Z"}},
+    )
+
+
+@request_for("partners", "/webhooks/subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver")
+async def redeliver_one(world: World) -> Call:
+    subscription_id = await webhook(world, ["org.un.uncops.pledges.pledge_submitted.v1"])
+    await world.pledge()
+    path = f"/webhooks/subscriptions/{subscription_id}"
+
+    async def delivered() -> list[dict[str, Any]]:
+        answer = await world.ok(world.http.get(url("partners", f"{path}/deliveries"), headers=world.partner))
+        return list(answer["items"])
+
+    delivery_id = (await eventually(delivered, timeout=30))[0]["id"]
+    return Call(
+        "partners",
+        f"{path}/deliveries/{delivery_id}/redeliver",
+        world.partner,
+        SUBSCRIPTION_VERSION,
+        subscription_id,
+        other={"json": {"another": "body"}},
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 
-from services.common.settings import CONSOLE, SERVICES
+from services.common.settings import CONSOLE, PARTNERS, SERVICES
 from services.common.temporal import WorkflowType
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def imported_modules(path: Path) -> Iterator[str]:
             yield node.module
 
 
-@pytest.mark.parametrize("context", [*SERVICES, CONSOLE])
+@pytest.mark.parametrize("context", [*SERVICES, CONSOLE, PARTNERS])
 def test_a_service_never_imports_workflows(context: str) -> None:
     found = [
         f"{path.relative_to(REPO)} imports {module}"
@@ -79,19 +79,21 @@ def test_common_imports_no_service() -> None:
     assert found == []
 
 
-@pytest.mark.parametrize("context", [*SERVICES, CONSOLE])
+@pytest.mark.parametrize("context", [*SERVICES, CONSOLE, PARTNERS])
 def test_a_service_has_the_shared_shape(context: str) -> None:
     folder = REPO / "services" / context
     names = {p.name for p in folder.iterdir() if p.name != "__pycache__"}
     assert names - SERVICE_NAMES == set(), "a name that no other service uses for its role"
-    assert {"api", "app.py", "gateway.py"} <= names
+    assert {"api", "app.py"} <= names
+    # The partner gateway starts no workflow: no gateway.py (a service leaves out what it does not need).
+    assert ("gateway.py" in names) == (context != PARTNERS)
     assert len(names & {"service.py", "service"}) == 1
     assert ("models.py" in names) == ("migrations" in names), "tables come with their migrations"
     assert len(names & {"domain.py", "domain"}) == 1
     assert all(p.suffix == ".py" for p in (folder / "api").iterdir() if p.name != "__pycache__")
 
 
-@pytest.mark.parametrize("context", [*SERVICES, CONSOLE])
+@pytest.mark.parametrize("context", [*SERVICES, CONSOLE, PARTNERS])
 def test_domain_rules_are_pure(context: str) -> None:
     modules = [
         ".".join(path.relative_to(REPO).with_suffix("").parts)
@@ -112,7 +114,7 @@ def test_domain_rules_are_pure(context: str) -> None:
     assert IMPURE & set(loaded) == set()
 
 
-@pytest.mark.parametrize("context", SERVICES)
+@pytest.mark.parametrize("context", [*SERVICES, PARTNERS])
 def test_tables_are_named_row(context: str) -> None:
     models = __import__(f"services.{context}.models", fromlist=["*"])
     tables = [

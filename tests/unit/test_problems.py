@@ -17,7 +17,7 @@ from services.common.auth import Role, TokenVerifier, issue_token, require_roles
 from services.common.errors import Conflict, DomainError, InvalidField, NotFound, VersionConflict
 from services.common.problems import MEDIA_TYPE, TYPE_BASE
 from services.common.runtime import ServiceDefinition
-from services.common.settings import SERVICES, Settings
+from services.common.settings import PARTNERS, SERVICES, Settings
 from uncops.cli import load_service
 
 SETTINGS = Settings(environment="test")
@@ -244,7 +244,7 @@ def test_an_unexpected_error_shows_the_correlation_id_and_nothing_of_the_error(
 # ---- the OpenAPI documents
 
 
-@pytest.fixture(scope="module", params=SERVICES)
+@pytest.fixture(scope="module", params=(*SERVICES, PARTNERS))
 def spec(request: pytest.FixtureRequest) -> dict[str, Any]:
     app = create_app(load_service(request.param), SETTINGS)
     document: dict[str, Any] = TestClient(app).get("/openapi.json").json()

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from services.common.app import Route
-from services.common.settings import SERVICES
+from services.common.settings import PARTNERS, SERVICES
 from services.common.text import NUL_REASON, NoNul, nul_locations
 from services.pledges.domain.submission import PledgeSubmission
 from uncops.cli import load_service
@@ -68,7 +68,7 @@ def _routes(routes: list[Any]) -> list[Any]:
 
 
 def test_every_route_of_every_service_checks_for_nul() -> None:
-    for name in SERVICES:
+    for name in (*SERVICES, PARTNERS):
         routes = _routes([route for router in load_service(name).routers for route in router.routes])
         assert routes, name
         assert all(isinstance(route, Route) for route in routes), [

@@ -1,0 +1,1 @@
+"""The partner gateway: signed webhooks, the event feed, the contracts' schemas at their URLs."""
