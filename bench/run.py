@@ -6,7 +6,7 @@ results to bench/results/<timestamp>.json and rewrite BENCHMARKS.md.
     .venv/bin/python -m bench.run --only cases_queries   # one benchmark (repeatable)
     .venv/bin/python -m bench.run --only pledges_intake --port-offset 1100   # beside another run
 
-The stack runs on ports of its own (20432, 20092/20093, 20233/20234, 20000-20003) and in .run/bench, so it
+The stack runs on ports of its own (20432, 20092/20093, 20233/20234, 20000-20004) and in .run/bench, so it
 never collides with ``make run`` or ``make test``. PostgreSQL runs with its production defaults (fsync on).
 """
 
@@ -47,6 +47,9 @@ BENCHMARKS = (
     "summit_agenda",
     "console_pages",
     "console_summit_pages",
+    # Issue 18: the partner gateway (bench/partners.py).
+    "partner_webhooks",
+    "partner_feed",
 )
 # What --quick shrinks: latency load 10 s (not 60); cases throughput 50 cases in 1 round (not 200 in 2);
 # 1,000 live timers sampled 20 s (not 10,000 over 60 s); queries 50 times each (not 200), still over 100,000.
@@ -55,7 +58,8 @@ QUICK_NOTE = (
     "of 200 in two; 1,000 cases with live timers sampled for 20 s instead of 10,000 over 60 s; each case "
     "query runs 50 times instead of 200; the pledge intake sends 1,000 requests in one round instead of "
     "3,000 in two; the agenda check tries 500 candidate sessions instead of 2,000; the console's officers "
-    "browse for 15 s instead of 60 s, the planners for 15 s instead of 60 s"
+    "browse for 15 s instead of 60 s, the planners for 15 s instead of 60 s; each webhook phase lasts 20 s "
+    "instead of 60 s; the feed reads 20,000 events in one round instead of 100,000 in two"
 )
 
 
@@ -250,6 +254,27 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
             results["benchmarks"]["console_summit_pages"] = _guarded(
                 lambda: console_summit_pages(stack, seconds=seconds, echo=echo, loop_runner=run_async), echo
             )
+        # Issue 18: the partner gateway.
+        if "partner_webhooks" in wanted:
+            from bench.partners import partner_webhooks
+
+            seconds = 20 if args.quick else 60
+            echo(
+                "benchmark 12: webhook delivery latency at 100 deliveries/s over 50 subscriptions, "
+                f"then with 5 endpoints dead ({seconds} s a phase)"
+            )
+            results["benchmarks"]["partner_webhooks"] = _guarded(
+                lambda: partner_webhooks(stack, seconds=seconds, echo=echo, loop_runner=run_async), echo
+            )
+        if "partner_feed" in wanted:
+            from bench.partners import partner_feed
+
+            events, rounds = (20_000, 1) if args.quick else (100_000, 2)
+            echo(f"benchmark 13: event feed read from the beginning of {events:,} events, {rounds} round(s)")
+            results["benchmarks"]["partner_feed"] = _guarded(
+                lambda: partner_feed(stack, events=events, rounds=rounds, echo=echo, loop_runner=run_async),
+                echo,
+            )
     finally:
         echo("stopping the stack")
         stack.stop_all()
@@ -333,6 +358,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     from bench.cases import table_rows
     from bench.console import table_rows as console_rows
     from bench.console_summit import table_rows as console_summit_rows
+    from bench.partners import table_rows as partners_rows
     from bench.pledges import table_rows as pledges_rows
     from bench.summit import table_rows as summit_rows
 
@@ -343,6 +369,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         + summit_rows(results)
         + console_rows(results)
         + console_summit_rows(results)
+        + partners_rows(results)
     )
 
 
@@ -530,6 +557,9 @@ def markdown(results: dict[str, Any], results_file: Path) -> str:
     from bench.console_summit import markdown_sections as console_summit_sections
 
     out += console_summit_sections(results)
+    from bench.partners import markdown_sections as partners_sections
+
+    out += partners_sections(results)
     for name, result in results["benchmarks"].items():
         if "error" in result:
             out += [f"## {name}: error", "", "```", result["traceback"].rstrip(), "```", ""]
@@ -550,6 +580,8 @@ OWNED_BY = {
     "summit_agenda": ("| summit: ", "## 9. Summit: agenda"),
     "console_pages": ("| console: 20 officers", "## 10. Console"),
     "console_summit_pages": ("| console: planners", "## 11. Console"),
+    "partner_webhooks": ("| partners: webhook", "## 12. Partners"),
+    "partner_feed": ("| partners: event feed", "## 13. Partners"),
 }
 
 
