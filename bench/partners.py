@@ -38,12 +38,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import PLEDGES_TOPIC, REPO, cpu_snapshot, cpu_usage, summary_ms
 from bench.latency import BODY_BYTES
 from services.common.auth import Role, issue_token
+from services.common.database import asyncpg_dsn
 from services.common.kafka import idempotent_producer
 from services.common.settings import Settings
 from uncops_contracts import decode_kafka, encode_kafka
@@ -152,6 +154,49 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
         await consumer._client.force_metadata_update()
         await asyncio.sleep(0.1)
     raise RuntimeError(f"no partitions known for {topic}")
+
+
+class Activity:
+    """What the gateway's database connections are doing, sampled every 0.25 s (pg_stat_activity): where
+    the gateway waits when its deliveries fall behind."""
+
+    QUERY = """
+        SELECT state, coalesce(wait_event_type || ':' || wait_event, 'cpu') AS waiting, left(query, 70)
+        FROM pg_stat_activity
+        WHERE datname = 'uncops_partners' AND pid <> pg_backend_pid() AND state <> 'idle'
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.counts: dict[str, int] = {}
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            while True:
+                for state, waiting, query in await conn.fetch(self.QUERY):
+                    key = f"{state} | {waiting} | {' '.join(query.split())}"
+                    self.counts[key] = self.counts.get(key, 0) + 1
+                self.samples += 1
+                await asyncio.sleep(0.25)
+        finally:
+            await conn.close()
+
+    async def stop(self) -> dict[str, Any]:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        top = sorted(self.counts.items(), key=lambda kv: -kv[1])[:8]
+        return {
+            "samples": self.samples,
+            "busy_connections_mean": round(sum(self.counts.values()) / max(1, self.samples), 2),
+            "top": [{"connections_mean": round(n / max(1, self.samples), 2), "what": k} for k, n in top],
+        }
 
 
 async def _submit(http: httpx.AsyncClient, subjects: list[str], errors: dict[str, int]) -> None:
@@ -292,10 +337,14 @@ async def _webhooks(
                     f"  phase {phase} ({label}): {submissions_per_s:g} submissions/s x {SUBSCRIPTIONS} "
                     f"subscriptions for {seconds:g} s"
                 )
+                activity = Activity(asyncpg_dsn(stack.database_url("partners")))
+                activity.start()
                 cpu_before, started = cpu_snapshot(pids), time.monotonic()
                 subjects, errors = await _load(pledges, submissions_per_s, seconds)
                 waited = await _until(deliveries, {(n, s) for n in live for s in subjects}, grace)
-                cpu = cpu_usage(cpu_before, cpu_snapshot(pids), time.monotonic() - started)
+                elapsed = time.monotonic() - started
+                cpu = cpu_usage(cpu_before, cpu_snapshot(pids), elapsed)
+                database = await activity.stop()
                 figures = _phase_figures(deliveries.read(), subjects, live, dead_now)
                 floor = [baseline.seen[s] for s in subjects if s in baseline.seen]
                 results[phase] = {
@@ -306,6 +355,12 @@ async def _webhooks(
                     "baseline_received": len(floor),
                     "baseline_latency": summary_ms(floor),
                     "cpu": cpu,
+                    "gateway_database_activity": database,
+                    # The gateway's CPU over the phase per delivery to a live endpoint (the dead ones'
+                    # attempts cost too: with some dead, this overstates a live delivery's cost a little).
+                    "gateway_cpu_ms_per_delivery": round(
+                        cpu["cores_used"][GATEWAY] * elapsed * 1000 / max(1, figures["delivered"]), 2
+                    ),
                 }
                 lat = figures["latency"]
                 echo(
@@ -316,6 +371,9 @@ async def _webhooks(
         finally:
             await baseline.stop()
     return results
+
+
+GATEWAY = "partner gateway (API, consumer, dispatcher)"
 
 
 def partner_webhooks(
@@ -350,7 +408,7 @@ def partner_webhooks(
         pledges = stack.start_service("pledges")
         gateway = stack.start_service("partners")
         pids = {
-            "partner gateway (API, consumer, dispatcher)": (gateway.popen.pid, False),
+            GATEWAY: (gateway.popen.pid, False),
             "pledges API + in-process relay": (pledges.popen.pid, False),
             "webhook receiver": (receiver.pid, False),
             "PostgreSQL (all backends)": (stack.processes["postgres"].popen.pid, True),
@@ -372,15 +430,18 @@ def partner_webhooks(
     for phase in ("refused", "blackhole"):
         other = phases[phase]["latency"]["p99_ms"]
         phases[phase]["p99_ratio"] = round(other / p99, 2) if other is not None and p99 else None
+        # Also under 1 s: a first phase gone wrong must not make the next ones pass by comparison.
         phases[phase]["passed"] = (
             phases[phase]["p99_ratio"] is not None
             and phases[phase]["p99_ratio"] <= GOAL_DEAD_RATIO
+            and other is not None
+            and other < GOAL_P99_MS
             and phases[phase]["missing"] == 0
         )
     alive["passed"] = p99 is not None and p99 < GOAL_P99_MS and alive["missing"] == 0
     return {
-        "goal": f"p99 < {GOAL_P99_MS:g} ms with all alive; with {DEAD} dead, the live endpoints' p99 within "
-        f"{(GOAL_DEAD_RATIO - 1) * 100:.0f} % of that",
+        "goal": f"p99 < {GOAL_P99_MS:g} ms with all alive; with {DEAD} dead, the live endpoints' p99 at most "
+        f"{(GOAL_DEAD_RATIO - 1) * 100:.0f} % above that, and still < {GOAL_P99_MS:g} ms",
         "passed": all(phases[p]["passed"] for p, _ in PHASES),
         "deliveries_per_s": rate,
         "subscriptions": SUBSCRIPTIONS,
@@ -627,7 +688,7 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                         f"live endpoints' p99 {_ms(d['latency']['p99_ms'])} ms = {d['p99_ratio']} x "
                         "all-alive; "
                         f"delivered {d['delivered']:,}/{d['expected_deliveries']:,}",
-                        "p99 <= 1.2 x all-alive, nothing missing",
+                        "p99 <= 1.2 x all-alive and < 1 s, nothing missing",
                         "PASS" if d["passed"] else "FAIL",
                     )
                 )
@@ -706,15 +767,20 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
                 + "**"
                 for name in ("refused", "blackhole")
             )
-            + " (goal <= 1.2, nothing missing). Deliveries without the three Standard Webhooks headers: "
-            + ", ".join(f"{p[name]['unsigned']}" for name, _ in PHASES)
-            + ".",
+            + " (goal: at most 1.2 and still under 1 s, so that a first phase gone wrong cannot make the "
+            "next pass by comparison; nothing missing). Deliveries without the three Standard Webhooks "
+            "headers: " + ", ".join(f"{p[name]['unsigned']}" for name, _ in PHASES) + ".",
             "",
             "CPU (cores used over each phase, including the wait for the last deliveries):",
             "",
-            "| phase | cores used |",
-            "|---|---|",
-            *[f"| {p[name]['label']} | {_cores(p[name]['cpu'])} |" for name, _ in PHASES],
+            "| phase | cores used | gateway CPU ms per delivery | whole machine busy (others' work too) |",
+            "|---|---|---|---|",
+            *[
+                f"| {p[name]['label']} | {_cores(p[name]['cpu'])} | "
+                f"{p[name]['gateway_cpu_ms_per_delivery']} | "
+                f"{p[name]['cpu']['machine_share'].get('busy', 0) * 100:.0f} % |"
+                for name, _ in PHASES
+            ],
             "",
         ]
     feed = results["benchmarks"].get("partner_feed")
