@@ -1,7 +1,7 @@
 """The partner gateway's benchmarks (issue 18): webhook delivery latency, with and without dead endpoints,
 and the event feed's read rate.
 
-partner_webhooks: pledges are submitted through the pledges API (POST /pledges), so each event takes the
+partners_webhooks: pledges are submitted through the pledges API (POST /pledges), so each event takes the
 platform's real path: outbox row committed with the pledge -> in-process relay -> Kafka -> the gateway's
 consumer (fan-out: one delivery row per subscription, in the inbox's transaction) -> its dispatcher -> an
 HTTP POST to the receiver. 50 subscriptions to PledgeSubmitted, each one URL of one receiver process
@@ -16,7 +16,7 @@ port bound but not listening); 5 of them black holes that read the request and n
 waits for its webhook timeout). Goals: p99 < 1 s with all alive; the 45 live endpoints' p99 within 20 % of
 the first phase's while 5 are dead.
 
-partner_feed: N AllegationRecorded events (valid payloads of the contracts' model) are produced straight to
+partners_feed: N AllegationRecorded events (valid payloads of the contracts' model) are produced straight to
 uncops.cases.public.v1 (encode_kafka + the platform's idempotent producer), then read from the beginning
 through ``GET /events?topic=&after=&limit=500`` (the largest page) by one partner reading page after page,
 and by a raw aiokafka consumer (assigned every partition, from the beginning, each record decoded with
@@ -376,7 +376,7 @@ async def _webhooks(
 GATEWAY = "partner gateway (API, consumer, dispatcher)"
 
 
-def partner_webhooks(
+def partners_webhooks(
     stack: Any,
     rate: float = 100,
     seconds: float = 60,
@@ -599,7 +599,7 @@ async def _read_raw(settings: Settings, topic: str) -> dict[str, Any]:
     }
 
 
-def partner_feed(
+def partners_feed(
     stack: Any,
     events: int = 100_000,
     rounds: int = 2,
@@ -660,7 +660,7 @@ def _ms(value: Any) -> str:
 
 def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
-    hooks = results["benchmarks"].get("partner_webhooks")
+    hooks = results["benchmarks"].get("partners_webhooks")
     if hooks is not None:
         if "error" in hooks:
             rows.append(
@@ -692,7 +692,7 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                         "PASS" if d["passed"] else "FAIL",
                     )
                 )
-    feed = results["benchmarks"].get("partner_feed")
+    feed = results["benchmarks"].get("partners_feed")
     if feed is not None:
         if "error" in feed:
             rows.append(("partners: event feed read rate", f"error: {feed['error']}", "all read", "FAIL"))
@@ -716,7 +716,7 @@ def _cores(cpu: dict[str, Any]) -> str:
 
 def markdown_sections(results: dict[str, Any]) -> list[str]:
     out: list[str] = []
-    hooks = results["benchmarks"].get("partner_webhooks")
+    hooks = results["benchmarks"].get("partners_webhooks")
     if hooks is not None and "error" not in hooks:
         p = hooks["phases"]
         s = hooks["gateway_settings"]
@@ -783,7 +783,7 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             ],
             "",
         ]
-    feed = results["benchmarks"].get("partner_feed")
+    feed = results["benchmarks"].get("partners_feed")
     if feed is not None and "error" not in feed:
         out += [
             "## 13. Partners: event feed read from the beginning",

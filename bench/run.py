@@ -48,8 +48,8 @@ BENCHMARKS = (
     "console_pages",
     "console_summit_pages",
     # Issue 18: the partner gateway (bench/partners.py).
-    "partner_webhooks",
-    "partner_feed",
+    "partners_webhooks",
+    "partners_feed",
 )
 # What --quick shrinks: latency load 10 s (not 60); cases throughput 50 cases in 1 round (not 200 in 2);
 # 1,000 live timers sampled 20 s (not 10,000 over 60 s); queries 50 times each (not 200), still over 100,000.
@@ -255,24 +255,24 @@ def run_benchmarks(args: argparse.Namespace, echo: Callable[[str], None]) -> dic
                 lambda: console_summit_pages(stack, seconds=seconds, echo=echo, loop_runner=run_async), echo
             )
         # Issue 18: the partner gateway.
-        if "partner_webhooks" in wanted:
-            from bench.partners import partner_webhooks
+        if "partners_webhooks" in wanted:
+            from bench.partners import partners_webhooks
 
             seconds = 20 if args.quick else 60
             echo(
                 "benchmark 12: webhook delivery latency at 100 deliveries/s over 50 subscriptions, "
                 f"then with 5 endpoints dead ({seconds} s a phase)"
             )
-            results["benchmarks"]["partner_webhooks"] = _guarded(
-                lambda: partner_webhooks(stack, seconds=seconds, echo=echo, loop_runner=run_async), echo
+            results["benchmarks"]["partners_webhooks"] = _guarded(
+                lambda: partners_webhooks(stack, seconds=seconds, echo=echo, loop_runner=run_async), echo
             )
-        if "partner_feed" in wanted:
-            from bench.partners import partner_feed
+        if "partners_feed" in wanted:
+            from bench.partners import partners_feed
 
             events, rounds = (20_000, 1) if args.quick else (100_000, 2)
             echo(f"benchmark 13: event feed read from the beginning of {events:,} events, {rounds} round(s)")
-            results["benchmarks"]["partner_feed"] = _guarded(
-                lambda: partner_feed(stack, events=events, rounds=rounds, echo=echo, loop_runner=run_async),
+            results["benchmarks"]["partners_feed"] = _guarded(
+                lambda: partners_feed(stack, events=events, rounds=rounds, echo=echo, loop_runner=run_async),
                 echo,
             )
     finally:
@@ -580,8 +580,8 @@ OWNED_BY = {
     "summit_agenda": ("| summit: ", "## 9. Summit: agenda"),
     "console_pages": ("| console: 20 officers", "## 10. Console"),
     "console_summit_pages": ("| console: planners", "## 11. Console"),
-    "partner_webhooks": ("| partners: webhook", "## 12. Partners"),
-    "partner_feed": ("| partners: event feed", "## 13. Partners"),
+    "partners_webhooks": ("| partners: webhook", "## 12. Partners"),
+    "partners_feed": ("| partners: event feed", "## 13. Partners"),
 }
 
 

@@ -333,13 +333,13 @@ async def deliver_next(
     client: httpx.AsyncClient,
     settings: Settings,
     subscription_id: str,
-) -> bool:
-    """Sends the subscription's next deliverable event, if any, and records the attempt; False when there
-    was none. The claim, the request and its outcome are one transaction (the guarantee at the top)."""
+) -> Outcome | None:
+    """Sends the subscription's next deliverable event, if any, and records the attempt; its outcome, None
+    when there was none. The claim, the request and its outcome are one transaction (the guarantee above)."""
     async with sessions() as session, session.begin():
         delivery = await store.claim_delivery(session, subscription_id)
         if delivery is None:
-            return False
+            return None
         subscription = await session.get(WebhookSubscriptionRow, subscription_id)
         assert subscription is not None  # locked with its delivery's claim: deleting it waits for us
         now = datetime.now(UTC)
@@ -372,14 +372,14 @@ async def deliver_next(
         if outcome.acknowledged:
             delivery.status = "delivered"
             delivery.delivered_at = datetime.now(UTC)
-            return True
+            return outcome
         wait = retries.next_wait(settings.webhook_retry_seconds, delivery.attempts)
         if wait is not None:
             delivery.next_attempt_at = datetime.now(UTC) + timedelta(seconds=wait)
-            return True
+            return outcome
         delivery.status = "failed"
         await mark_failing(session, subscription, delivery, outcome)
-    return True
+    return outcome
 
 
 async def mark_failing(
@@ -426,8 +426,10 @@ async def mark_failing(
 class Dispatcher:
     """Delivers pending deliveries: one drain per subscription with due deliveries (its own queue), at most
     ``webhook_subscription_concurrency`` requests in flight for it (one per subject) and
-    ``webhook_concurrency`` in all, so a slow or dead endpoint holds only its own slots for its timeout.
-    Woken by NOTIFY when deliveries are added or queued again, and polls for retries falling due."""
+    ``webhook_concurrency`` in all. A subscription whose last attempt failed gets one request in flight
+    until one succeeds again, so dead endpoints never take the slots the healthy ones need: each holds one
+    for its timeout at most. Woken by NOTIFY when deliveries are added or queued again, and polls for
+    retries falling due."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], database_url: str, settings: Settings
@@ -437,6 +439,7 @@ class Dispatcher:
         self.settings = settings
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self._unhealthy: set[str] = set()
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
 
@@ -481,25 +484,31 @@ class Dispatcher:
             self._again.add(subscription_id)  # looked at again when the running drain ends
             return
 
-        async def worker() -> None:
+        async def worker(number: int) -> None:
             while not stop.is_set():
+                if number > 0 and subscription_id in self._unhealthy:
+                    return  # one request at a time to an endpoint that is failing
                 async with slots:
                     try:
-                        progressed = await deliver_next(self.sessions, client, self.settings, subscription_id)
+                        outcome = await deliver_next(self.sessions, client, self.settings, subscription_id)
                     except Exception as exc:
                         # The database is away, say: the delivery stays as it was; wait before trying again.
                         log.warning("delivery failed to run", subscription=subscription_id, error=repr(exc))
                         await _first(stop.wait(), seconds=1.0)
-                        progressed = False
-                if not progressed:
+                        outcome = None
+                if outcome is None:
                     return
+                if outcome.acknowledged:
+                    self._unhealthy.discard(subscription_id)
+                else:
+                    self._unhealthy.add(subscription_id)
 
         async def drain() -> None:
             try:
                 while True:
                     self._again.discard(subscription_id)
                     workers = self.settings.webhook_subscription_concurrency
-                    await asyncio.gather(*(worker() for _ in range(workers)))
+                    await asyncio.gather(*(worker(number) for number in range(workers)))
                     if subscription_id not in self._again or stop.is_set():
                         return
             finally:

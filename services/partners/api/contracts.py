@@ -101,7 +101,7 @@ async def get_schema(
     summary="The AsyncAPI document of every topic",
     response_class=YamlResponse,
     responses={
-        200: {"content": {"application/yaml": {"schema": {"type": "string"}}}},
+        200: {"content": {"application/yaml": {"schema": {"type": "object"}}}},
         304: {"description": "Not modified: the ETag in If-None-Match is current"},
     },
 )
