@@ -282,6 +282,7 @@ async def _webhooks(
     rate: float,
     seconds: float,
     grace: float,
+    drain: float,
     pids: dict[str, tuple[int, bool]],
     echo: Callable[[str], None],
 ) -> dict[str, Any]:
@@ -325,7 +326,13 @@ async def _webhooks(
             waited = await _until(deliveries, {(n, s) for n in range(SUBSCRIPTIONS) for s in warm}, 120)
             echo(f"  the warm-up's {WARMUP_EVENTS * SUBSCRIPTIONS} deliveries arrived in {waited} s")
             dead = list(range(SUBSCRIPTIONS - DEAD, SUBSCRIPTIONS))
+            behind: set[tuple[int, str]] = set()  # the previous phase's deliveries to live endpoints
             for phase, label in PHASES:
+                # Each phase from an empty queue: when the gateway fell behind, its backlog would
+                # otherwise sit in front of the next phase's events (deliveries go out in order).
+                drained = await _until(deliveries, behind, drain)
+                if behind:
+                    echo(f"  waited {drained} s for the previous phase's last deliveries")
                 dead_now = [] if phase == "alive" else dead
                 for n in dead_now:
                     url = dead_urls[phase].format(n=n)
@@ -339,10 +346,13 @@ async def _webhooks(
                 )
                 activity = Activity(asyncpg_dsn(stack.database_url("partners")))
                 activity.start()
-                cpu_before, started = cpu_snapshot(pids), time.monotonic()
+                cpu_before, started, started_wall = cpu_snapshot(pids), time.monotonic(), time.time()
                 subjects, errors = await _load(pledges, submissions_per_s, seconds)
-                waited = await _until(deliveries, {(n, s) for n in live for s in subjects}, grace)
+                behind = {(n, s) for n in live for s in subjects}
+                waited = await _until(deliveries, behind, grace)
                 elapsed = time.monotonic() - started
+                # Every delivery that reached an endpoint meanwhile, of this phase's events or earlier.
+                sent = sum(1 for r in deliveries.read() if started_wall <= r[5] <= started_wall + elapsed)
                 cpu = cpu_usage(cpu_before, cpu_snapshot(pids), elapsed)
                 database = await activity.stop()
                 figures = _phase_figures(deliveries.read(), subjects, live, dead_now)
@@ -351,15 +361,18 @@ async def _webhooks(
                     "label": label,
                     "submission_errors": errors,
                     "waited_after_load_s": waited,
+                    "previous_backlog_wait_s": drained,
+                    "deliveries_received_during_phase": sent,
+                    "deliveries_per_s_sustained": round(sent / elapsed, 1),
                     **figures,
                     "baseline_received": len(floor),
                     "baseline_latency": summary_ms(floor),
                     "cpu": cpu,
                     "gateway_database_activity": database,
-                    # The gateway's CPU over the phase per delivery to a live endpoint (the dead ones'
-                    # attempts cost too: with some dead, this overstates a live delivery's cost a little).
+                    # The gateway's CPU over the phase per delivery that reached a live endpoint (the
+                    # dead ones' attempts cost too: with some dead, this overstates a delivery's cost).
                     "gateway_cpu_ms_per_delivery": round(
-                        cpu["cores_used"][GATEWAY] * elapsed * 1000 / max(1, figures["delivered"]), 2
+                        cpu["cores_used"][GATEWAY] * elapsed * 1000 / max(1, sent), 2
                     ),
                 }
                 lat = figures["latency"]
@@ -381,6 +394,7 @@ def partners_webhooks(
     rate: float = 100,
     seconds: float = 60,
     grace: float = 30,
+    drain: float = 180,
     echo: Callable[[str], None] = print,
     loop_runner: LoopRunner[Any] = asyncio.run,
 ) -> dict[str, Any]:
@@ -414,7 +428,9 @@ def partners_webhooks(
             "PostgreSQL (all backends)": (stack.processes["postgres"].popen.pid, True),
             "Kafka broker": (stack.processes["kafka"].popen.pid, False),
         }
-        phases = loop_runner(_webhooks(stack, ports, Deliveries(out), rate, seconds, grace, pids, echo))
+        phases = loop_runner(
+            _webhooks(stack, ports, Deliveries(out), rate, seconds, grace, drain, pids, echo)
+        )
     finally:
         receiver.terminate()
         try:
@@ -448,6 +464,7 @@ def partners_webhooks(
         "submissions_per_s": rate / SUBSCRIPTIONS,
         "seconds": seconds,
         "grace_s": grace,
+        "drain_s": drain,
         "dead_endpoints": DEAD,
         "gateway_settings": {
             "webhook_concurrency": settings.webhook_concurrency,
@@ -771,12 +788,19 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             "next pass by comparison; nothing missing). Deliveries without the three Standard Webhooks "
             "headers: " + ", ".join(f"{p[name]['unsigned']}" for name, _ in PHASES) + ".",
             "",
-            "CPU (cores used over each phase, including the wait for the last deliveries):",
+            "Each phase starts once the previous phase's deliveries have all arrived (at most "
+            f"{hooks['drain_s']:g} s), so a backlog never sits in front of the next phase's events; a phase "
+            f"lasts its load plus up to {hooks['grace_s']:g} s for its last deliveries. CPU (cores used over "
+            "each phase), and the deliveries per second the gateway sustained (all that reached the "
+            "receiver during the phase, earlier events' included):",
             "",
-            "| phase | cores used | gateway CPU ms per delivery | whole machine busy (others' work too) |",
-            "|---|---|---|---|",
+            "| phase | waited first for the previous phase's backlog, s | deliveries received during the "
+            "phase, per s | cores used | gateway CPU ms per delivery | "
+            "whole machine busy (others' work too) |",
+            "|---|---|---|---|---|---|",
             *[
-                f"| {p[name]['label']} | {_cores(p[name]['cpu'])} | "
+                f"| {p[name]['label']} | {p[name]['previous_backlog_wait_s']} | "
+                f"{p[name]['deliveries_per_s_sustained']} | {_cores(p[name]['cpu'])} | "
                 f"{p[name]['gateway_cpu_ms_per_delivery']} | "
                 f"{p[name]['cpu']['machine_share'].get('busy', 0) * 100:.0f} % |"
                 for name, _ in PHASES
