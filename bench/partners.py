@@ -327,12 +327,18 @@ async def _webhooks(
             echo(f"  the warm-up's {WARMUP_EVENTS * SUBSCRIPTIONS} deliveries arrived in {waited} s")
             dead = list(range(SUBSCRIPTIONS - DEAD, SUBSCRIPTIONS))
             behind: set[tuple[int, str]] = set()  # the previous phase's deliveries to live endpoints
-            for phase, label in PHASES:
+            previous = None
+            for phase, label in [*PHASES, ("end", "")]:
                 # Each phase from an empty queue: when the gateway fell behind, its backlog would
                 # otherwise sit in front of the next phase's events (deliveries go out in order).
                 drained = await _until(deliveries, behind, drain)
-                if behind:
+                if previous is not None:
                     echo(f"  waited {drained} s for the previous phase's last deliveries")
+                    got = {(r[0], r[3]) for r in deliveries.read()}
+                    results[previous]["never_arrived"] = len(behind - got)
+                if phase == "end":
+                    break
+                previous = phase
                 dead_now = [] if phase == "alive" else dead
                 for n in dead_now:
                     url = dead_urls[phase].format(n=n)
@@ -727,6 +733,47 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+# A py-spy profile (`py-spy record -r 50 -d 15`) of the gateway during the all-alive phase of a --quick run
+# on 2026-12-06, with the gateway of i18-G bd96019.
+PROFILE = (
+    "Where the gateway's CPU goes (a py-spy profile of its process during an all-alive phase, --quick, "
+    "2026-12-06): 86 % of its main thread's samples were in `deliver_next`, and of those about 46 % in "
+    "httpx sending the request and reading the answer and most of the rest in SQLAlchemy's session: the "
+    "claim, the subscription's and the delivery's reads, the attempt's insert, the delivery's update and "
+    "the commit, a transaction per delivery held open around the POST (pg_stat_activity: 9 to 10 of the "
+    "gateway's connections 'idle in transaction' on average)."
+)
+
+
+def _meaning(hooks: dict[str, Any]) -> list[str]:
+    """What the figures say, from the figures."""
+    p = hooks["phases"]
+    alive = p["alive"]
+    ms = alive["gateway_cpu_ms_per_delivery"]
+    cores = alive["cpu"]["cores_used"].get(GATEWAY, 0.0)
+    p99, floor = alive["latency"]["p99_ms"], alive["baseline_latency"]["p99_ms"]
+    share = (
+        f"The raw consumer's p99 ({_ms(floor)} ms) is the platform's share (commit, relay, Kafka, a "
+        f"consumer's fetch); the rest of the {_ms(p99)} ms p99 at the endpoints is the gateway's own: "
+        "consuming, fanning out, queueing and the POST. "
+        if p99 is not None and floor is not None
+        else ""
+    )
+    return [
+        f"What it means: with all endpoints alive the gateway spent {ms} ms of CPU per delivery, so "
+        f"{hooks['deliveries_per_s']:g} deliveries/s need about {ms * hooks['deliveries_per_s'] / 1000:.2f} "
+        f"of a core; it got {cores:.2f} (the whole machine "
+        f"{alive['cpu']['machine_share'].get('busy', 0) * 100:.0f} % busy, other work included) and "
+        f"sustained {alive['deliveries_per_s_sustained']}/s. When it cannot keep up, the latency is time "
+        f"in its queue and grows through the phase. {share}With endpoints dead, every failed attempt costs "
+        "CPU as well (a refusal fails at once and is retried after 5 s; a black hole holds a connection "
+        "and a database transaction for the timeout), and the gateway's share of a busy machine changes "
+        "from phase to phase (cores used above): compare the CPU per delivery, not only the latencies.",
+        "",
+        PROFILE,
+    ]
+
+
 def _cores(cpu: dict[str, Any]) -> str:
     return ", ".join(f"{name} {used:.2f}" for name, used in cpu["cores_used"].items())
 
@@ -761,13 +808,16 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             "bound but not listening (connection refused at once), then to a path that reads the request "
             "and never answers (the gateway waits for its timeout).",
             "",
-            "| phase | events | deliveries expected to live endpoints | delivered | missing | duplicates | "
+            "| phase | events | deliveries expected to live endpoints | delivered | not arrived within the "
+            f"grace | never arrived (after up to {hooks['drain_s']:g} s more) | duplicates | "
             "p50 ms | p90 ms | p99 ms | max ms | worst endpoint's p99 ms | raw consumer p50 / p99 ms | "
             "waited after the load, s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             *[
                 f"| {p[name]['label']} | {p[name]['events']:,} | {p[name]['expected_deliveries']:,} | "
-                f"{p[name]['delivered']:,} | {p[name]['missing']:,} | {p[name]['duplicates']:,} | "
+                f"{p[name]['delivered']:,} | {p[name]['missing']:,} | "
+                f"{p[name].get('never_arrived', 'n/a')} | "
+                f"{p[name]['duplicates']:,} | "
                 f"{_ms(p[name]['latency']['p50_ms'])} | {_ms(p[name]['latency']['p90_ms'])} | "
                 f"{_ms(p[name]['latency']['p99_ms'])} | {_ms(p[name]['latency']['max_ms'])} | "
                 f"{_ms(p[name]['worst_endpoint_p99_ms'])} | {_ms(p[name]['baseline_latency']['p50_ms'])} / "
@@ -806,6 +856,8 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
                 for name, _ in PHASES
             ],
             "",
+            *_meaning(hooks),
+            "",
         ]
     feed = results["benchmarks"].get("partners_feed")
     if feed is not None and "error" not in feed:
@@ -840,7 +892,13 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             ],
             "",
             f"Feed / raw (best of each): **{feed['ratio']:.2f}**; every event read once: "
-            f"**{'PASS' if feed['passed'] else 'FAIL'}**.",
+            f"**{'PASS' if feed['passed'] else 'FAIL'}**. What it means: a partner rebuilding its view from "
+            f"these {feed['events']:,} events through the feed waits about "
+            f"{feed['events'] / feed['feed_events_per_s']:.0f} s (best round), a Kafka client about "
+            f"{feed['events'] / feed['raw_events_per_s']:.0f} s. Each page is one request in which the "
+            "gateway reads the partitions from the cursor with a consumer of no group, merges them and "
+            "answers structured JSON (services/partners/service.py `read_feed`): the page's fixed cost, "
+            "not the bytes, sets the rate.",
             "",
         ]
     return out
