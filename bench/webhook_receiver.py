@@ -59,6 +59,8 @@ class Receiver:
                 self.record(path, headers, body, arrived)
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            return  # the receiver stopping with connections still open (the black holes'): nothing to report
         finally:
             writer.close()
 
