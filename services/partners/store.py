@@ -6,13 +6,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.partners.models import (
-    PartnerNotificationRow,
     PartnerRow,
     WebhookAttemptRow,
     WebhookDeliveryRow,
@@ -106,44 +105,51 @@ async def add_deliveries(
     await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
 
 
-# The first due delivery of the subscription whose subject has no earlier delivery pending (its previous
-# event must succeed first). SKIP LOCKED: a delivery another worker or replica holds is passed over, and the
-# next of its subject is not eligible either (the held one is still pending, with a lower seq).
-_CLAIM = text(
-    """
-    SELECT d.id FROM webhook_delivery d
-    WHERE d.subscription_id = :subscription_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+# The dispatcher's statements (service.deliver_batch), on asyncpg connections of its own.
+SUBSCRIPTION_TO_DELIVER = """
+    SELECT partner_id, url, secret, previous_secret, previous_secret_until
+    FROM webhook_subscription WHERE id = $1 AND status = 'active'
+"""
+# The first due delivery of each subject of the subscription (no earlier delivery of that subject pending:
+# its previous event must succeed first), oldest first. SKIP LOCKED: a delivery another worker or replica
+# holds is passed over, and the next of its subject is not eligible either (the held one is still pending,
+# with a lower seq).
+CLAIM = """
+    SELECT d.id, d.event_id, d.event_type, d.body, d.attempts FROM webhook_delivery d
+    WHERE d.subscription_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= now()
       AND NOT EXISTS (
         SELECT 1 FROM webhook_delivery e
         WHERE e.subscription_id = d.subscription_id AND e.subject = d.subject
           AND e.status = 'pending' AND e.seq < d.seq
       )
     ORDER BY d.seq
-    LIMIT 1
+    LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
-    """
-)
-
-
-async def claim_delivery(session: AsyncSession, subscription_id: str) -> WebhookDeliveryRow | None:
-    """Locks the next deliverable delivery of an active subscription for this transaction."""
-    subscription = await session.execute(
-        select(WebhookSubscriptionRow)
-        .where(
-            col(WebhookSubscriptionRow.id) == subscription_id, col(WebhookSubscriptionRow.status) == "active"
-        )
-        .execution_options(populate_existing=True)
+"""
+RECORD_ATTEMPT = """
+    INSERT INTO webhook_attempt (delivery_id, attempt, at, status_code, latency_ms, response_excerpt, error)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+# $3: the next attempt's time while pending (else unchanged); $4: when it was delivered.
+RECORD_OUTCOME = """
+    UPDATE webhook_delivery
+    SET status = $2, attempts = attempts + 1, next_attempt_at = coalesce($3, next_attempt_at),
+        delivered_at = $4
+    WHERE id = $1
+"""
+MARK_FAILING = """
+    WITH failing AS (
+        UPDATE webhook_subscription
+        SET status = 'failing', failing_since = now(), updated_at = now(), version = version + 1
+        WHERE id = $1
     )
-    if subscription.scalar_one_or_none() is None:
-        return None
-    found = (await session.execute(_CLAIM, {"subscription_id": subscription_id})).scalar()
-    if found is None:
-        return None
-    return await session.get(WebhookDeliveryRow, found, populate_existing=True)
-
-
-async def record_attempt(session: AsyncSession, attempt: WebhookAttemptRow) -> None:
-    session.add(attempt)
+    SELECT contact_email FROM partner WHERE id = $2
+"""
+NOTIFY_PARTNER = """
+    INSERT INTO partner_notification
+        (id, partner_id, subscription_id, kind, message, contact_email, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
 
 
 async def requeue(
@@ -180,12 +186,3 @@ async def requeue(
 
 async def wake(session: AsyncSession) -> None:
     await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
-
-
-async def add_notification(session: AsyncSession, notification: PartnerNotificationRow) -> None:
-    session.add(notification)
-
-
-async def now(session: AsyncSession) -> datetime:
-    found: datetime = (await session.execute(select(func.now()))).scalar_one()
-    return found

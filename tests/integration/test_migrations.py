@@ -47,6 +47,18 @@ TABLES = {
         "alembic_version",
         "idempotency_key",
     },
+    # The partner gateway (issue 18); it publishes nothing, but its runtime's relay reads an outbox.
+    "partners": {
+        "outbox",
+        "inbox",
+        "partner",
+        "webhook_subscription",
+        "webhook_delivery",
+        "webhook_attempt",
+        "partner_notification",
+        "alembic_version",
+        "idempotency_key",
+    },
 }
 
 
