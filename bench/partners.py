@@ -734,14 +734,15 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 # A py-spy profile (`py-spy record -r 50 -d 15`) of the gateway during the all-alive phase of a --quick run
-# on 2026-12-06, with the gateway of i18-G bd96019.
+# on 2026-12-06, with the batched dispatcher of i18-G dabe954 (423 samples of its main thread).
 PROFILE = (
     "Where the gateway's CPU goes (a py-spy profile of its process during an all-alive phase, --quick, "
-    "2026-12-06): 86 % of its main thread's samples were in `deliver_next`, and of those about 46 % in "
-    "httpx sending the request and reading the answer and most of the rest in SQLAlchemy's session: the "
-    "claim, the subscription's and the delivery's reads, the attempt's insert, the delivery's update and "
-    "the commit, a transaction per delivery held open around the POST (pg_stat_activity: 9 to 10 of the "
-    "gateway's connections 'idle in transaction' on average)."
+    "2026-12-06, the batched dispatcher): 64 % of its main thread's samples were in httpx sending the "
+    "requests, and 17 % in httpcore's `current_async_library`, which runs `import sniffio` on every call: "
+    "sniffio is not installed here, so each call searches the import path again (13 % of all samples in "
+    "the import machinery). Installing sniffio (a dependency httpx's async stack expects) should take "
+    "that off. pg_stat_activity: 6 to 7.5 of the gateway's connections 'idle in transaction' on average, "
+    "each batch's transaction held open around its POSTs."
 )
 
 
