@@ -41,7 +41,7 @@ POSTGRES_USER = "uncops-postgres"  # PostgreSQL refuses to run as root
 SERVICES = ("pledges", "cases", "summit")
 CONSOLE = "console"  # in front of the three: the web pages
 PARTNERS = "partners"  # the partner gateway (issue 18): its own database, no workers
-DATABASES = (*SERVICES, PARTNERS)
+DATABASES = (*SERVICES, PARTNERS, CONSOLE)  # each its own PostgreSQL database and migrations
 
 
 class StackError(Exception):
@@ -322,6 +322,7 @@ class LocalStack:
         # SIGINT is PostgreSQL's "fast shutdown": clients are disconnected, data is flushed.
         self.spawn("postgres", argv, stop_signal=signal.SIGINT, user=user, cwd=Path("/"))
         self.wait_for("postgres", lambda: asyncio.run(_pg_ready(self.ports.postgres)), 60)
+        # The partner gateway's and the console's own databases too (issue 18).
         asyncio.run(_create_databases(self.ports.postgres, [f"uncops_{s}" for s in DATABASES]))
 
     # ---- Kafka
@@ -445,11 +446,24 @@ class LocalStack:
         )
         self.wait_for("temporal", lambda: asyncio.run(_temporal_ready(self.ports.temporal)), 90)
 
+    # ---- the local mail catcher (notifications to people, issue 18)
+    @property
+    def mail_dir(self) -> Path:
+        return self.run_dir / "mail"
+
+    def start_mailcatcher(self) -> None:
+        """aiosmtpd on SMTP_PORT, each message an .eml file under <run dir>/mail/ (deploy/mailcatcher.py)."""
+        self.check_ports(["smtp"])
+        argv = [sys.executable, "-m", "deploy.mailcatcher", "--port", str(self.ports.smtp)]
+        self.spawn("mailcatcher", [*argv, "--folder", str(self.mail_dir)])
+        self.wait_for("mailcatcher", functools.partial(_port_open, self.ports.smtp), 30)
+
     def start_infrastructure(self) -> None:
         self.check_ports(["postgres", "kafka", "kafka_controller", "temporal", "temporal_ui"])
         self.start_postgres()
         self.start_kafka()
         self.start_temporal()
+        self.start_mailcatcher()
         self.prepare()
 
     def prepare(self) -> None:
@@ -579,6 +593,14 @@ async def _worker_polling(port: int, queue: str) -> bool:
         return False
 
 
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def _http_ok(url: str) -> bool:
     import urllib.request
 
@@ -606,9 +628,21 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
     try:
         stack.acquire()
         stack.check_ports(
-            ["postgres", "kafka", "kafka_controller", "temporal", "temporal_ui", *SERVICES, PARTNERS, CONSOLE]
+            [
+                "postgres",
+                "kafka",
+                "kafka_controller",
+                "temporal",
+                "temporal_ui",
+                "smtp",
+                *SERVICES,
+                PARTNERS,
+                CONSOLE,
+            ]
         )
         print(f"starting the UNCOPS Platform stack (data in {stack.run_dir})", flush=True)
+        if demo:
+            _demo_warnings()
         started = time.monotonic()
         stack.start_infrastructure()
         stack.start_services()
@@ -642,6 +676,18 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
         print("stopped: no process left running", flush=True)
 
 
+# Notifications to people (issue 18): with the demo, case deadlines warn after this share of their time
+# instead of 80 %, so the first deadline emails come minutes after loading (a reply due in 10 working days
+# warns after about 4 minutes) rather than in a week. Said in the banner; CASE_POLICY__WARN_AT_FRACTION set
+# by the person running the stack wins, and `make run` without the demo keeps the policy's own figure.
+DEMO_WARN_AT_FRACTION = "0.0002"
+
+
+def _demo_warnings() -> None:
+    if "CASE_POLICY__WARN_AT_FRACTION" not in os.environ:
+        os.environ["CASE_POLICY__WARN_AT_FRACTION"] = DEMO_WARN_AT_FRACTION
+
+
 def _load_demo(ports: Ports) -> None:
     from deploy.demo.load import load_demo_data
 
@@ -666,8 +712,19 @@ def _banner(stack: LocalStack, seconds: float) -> str:
             f"  Temporal    127.0.0.1:{p.temporal}  (gRPC)   Web UI http://127.0.0.1:{p.temporal_ui}",
             f"  Kafka       127.0.0.1:{p.kafka}",
             f"  PostgreSQL  postgresql://postgres@127.0.0.1:{p.postgres}/uncops_<service>",
+            f"  mail        SMTP 127.0.0.1:{p.smtp}, caught as .eml in {stack.mail_dir}"
+            f"  (http://127.0.0.1:{p.console}/mail)",
             f"  logs        {stack.logs}",
             "  a token:    .venv/bin/uncops token --role planner",
+            *(
+                [
+                    "  deadlines:  case deadlines warn after "
+                    f"{float(os.environ['CASE_POLICY__WARN_AT_FRACTION']):.2%} of their time "
+                    "(CASE_POLICY__WARN_AT_FRACTION; the rule: 80 %): deadline emails within minutes"
+                ]
+                if "CASE_POLICY__WARN_AT_FRACTION" in os.environ
+                else []
+            ),
             "",
         ]
     )

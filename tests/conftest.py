@@ -87,7 +87,10 @@ def platform(stack: LocalStack) -> LocalStack:
         stack.start_service(service, "relay")
     stack.start_service("summit", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15")
     stack.start_service("pledges", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15")
-    stack.start_service("console")
+    # Notifications to people (issue 18): the console's consumer and email sender as their own process, so a
+    # test can kill it; its digests composed by the tests when they choose.
+    stack.start_service("console", "serve", UNCOPS_BACKGROUND="false")
+    stack.start_service("console", "consume", UNCOPS_CONSUMER_STALL_SECONDS="15", UNCOPS_DIGESTS="false")
     stack.start_service("partners", "serve", **PARTNERS_ENV)
     return stack
 

@@ -62,10 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         ("migrate", "apply a service's database migrations"),
     ):
         sub = commands.add_parser(name, help=help_text)
-        # The partner gateway serves, consumes, relays and migrates like the three, but has no worker.
-        choices = {"serve": (*SERVICES, PARTNERS, CONSOLE), "worker": SERVICES}.get(
-            name, (*SERVICES, PARTNERS)
-        )
+        # The console and the partner gateway serve, consume and migrate their own databases; only the three
+        # have workers, and the console publishes nothing (no relay).
+        choices = {
+            "serve": (*SERVICES, PARTNERS, CONSOLE),
+            "consume": (*SERVICES, PARTNERS, CONSOLE),
+            "migrate": (*SERVICES, PARTNERS, CONSOLE),
+            "worker": SERVICES,
+        }.get(name, (*SERVICES, PARTNERS))
         sub.add_argument("service", choices=choices)
     commands.add_parser("topics", help="create the Kafka topics and their DLQs")
     add_import_parser(commands)

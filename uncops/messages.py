@@ -210,8 +210,17 @@ def needed(document: dict[str, Any] | None = None) -> list[str]:
         *agenda_words(summit := api_document("summit")),
         *summit_words(summit),
         *pledge_words(),
+        *notification_words(),
     )
     return sorted(set(words))
+
+
+def notification_words() -> Iterator[str]:
+    """Notifications to people (issue 18): the notices' sentences and their words, the kinds' names, what
+    the emails say (their templates are text, which the extraction of the pages' HTML does not read)."""
+    from services.console.domain import notifications
+
+    yield from notifications.MESSAGES
 
 
 def french() -> Catalog:

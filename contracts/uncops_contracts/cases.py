@@ -182,6 +182,9 @@ class CaseSummary(EventPayload):
     prosecution_outcome: ProsecutionOutcome | None
     closure_reason: ClosureReason | None
     deadlines: list[CaseDeadline]
+    assigned_officer: str | None = Field(
+        default=None, description="The subject of the conduct officer the case is assigned to, once assigned"
+    )
 
 
 class _CaseEvent(EventPayload):

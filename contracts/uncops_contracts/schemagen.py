@@ -19,7 +19,7 @@ from uncops_contracts.topics import TOPICS, Topic
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # The version of the contracts package (contracts/pyproject.toml); a test keeps the two in step. A
 # constant rather than importlib.metadata so generation does not depend on what happens to be installed.
-DOCUMENT_VERSION = "1.0.0"
+DOCUMENT_VERSION = "1.1.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 
 Schema = dict[str, Any]

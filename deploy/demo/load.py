@@ -28,6 +28,9 @@ DATA = Path(__file__).parent / "pledges-2018.json"
 
 def load_demo_data(ports: Ports) -> str:
     settings = Settings()
+    # Notifications to people (issue 18): the people the demo's deadlines concern sign in first, so the
+    # console knows them (with an email) when the events come.
+    people = sign_in_demo_people(f"http://127.0.0.1:{ports.console}")
     planner = {"Authorization": f"Bearer {issue_token(settings, Role.PLANNER, subject='demo-planner')}"}
     pledges_url = f"http://127.0.0.1:{ports.pledges}"
     summit_url = f"http://127.0.0.1:{ports.summit}"
@@ -59,5 +62,62 @@ def load_demo_data(ports: Ports) -> str:
         next_summit = load_next_summit(client, summit_url, planner, settings)
     cases = load_demo_cases(cases_url, settings)
     return (
-        f"demo data: {submitted} pledges submitted and accepted, {summit}, {waiting}, {next_summit}, {cases}"
+        f"demo data: {submitted} pledges submitted and accepted, {summit}, {waiting}, {next_summit}, "
+        f"{cases}; {people}"
     )
+
+
+def demo_people() -> list[dict[str, str]]:
+    """Who signs in for the demo: a conduct officer of every mission, a planner, and the focal point (in
+    French) of the State with the most formed-police-unit cases, whose replies to notifications fall due."""
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from deploy.demo.cases import plan
+
+    states = Counter(
+        case.intake["police_contributing_country"]
+        for case in plan(datetime.now(UTC).date())
+        if case.intake["personnel_category"] == "formed_police_unit"
+    )
+    state = states.most_common(1)[0][0]
+    return [
+        {
+            "role": "conduct_officer",
+            "name": "Demo conduct officer",
+            "email": "conduct.officer@demo.un.example",
+        },
+        {"role": "planner", "name": "Demo planner", "email": "planner@demo.un.example"},
+        {
+            "role": "state_focal_point",
+            "member_state": state,
+            "name": f"Demo focal point of {state}",
+            "email": f"focal.point.{state.lower()}@demo.un.example",
+            "language": "fr",
+        },
+    ]
+
+
+def sign_in_demo_people(console_url: str) -> str:
+    """Each demo person signs in through the console's own sign-in page, as a person would: the console
+    records them in its directory with their email and language."""
+    import re
+
+    emails = []
+    for person in demo_people():
+        with httpx.Client(base_url=console_url, timeout=30) as browser:
+            page = browser.get("/sign-in")
+            page.raise_for_status()
+            found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            if found is None:
+                raise RuntimeError("the console's sign-in page has no CSRF token")
+            token = found.group(1)
+            if person.get("language") == "fr":
+                browser.post("/language", data={"csrf_token": token, "language": "fr", "next": "/sign-in"})
+            form = {"csrf_token": token, "next": "/", "member_state": "", **person}
+            form.pop("language", None)
+            signed = browser.post("/sign-in", data=form)
+            if signed.status_code != 303:
+                raise RuntimeError(f"demo sign-in refused ({signed.status_code}): {signed.text[:300]}")
+            emails.append(person["email"])
+    return f"signed in to the console with emails: {', '.join(emails)}"

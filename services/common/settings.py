@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     pledges_database_url: str | None = None
     cases_database_url: str | None = None
     summit_database_url: str | None = None
+    # Notifications to people (issue 18): the console's own database (people, notifications, email outbox).
+    console_database_url: str | None = None
     database_pool_size: int = 20
     # The hot paths' own asyncpg connections (ServiceRuntime.driver_connection), beside the engine's.
     database_driver_pool_size: int = 10
@@ -145,6 +147,18 @@ class Settings(BaseSettings):
                 f"(the path the partner gateway serves the schemas at), got {value!r}"
             )
         return value
+
+    # Notifications to people (issue 18): email over SMTP (the local mail catcher by default), the digest's
+    # hour (UTC) and whether the console composes digests by itself (tests compose them on demand).
+    smtp_host: str = Field("127.0.0.1", validation_alias=_env("SMTP_HOST"))
+    smtp_port: int = Field(1025, validation_alias=_env("SMTP_PORT"))
+    smtp_starttls: bool = Field(False, validation_alias=_env("SMTP_STARTTLS"))
+    smtp_username: str | None = Field(None, validation_alias=_env("SMTP_USERNAME"))
+    smtp_password: SecretStr | None = Field(None, validation_alias=_env("SMTP_PASSWORD"))
+    smtp_timeout_seconds: float = Field(10.0, gt=0, validation_alias=_env("SMTP_TIMEOUT_SECONDS"))
+    mail_from: str = Field("UNCOPS <no-reply@uncops.local>", validation_alias=_env("UNCOPS_MAIL_FROM"))
+    notification_digest_hour: int = Field(7, ge=0, le=23, validation_alias=_env("UNCOPS_DIGEST_HOUR"))
+    notification_digests: bool = Field(True, validation_alias=_env("UNCOPS_DIGESTS"))
 
     # ---- The partner gateway (services/partners, issue 18): webhooks, the event feed, schemas at their URLs.
     partners_database_url: str | None = None

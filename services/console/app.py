@@ -5,23 +5,28 @@ metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.common import interactive_docs, observability
 from services.common.app import Health, Readiness, TraceAndMetricsMiddleware
+from services.common.database import ping
+from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import CONSOLE, DEVELOPMENT_CONSOLE_SECRET, Settings
+from services.console import consumers
 from services.console.api import (
     agenda,
     attachments,
@@ -30,6 +35,8 @@ from services.console.api import (
     cases,
     delegations,
     home,
+    mail,
+    notifications,
     pledges,
     programme,
     reports,
@@ -39,9 +46,22 @@ from services.console.api import (
 )
 from services.console.gateway import Apis, ApiTime, Refused, SignInAgain, waiting
 from services.console.pages import CsrfRefused, NotSignedIn, back_to, render, see_other, sign_in_url
+from services.console.service import notifications as notifying
 from services.console.service.people import LocalSignInRefused
 
 HERE = Path(__file__).parent
+
+# Notifications to people (issue 18): the console's own database, its consumer of the three topics and its
+# email sender, run by the same ServiceRuntime as the other services (`uncops consume console`, or in the
+# console's process unless UNCOPS_BACKGROUND=false). It has no outbox: it publishes nothing.
+SERVICE = ServiceDefinition(
+    name=CONSOLE,
+    title="UNCOPS console",
+    description="Notifications to people: the console's consumer and email sender",
+    routers=(),
+    subscriptions=consumers.subscriptions,
+    background=lambda runtime: notifying.loops(runtime.sessions, runtime.settings),
+)
 SESSION_HOURS = 8
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -146,10 +166,13 @@ def create(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         observability.configure(CONSOLE, settings.log_level)
         app.state.apis = Apis(settings)
+        if settings.background:
+            runtime.start_background(relay=False, consumers=True)
         try:
             yield
         finally:
             await app.state.apis.close()
+            await runtime.close()
 
     app = FastAPI(
         title="UNCOPS console",
@@ -160,6 +183,8 @@ def create(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    runtime = ServiceRuntime(SERVICE, settings)
+    app.state.runtime = runtime
     app.state.identity = sign_in.identity_provider(settings)
     app.add_middleware(
         SessionMiddleware,
@@ -194,8 +219,9 @@ def create(settings: Settings) -> FastAPI:
         calendars.router,
     )
     routers += (pledges.router,)  # the secretariat's review, follow-up and import; the focal points' pledges
+    routers += (notifications.router, mail.router)  # issue 18: notifications, preferences, caught mail
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(notifications.count_unread)])
     interactive_docs.install(app)
     _operations(app)
     _errors(app)
@@ -210,11 +236,17 @@ def _operations(app: FastAPI) -> None:
     @app.get(
         "/readyz",
         tags=["operations"],
-        summary="The three APIs answer",
+        summary="The three APIs and the console's database answer",
         responses={200: {"model": Readiness}, 503: {"model": Readiness, "description": "Not ready"}},
     )
     async def readyz(request: Request) -> JSONResponse:
         checks = await request.app.state.apis.ready()
+        # Its own database too (notifications to people, issue 18).
+        try:
+            await asyncio.wait_for(ping(request.app.state.runtime.engine), 3)
+            checks["database"] = "ok"
+        except (OSError, SQLAlchemyError, TimeoutError) as failed:
+            checks["database"] = type(failed).__name__
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503

@@ -85,6 +85,11 @@ def _day(value: str | date | None, language: Language) -> str:
     return format_date(day, format="medium", locale=LOCALES[language])
 
 
+def day_in(value: str | date | None, language: Language) -> str:
+    """A date as the language writes it (4 Dec 2026; 4 déc. 2026): the notifications' emails use it too."""
+    return _day(value, language)
+
+
 def _moment(value: str | datetime | None, language: Language) -> str:
     if not value:
         return ""
@@ -130,6 +135,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             person=person,
             csrf_token=csrf_token(request),
             path=request.url.path,
+            # The bell's count of unread notifications (api/notifications.count_unread), when known.
+            unread=getattr(request.state, "unread", None),
             **context,
         )
     )

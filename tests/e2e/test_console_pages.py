@@ -45,6 +45,9 @@ async def test_every_officer_page_is_accessible_in_both_languages(
         "attachment-new": f"/cases/{case_id}/attachments/new",
         "statistics": "/cases/statistics",
         "review-flags": "/cases/review-flags",
+        "notifications": "/notifications",
+        "notification-settings": "/notifications/settings",
+        "caught-mail": "/mail",
         "sign-in": "/sign-in",
         "not-found": "/cases/no-such-case",
     }
@@ -219,6 +222,7 @@ async def test_every_planner_and_focal_point_page_is_accessible_in_both_language
         "programme": f"{summit}/programme",
         "programme-print": f"{summit}/programme/print",
         "calendars": "/calendars",
+        "planner-notifications": "/notifications",
     }
     focal_point_pages = {
         "fp-desk": "/",
@@ -231,6 +235,8 @@ async def test_every_planner_and_focal_point_page_is_accessible_in_both_language
         "fp-programme": f"{summit}/programme",
         "fp-cases": "/cases",
         "fp-calendars": "/calendars",
+        "fp-notifications": "/notifications",
+        "fp-notification-settings": "/notifications/settings",
     }
     async with chromium() as browser:
         faults = await _sweep(browser, PLANNER_WORDS[language], "", language, planner_pages)

@@ -47,6 +47,16 @@ TABLES = {
         "alembic_version",
         "idempotency_key",
     },
+    # Notifications to people (issue 18): the console's own database.
+    "console": {
+        "inbox",
+        "person",
+        "case_projection",
+        "notification",
+        "notification_preference",
+        "email_outbox",
+        "alembic_version",
+    },
     # The partner gateway (issue 18); it publishes nothing, but its runtime's relay reads an outbox.
     "partners": {
         "outbox",

@@ -19,7 +19,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def console() -> Iterator[TestClient]:
-    with TestClient(create(Settings(environment="test")), follow_redirects=False) as client:
+    with TestClient(create(Settings(environment="test", background=False)), follow_redirects=False) as client:
         yield client
 
 
@@ -119,7 +119,9 @@ def test_a_page_unknown_is_the_consoles_404_page(console: TestClient) -> None:
 
 
 def test_local_sign_in_is_refused_without_the_development_secret() -> None:
-    settings = Settings(environment="test", jwt_secret="a-real-secret-shared-with-the-identity-provider")
+    settings = Settings(
+        environment="test", background=False, jwt_secret="a-real-secret-shared-with-the-identity-provider"
+    )
     with TestClient(create(settings), follow_redirects=False) as client:
         page = client.get("/sign-in")
         assert ">Sign in</button>" not in page.text
@@ -163,7 +165,7 @@ def test_an_expired_session_returns_to_sign_in_and_back_to_the_page() -> None:
     }
     data = base64.b64encode(json.dumps({"person": person}).encode())
     cookie = TimestampSigner(DEVELOPMENT_CONSOLE_SECRET).sign(data).decode()
-    with TestClient(create(Settings(environment="test")), follow_redirects=False) as client:
+    with TestClient(create(Settings(environment="test", background=False)), follow_redirects=False) as client:
         client.cookies.set("uncops_console", cookie)
         answer = client.get("/cases/some-case?audit=x")
         assert answer.status_code == 303

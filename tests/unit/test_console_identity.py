@@ -16,7 +16,7 @@ from services.console.app import create
 from services.console.domain.sign_in import SignInRefused, claim, person_of_claims
 from services.console.service.people import SIGN_IN_ROLES
 
-SETTINGS = Settings(environment="test")
+SETTINGS = Settings(environment="test", background=False)
 
 
 def person(claims: Mapping[str, object], settings: Settings = SETTINGS) -> tuple[str, str | None, str]:
@@ -59,7 +59,10 @@ def test_a_person_with_no_role_the_console_serves_is_refused(roles: object) -> N
 
 def test_the_claims_named_in_settings_a_dotted_name_reaching_into_an_object() -> None:
     keycloak = Settings(
-        environment="test", oidc_roles_claim="realm_access.roles", oidc_member_state_claim="country"
+        environment="test",
+        background=False,
+        oidc_roles_claim="realm_access.roles",
+        oidc_member_state_claim="country",
     )
     claims = {"realm_access": {"roles": ["offline_access", "state_focal_point"]}, "country": "FRA"}
     assert person(claims, keycloak) == ("state_focal_point", "FRA", "")
@@ -85,6 +88,7 @@ def test_production_with_an_issuer_needs_the_consoles_public_address() -> None:
 def test_with_an_issuer_the_sign_in_page_offers_it_and_forms_may_lead_there() -> None:
     settings = Settings(
         environment="test",
+        background=False,
         jwks_url="https://id.example.org/jwks",
         oidc_issuer="https://id.example.org/realms/un",
         oidc_provider_name="UN Identity",

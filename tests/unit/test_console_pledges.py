@@ -185,7 +185,9 @@ def test_the_progress_page_polls_while_the_import_runs_and_stops_when_done() -> 
     from services.console.domain.pledge_import import read_csv
     from services.console.service.pledges import ImportRun, Imports
 
-    with TestClient(create(Settings(environment="test")), follow_redirects=False) as console:
+    with TestClient(
+        create(Settings(environment="test", background=False)), follow_redirects=False
+    ) as console:
         token = console.get("/sign-in").text.split('name="csrf_token" value="')[1].split('"')[0]
         console.post("/sign-in", data={"csrf_token": token, "role": "planner"})
         imports = console.app.state.pledge_imports = Imports()  # type: ignore[attr-defined]

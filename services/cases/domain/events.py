@@ -82,6 +82,7 @@ def summary(case: Case, now: datetime) -> CaseSummary:
             )
             for d in case.deadlines
         ],
+        assigned_officer=case.assigned_officer,
     )
 
 

@@ -3,14 +3,17 @@ its State owes now), anyone else to their first area; the language switch."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.console.domain.person import LANGUAGES
 from services.console.pages import CsrfChecked, render, safe_next, see_other
-from services.console.service import desk
+from services.console.service import desk, notifications
 from services.console.service.people import signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -35,4 +38,10 @@ async def choose_language(
 ) -> RedirectResponse:
     if language in LANGUAGES:
         request.session["language"] = language
+        person = signed_in(request.session)
+        if person is not None:
+            # Notifications to people (issue 18): their emails follow the language they last chose.
+            with contextlib.suppress(OSError, SQLAlchemyError, TimeoutError):
+                sessions = request.app.state.runtime.sessions
+                await asyncio.wait_for(notifications.record_language(sessions, person.subject, language), 2)
     return see_other(safe_next(next_))

@@ -15,19 +15,24 @@ import asyncio
 import secrets
 import urllib.parse
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from authlib.integrations.base_client import MismatchingStateError
 from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.common.auth import TokenError, TokenVerifier
 from services.common.errors import InvalidField
+from services.common.observability import get_logger
 from services.common.settings import Settings
+from services.console.domain.notifications import valid_email
 from services.console.domain.person import Person
 from services.console.domain.sign_in import SignInRefused, person_of_claims
 from services.console.pages import CsrfChecked, render, safe_next, see_other
+from services.console.service import notifications
 from services.console.service.people import SIGN_IN_ROLES, sign_in_locally
 
 CALLBACK = "/sign-in/callback"
@@ -35,6 +40,7 @@ _NEXT = "sign_in_next"  # the page to go back to, kept in the session across the
 _CLOCK_SKEW_SECONDS = 60
 
 router = APIRouter(include_in_schema=False)
+log = get_logger(__name__)
 
 
 @dataclass
@@ -176,15 +182,42 @@ async def sign_in(
     role: Annotated[str, Form()] = "",
     member_state: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
     next_: Annotated[str, Form(alias="next")] = "/",
 ) -> HTMLResponse | RedirectResponse:
+    address = email.strip()
     try:
         person = sign_in_locally(request.app.state.settings, role, member_state, name)
+        if address and not valid_email(address):
+            raise InvalidField("email", _("Enter an email address such as name@example.org", request))
     except InvalidField as refused:
-        values = {"role": role, "member_state": member_state, "name": name}
+        values = {"role": role, "member_state": member_state, "name": name, "email": email}
         return _page(request, next_, 422, errors={refused.field: refused.reason}, values=values)
     _begin_session(request, person)
+    await _record(request, person, address or None)
     return see_other(safe_next(next_))
+
+
+def _(message: str, request: Request) -> str:
+    from services.console.pages import language, translations
+
+    return translations(language(request)).gettext(message)
+
+
+async def _record(request: Request, person: Person, email: str | None) -> None:
+    """Notifications to people (issue 18): the directory learns who signed in, with their email. A database
+    away does not stop the sign-in: the next one records them."""
+    from services.console.pages import language
+
+    try:
+        await asyncio.wait_for(
+            notifications.record_sign_in(
+                request.app.state.runtime.sessions, person, language(request), email, datetime.now(UTC)
+            ),
+            5,
+        )
+    except (OSError, SQLAlchemyError, TimeoutError) as failed:
+        log.warning("person not recorded in the directory", error=repr(failed))
 
 
 def _begin_session(request: Request, person: Person) -> None:
@@ -226,6 +259,7 @@ async def sign_in_callback(request: Request) -> HTMLResponse | RedirectResponse:
     except SignInRefused as refused:
         return _refused(request, refused)
     _begin_session(request, person)
+    await _record(request, person, person.email)
     return see_other(safe_next(next_))
 
 

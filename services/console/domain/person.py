@@ -26,6 +26,8 @@ class Person(BaseModel):
     subject: str
     token: str = Field(repr=False)
     expires_at: int  # the token's exp, seconds since the epoch
+    # The identity provider's email claim, when it gives one (notifications, issue 18).
+    email: str | None = None
 
     @property
     def areas(self) -> tuple[str, ...]:

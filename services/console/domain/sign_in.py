@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from services.console.domain.notifications import valid_email
 from services.console.domain.person import Person
 from uncops_contracts.reference import is_member_state
 
@@ -59,6 +60,7 @@ def person_of_claims(
         if not state or len(state) != 3 or not is_member_state(state):
             raise SignInRefused("no_state", str(value)[:20] if value is not None else "")
     name = claims.get("name") or claims.get("preferred_username") or ""
+    email = claims.get("email")
     return Person(
         role=role,
         member_state=state,
@@ -66,4 +68,5 @@ def person_of_claims(
         subject=str(claims["sub"]),
         token=token,
         expires_at=expires_at,
+        email=email if isinstance(email, str) and valid_email(email) else None,
     )

@@ -71,7 +71,10 @@ def _offsets(topic: str, cursor: str | None, field: str) -> dict[int, int]:
 
 
 async def _scoped(session: SessionDep, principal: Principal, topic: str) -> None:
-    service.check_topic(topic, await service.readable_topics(session, principal.subject))
+    # Its own transaction, ended before Kafka is read: a stream must not hold a database connection.
+    async with session.begin():
+        readable = await service.readable_topics(session, principal.subject)
+    service.check_topic(topic, readable)
 
 
 @router.get(
