@@ -23,6 +23,9 @@ class SummitRow(SQLModel, table=True):
     languages: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
     # Overall places for delegates; registrations beyond it wait on the waiting list.
     capacity: int = 1200
+    # Places held by delegations (registered, under review, accredited, confirmed): a registration takes its
+    # places with one atomic UPDATE on this counter (issue 19), and every write that frees places lowers it.
+    places_taken: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Amounts of the budget and of the funding gap are in this currency.
     budget_currency: str = "USD"
     # Rates to the budget currency for pledges and receipts in other currencies (the UN operational rates

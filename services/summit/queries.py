@@ -55,7 +55,11 @@ EXPORT_BATCH = 500
 
 
 async def summit_or_404(session: AsyncSession, summit_id: str, *, for_update: bool = False) -> SummitRow:
-    summit = await session.get(SummitRow, summit_id, with_for_update=for_update)
+    # FOR NO KEY UPDATE: exclusive among the summit's writers, without blocking inserts that name the summit
+    # (a registration's participants) nor deadlocking with one (services/summit/store.py).
+    summit = await session.get(
+        SummitRow, summit_id, with_for_update={"key_share": True} if for_update else False
+    )
     if summit is None:
         raise NotFound(f"no summit {summit_id}")
     return summit

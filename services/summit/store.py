@@ -3,9 +3,11 @@
 The workflows' activities (workflows/summit/activities.py) call the plan's and the delegations' writes here,
 each in one transaction of its own, and each idempotent, so a retried activity never writes twice.
 
-Every change to a delegation locks the summit's row first (then the delegation's): registrations, withdrawals
-and promotions of one summit are thereby serialised, so places are never given twice, and the lock order is
-the same everywhere (no deadlock).
+Places are counted on the summit's row (``places_taken``). A first registration takes its places with one
+atomic ``UPDATE ... WHERE places_taken + n <= capacity`` at the end of its transaction; every change that
+frees places, edits a registration, waitlists one or moves the waiting list up locks the summit's row first
+(then the delegations'), so places are never given twice, no one is waitlisted beside free places, and the
+counter always equals the places the delegations hold (tests/integration/test_delegation_places.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, text
+from sqlalchemy import delete, func, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -31,7 +33,6 @@ from services.summit.domain.delegations import (
     Person,
     badge_number,
     events_of,
-    placement,
     promotions,
 )
 from services.summit.domain.plan import MilestoneStatus, PlannedMilestone, warning_time
@@ -56,7 +57,6 @@ from services.summit.queries import (
     delegation_state,
     funding_position_of,
     last_badge_sequence,
-    places_taken,
     waiting_list,
 )
 from uncops_contracts.envelope import EventPayload
@@ -335,8 +335,13 @@ def add_session(session: AsyncSession, row: AgendaSessionRow, body: SessionInput
 # --- Delegations -----------------------------------------------------------------------------------------
 
 
+# FOR NO KEY UPDATE: exclusive among the summit's writers, yet it lets a registration insert its participants
+# (their foreign key takes KEY SHARE on the summit's row); FOR UPDATE would deadlock with one that did.
+NO_KEY_UPDATE = {"key_share": True}
+
+
 async def lock_summit(session: AsyncSession, summit_id: str) -> SummitRow:
-    summit = await session.get(SummitRow, summit_id, with_for_update=True)
+    summit = await session.get(SummitRow, summit_id, with_for_update=NO_KEY_UPDATE, populate_existing=True)
     if summit is None:
         raise RuntimeError(f"no summit {summit_id}")
     return summit
@@ -345,10 +350,10 @@ async def lock_summit(session: AsyncSession, summit_id: str) -> SummitRow:
 async def promote_waitlisted(
     session: AsyncSession, summit: SummitRow, change_id: str, now: datetime, traceparent: str | None
 ) -> list[Delegation]:
-    """Moves the earliest waitlisted delegations that fit into the free places (the summit row is locked)."""
+    """Moves the earliest waitlisted delegations that fit into the free places (the summit row is locked, and
+    its ``places_taken`` counter rises by the places they take)."""
     waiting = await waiting_list(session, summit.id, lock=True)
-    taken = await places_taken(session, summit.id)
-    chosen = set(promotions(summit.capacity, taken, [(row.id, row.members) for row in waiting]))
+    chosen = set(promotions(summit.capacity, summit.places_taken, [(row.id, row.members) for row in waiting]))
     promoted: list[Delegation] = []
     for row in waiting:
         if row.id not in chosen:
@@ -357,6 +362,7 @@ async def promote_waitlisted(
         row.version += 1
         row.waitlisted_at = None
         row.promoted_by = change_id
+        summit.places_taken += row.members
         state = delegation_state(row)
         for event in events_of("promote", state, now):
             record_event(session, event, key=row.id, traceparent=traceparent)
@@ -426,17 +432,41 @@ async def store_roster(
     )
 
 
+# Statuses from which a registration is a first one: it takes places, frees none.
+_FIRST_REGISTRATION = frozenset({DelegationStatus.INVITED, DelegationStatus.EXPIRED})
+
+
+def _locks_summit(action: str, previous: DelegationStatus) -> bool:
+    """Whether a step locks the summit's row for its whole transaction: those that free places (and move the
+    waiting list up), edit a registration, or number badges. A first registration takes its places with one
+    atomic UPDATE at the end instead (``_take_places``); review, confirmation and timers touch no place."""
+    if action == "register":
+        return previous not in _FIRST_REGISTRATION
+    if action in ("withdraw", "decline"):
+        return previous in HOLDING
+    return action == "accredit"
+
+
 async def store_delegation_change(
     session: AsyncSession, change: StoreDelegationChange
 ) -> StoredDelegationChange:
     """Stores a step of a delegation's workflow. Raises InvalidField on what only the database knows (the
-    places left, a speaker dropped): nothing is written then."""
+    places left, a speaker dropped): nothing is written then.
+
+    Locks are taken in one order everywhere, the summit's row before a delegation's, except by a first
+    registration: it locks only its delegation, and touches the summit's row last, with the atomic UPDATE of
+    its counter (a first registration is never on the waiting list, which the other order locks: no
+    deadlock). 193 registrations at once thereby wait on each other only for that UPDATE and the commit,
+    not for the whole step (p99 13.9 s before, see docs/architecture.md)."""
     outcome = change.outcome
     wanted = outcome.delegation
-    summit = await lock_summit(session, wanted.summit_id)
-    row = await session.get(DelegationRow, wanted.delegation_id, with_for_update=True)
-    if row is None:
+    seen = await session.get(DelegationRow, wanted.delegation_id)
+    if seen is None:
         raise RuntimeError(f"delegation {wanted.delegation_id} is not stored yet")  # retried
+    locks_summit = _locks_summit(outcome.action, DelegationStatus(seen.status))
+    summit = await lock_summit(session, wanted.summit_id) if locks_summit else None
+    row = await session.get(DelegationRow, wanted.delegation_id, with_for_update=True, populate_existing=True)
+    assert row is not None  # delegations are never deleted
     if row.last_change == change.change_id:
         # A retry of a change already committed: answer as the first attempt did.
         earlier = await session.execute(
@@ -449,15 +479,23 @@ async def store_delegation_change(
         )
     if row.version != change.base_version:
         return StoredDelegationChange(applied=False, delegation=delegation_state(row, wanted.reminded))
-    now = datetime.now(UTC)
     previous = DelegationStatus(row.status)
+    if _locks_summit(outcome.action, previous) != locks_summit:
+        # The row moved between the first read and its lock: a retry reads it again.
+        raise RuntimeError(f"delegation {row.id} changed while its step was stored")
+    now = datetime.now(UTC)
+    held = row.members if previous in HOLDING else 0
     extra: dict[str, Any] = {}
     if outcome.action == "register":
         assert outcome.persons is not None and outcome.proof_document is not None
-        extra["position"] = await _place(session, summit, row, wanted, previous, now)
-        await store_roster(session, summit.id, row.id, outcome.persons, now)
+        await store_roster(session, wanted.summit_id, row.id, outcome.persons, now)
         row.proof_document = outcome.proof_document.model_dump(mode="json")
+        if summit is None:
+            extra["position"] = await _take_places(session, row, wanted)
+        else:
+            extra["position"] = await _edit_places(session, summit, row, wanted, previous)
     elif outcome.action == "accredit":
+        assert summit is not None
         roster = await session.execute(
             select(ParticipantRow)
             .where(col(ParticipantRow.delegation_id) == row.id)
@@ -477,37 +515,83 @@ async def store_delegation_change(
     for event in events_of(outcome.action, stored, now, **extra):
         record_event(session, event, key=row.id, traceparent=change.traceparent)
     promoted: list[Delegation] = []
-    if outcome.action in ("register", "withdraw", "decline"):
-        await session.flush()
-        promoted = await promote_waitlisted(session, summit, change.change_id, now, change.traceparent)
+    if summit is not None:
+        # The places this step freed or took (an edit, a withdrawal, a decline), then the waiting list up.
+        summit.places_taken += (wanted.members if wanted.status in HOLDING else 0) - held
+        if outcome.action in ("register", "withdraw", "decline"):
+            await session.flush()
+            promoted = await promote_waitlisted(session, summit, change.change_id, now, change.traceparent)
     if row.id in {p.delegation_id for p in promoted}:
         stored = next(p for p in promoted if p.delegation_id == row.id)
     return StoredDelegationChange(applied=True, delegation=stored, promoted=promoted)
 
 
-async def _place(
+async def _take_places(session: AsyncSession, row: DelegationRow, wanted: Delegation) -> int:
+    """A first registration: its places with one atomic UPDATE of the summit's counter, after every other
+    write of the step (so the summit's row stays locked only for the commit), or the waiting list; its
+    waiting-list position or 0 (``wanted`` is updated)."""
+    await session.flush()  # the roster first: the summit's row is locked from the UPDATE to the commit
+    summit = col(SummitRow.id) == wanted.summit_id
+    taken = await session.execute(
+        update(SummitRow)
+        .where(summit, col(SummitRow.places_taken) + wanted.members <= col(SummitRow.capacity))
+        .values(places_taken=col(SummitRow.places_taken) + wanted.members)
+        .returning(col(SummitRow.places_taken))
+        .execution_options(synchronize_session=False)
+    )
+    if taken.scalar_one_or_none() is not None:
+        wanted.status = DelegationStatus.REGISTERED
+        return 0
+    # Full: waitlisting locks the summit's row, as moving the waiting list up does, so a delegation is never
+    # put on the list just after the places it could have had were freed (and no one moved up into them).
+    capacity, places_taken, at = (
+        await session.execute(
+            select(col(SummitRow.capacity), col(SummitRow.places_taken), func.clock_timestamp())
+            .where(summit)
+            .with_for_update(key_share=True)
+        )
+    ).one()
+    if places_taken + wanted.members <= capacity:
+        await session.execute(
+            update(SummitRow)
+            .where(summit)
+            .values(places_taken=col(SummitRow.places_taken) + wanted.members)
+            .execution_options(synchronize_session=False)
+        )
+        wanted.status = DelegationStatus.REGISTERED
+        return 0
+    wanted.status = DelegationStatus.WAITLISTED
+    # First come, first served: the moment taken under the lock orders the list as the lock orders them.
+    row.waitlisted_at = at
+    ahead = await session.execute(
+        select(func.count())
+        .select_from(DelegationRow)
+        .where(
+            col(DelegationRow.summit_id) == wanted.summit_id,
+            col(DelegationRow.status) == DelegationStatus.WAITLISTED.value,
+            col(DelegationRow.id) != row.id,
+        )
+    )
+    return int(ahead.scalar_one()) + 1
+
+
+async def _edit_places(
     session: AsyncSession,
     summit: SummitRow,
     row: DelegationRow,
     wanted: Delegation,
     previous: DelegationStatus,
-    now: datetime,
 ) -> int:
-    """Settles where a registration stands (``wanted`` is updated); its waiting-list position or 0."""
-    taken_by_others = await places_taken(session, summit.id, excluding=row.id)
+    """A registration edited (the summit's row is locked): a delegation holding places may grow only into
+    free ones; one waiting keeps its place on the list. Its waiting-list position or 0."""
     if previous in HOLDING:
+        taken_by_others = summit.places_taken - row.members
         if wanted.members > row.members and taken_by_others + wanted.members > summit.capacity:
             raise InvalidField(
                 "members",
                 f"{summit.capacity - taken_by_others} places are left for this delegation "
                 f"(it has {row.members}); it cannot grow to {wanted.members}",
             )
-        return 0
-    if previous is not DelegationStatus.WAITLISTED:
-        wanted.status = placement(summit.capacity, taken_by_others, wanted.members)
-        if wanted.status is DelegationStatus.WAITLISTED:
-            row.waitlisted_at = now
-    if wanted.status is not DelegationStatus.WAITLISTED:
         return 0
     row.status = wanted.status.value
     await session.flush()

@@ -2,15 +2,17 @@
 until the State declines, withdraws, or lets registration close.
 
 Each step is an Update whose validator runs the rules first (a refused step leaves no trace); an accepted
-step runs one activity that stores the delegation, its participants and its events in one transaction. While
-the State has not registered, durable timers remind it before the deadline and expire the invitation at it.
+step runs one (local) activity that stores the delegation, its participants and its events in one
+transaction. While the State has not registered, durable timers remind it before the deadline and expire the
+invitation at it.
 
-Places at the summit are shared by every delegation, so the activity settles them under the summit's row
-lock: a registration that does not fit goes to the waiting list, and a change that frees places moves the
-earliest waitlisted delegations up. The database row is the truth; this workflow learns of a promotion from
-a ``promoted`` signal sent by the workflow whose change freed the places, or, should a step come first,
-from the row the API read and passes along; and should it act on a row that moved meanwhile, the activity
-says so and the step is taken again on the row as it now is.
+Places at the summit are shared by every delegation, so the activity settles them on the summit's row (an
+atomic counter for a first registration, the row's lock for the rest): a registration that does not fit goes
+to the waiting list, and a change that frees places moves the earliest waitlisted delegations up. The
+database row is the truth; this workflow learns of a promotion from a ``promoted`` signal sent by the
+workflow whose change freed the places, or, should a step come first, from the row the API read and passes
+along; and should it act on a row that moved meanwhile, the activity says so and the step is taken again on
+the row as it now is.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ ACTIVITY_RETRY = RetryPolicy(
 )
 # A step is retried on the row as it now is when another change (a promotion) moved it meanwhile.
 STALE_RETRIES = 3
+# Issue 19: a step's write runs as a local activity, inside the workflow task the Update started, instead of
+# a task of its own and a second workflow task. Histories recorded before it replay the old path. A retry
+# after a worker crash runs it again with the same change_id, and the store finds its change and does nothing.
+LOCAL_STEP_PATCH = "delegation-step-local-activity"
 
 
 @workflow.defn(name="DelegationWorkflow")
@@ -154,12 +160,20 @@ class DelegationWorkflow:
             traceparent=traceparent,
         )
         try:
-            stored = await workflow.execute_activity_method(
-                DelegationActivities.store_delegation_change,
-                change,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
+            if workflow.patched(LOCAL_STEP_PATCH):
+                stored = await workflow.execute_local_activity_method(
+                    DelegationActivities.store_delegation_change,
+                    change,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY,
+                )
+            else:
+                stored = await workflow.execute_activity_method(
+                    DelegationActivities.store_delegation_change,
+                    change,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY,
+                )
         except ActivityError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.type == "InvalidField":
