@@ -19,6 +19,17 @@ def _percentiles(label: str, summary: dict[str, float | None]) -> str:
     return f"| {label} | {_cells(summary)} |"
 
 
+def _correct(r: dict[str, Any]) -> bool:
+    """A registration round left no place given twice, the counter right, the waiting list in order."""
+    return bool(
+        r["within_capacity"]
+        and r.get("counter_right", True)
+        and r.get("order_kept", True)
+        and r.get("no_one_waits_beside_free_places", True)
+        and not r["errors"]
+    )
+
+
 def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     table = []
     delegations = results["benchmarks"].get("summit_delegations")
@@ -29,16 +40,34 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             )
         else:
             first, full = delegations["rounds"]
+            goal_ms = delegations.get("p99_goal_ms", 2000.0)
+            fast = (delegations["worst_p99_ms"] or 0) <= goal_ms
             table.append(
                 (
                     "summit: 193 delegations of 10 registering at once",
                     f"{first['registrations_per_s']}/s, p50 {_ms(first['latency']['p50_ms'])}, "
-                    f"p99 {_ms(first['latency']['p99_ms'])}; full summit: {full['places_taken']:,} places "
-                    f"taken of {full['capacity']:,}, {full['waiting_list']} waitlisted",
-                    "measured; no place given twice, no error",
-                    "PASS" if delegations["passed"] else "FAIL",
+                    f"p99 {_ms(first['latency']['p99_ms'])}; "
+                    f"full summit: p99 {_ms(full['latency']['p99_ms'])}, "
+                    f"{full['places_taken']:,} places taken of {full['capacity']:,}, "
+                    f"{full['waiting_list']} waitlisted",
+                    f"p99 <= {_ms(goal_ms)} (issue 19); no place given twice, waiting list in order",
+                    "PASS" if fast and all(_correct(r) for r in delegations["rounds"]) else "FAIL",
                 )
             )
+            thousand = delegations.get("thousand")
+            if thousand is not None:
+                table.append(
+                    (
+                        f"summit: {thousand['delegations']:,} delegations registering at once "
+                        f"({thousand['summits']} summits)",
+                        f"{thousand['registrations_per_s']}/s, p50 {_ms(thousand['latency']['p50_ms'])}, "
+                        f"p99 {_ms(thousand['latency']['p99_ms'])}; "
+                        f"{thousand['places_taken']:,} places taken, "
+                        f"{thousand['waiting_list']} waitlisted, {thousand['retried_503']} retried after 503",
+                        "measured; no place given twice, waiting list in order, all answered",
+                        "PASS" if _correct(thousand) else "FAIL",
+                    )
+                )
     agenda = results["benchmarks"].get("summit_agenda")
     if agenda is not None:
         if "error" in agenda:
@@ -81,24 +110,42 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             "run as processes. A summit is planned, its capacity set, and all 193 Member States invited "
             "(`POST /summits/{id}/invitations`, one DelegationWorkflow each); once every workflow answers a "
             "query, 193 focal points register a delegation of 10 (head and nine members) at the same "
-            "moment, each through `POST .../delegations/{id}/register` (a workflow Update; its activity "
-            "locks the summit row to count places). Two rounds: room for everyone, then 1,200 places (the "
-            "waiting list fills).",
+            "moment, each through `POST .../delegations/{id}/register` (a workflow Update; its local "
+            "activity takes the places with one atomic `UPDATE summit SET places_taken = places_taken + n "
+            "WHERE places_taken + n <= capacity`). Two rounds: room for everyone, then 1,200 places (the "
+            "waiting list fills). Then 1,000 delegations at once: a summit invites each of the 193 Member "
+            "States once, so they are spread over 6 summits sharing the moment (5 of 167 States, one of "
+            "165), each with 1,200 places. A registration answered 503 (outcome not known within "
+            "`step_timeout_seconds`) is retried with its Idempotency-Key, and its latency runs to the final "
+            "answer.",
             "",
-            "| places | registrations/s | p50 | p90 | p99 | max | outcome | places taken | invite all 193 "
-            "| workflows ready |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            f"Goal (issue 19): p99 <= {_ms(delegations.get('p99_goal_ms', 2000.0))} for the 193 at once. "
+            "Checked in every round: places taken <= capacity and equal to the summit's counter, each "
+            "waitlisted delegation shown at the position it was told (its delegation_waitlisted event), and "
+            "no delegation waiting beside places it would fit in.",
+            "",
+            "| round | registrations/s | p50 | p90 | p99 | max | outcome | places taken | retried after 503 "
+            "| correct | invite | workflows ready |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             *[
-                f"| {r['capacity']:,} | {r['registrations_per_s']} | {_cells(r['latency'])} | "
+                f"| {r['delegations']:,} at once, {r.get('summits', 1)} summit(s) of "
+                f"{r['capacity']:,} places "
+                f"| {r['registrations_per_s']} | {_cells(r['latency'])} | "
                 f"{_ms(r['latency']['max_ms'])} | "
                 f"{', '.join(f'{k} {v}' for k, v in sorted(r['outcome'].items()))} | {r['places_taken']:,} | "
+                f"{r.get('retried_503', 0)} | {'yes' if _correct(r) else 'NO'} | "
                 f"{r['invite_all_seconds']} s | {r['workflows_ready_seconds']} s |"
-                for r in delegations["rounds"]
+                for r in [
+                    *delegations["rounds"],
+                    *([delegations["thousand"]] if "thousand" in delegations else []),
+                ]
             ],
             "",
-            "Registrations serialise on the summit row (that is how a place is never given twice), and each "
-            "is a workflow Update (two workflow tasks and an activity on one worker): on 2 cores the burst "
-            "queues, which the p50 shows.",
+            "Before issue 19 each registration locked the summit row for its whole activity (summing the "
+            "places taken under the lock), so the burst queued on the row; now a first registration holds "
+            "the row only from its counter UPDATE to its commit, and the step's write is a local activity. "
+            "What is left is CPU: on 2 cores the API, the worker and Temporal share the machine, and the "
+            "burst queues on them.",
             "",
         ]
     agenda = results["benchmarks"].get("summit_agenda")

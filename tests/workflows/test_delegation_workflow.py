@@ -268,8 +268,10 @@ async def test_a_step_is_judged_on_the_row_the_api_read(env: WorkflowEnvironment
 async def test_a_delegation_from_reminder_to_withdrawal(
     env: WorkflowEnvironment,
 ) -> None:
-    """The history recorded for replay (histories/delegation_reminded_registered_withdrawn.json): a reminder's
-    timer, a refused step, every step by Update, and the workflow's end."""
+    """The history recorded for replay (histories/delegation_local_steps_reminded_registered_withdrawn.json,
+    each step's write a local activity; delegation_reminded_registered_withdrawn.json is the same scenario
+    recorded before, with activities): a reminder's timer, a refused step, every step by Update, and the
+    workflow's end."""
     store = FakeStore()
     queue = f"test-{uuid.uuid4()}"
     async with Worker(env.client, task_queue=queue, workflows=[DelegationWorkflow], activities=[store.store]):
@@ -294,4 +296,4 @@ async def test_a_delegation_from_reminder_to_withdrawal(
             "confirm",
             "withdraw",
         ]
-        await record_history(handle, "delegation_reminded_registered_withdrawn")
+        await record_history(handle, "delegation_local_steps_reminded_registered_withdrawn")
