@@ -76,16 +76,17 @@ async def store_change(
     traceparent: str | None,
     victim_identity_ciphertext: str | None,
     now: datetime,
-) -> None:
-    """One change of a case, in the caller's transaction. A retry finds its change already stored (the
-    version tells) and does nothing."""
+) -> Case:
+    """One change of a case, in the caller's transaction; the case as stored. A retry finds its change
+    already stored (the version tells), does nothing and answers the case as the first attempt stored it
+    (a retry after a crash computed its change again, at another time)."""
     case = outcome.case
     row = await session.get(CaseRow, case.case_id, with_for_update=True)
     if row is None:
         # The transaction that creates the case may not have committed yet: retried.
         raise RuntimeError(f"case {case.case_id} is not stored yet")
     if row.version >= case.version:
-        return
+        return Case.model_validate(row.state)
     for name, value in row_values(case, now).items():
         setattr(row, name, value)
     if victim_identity_ciphertext:
@@ -106,6 +107,7 @@ async def store_change(
     # A unit's count changes when a case opens; a country's, when one of its deadlines is missed.
     if outcome.action.startswith("deadline_missed"):
         await raise_review_flags(session, case, policy, now, traceparent, unit=False, country=True)
+    return case
 
 
 def row_values(case: Case, now: datetime) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from temporalio.client import RPCTimeoutOrCancelledError, WorkflowHandle, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.common import timing
 from services.common.errors import Conflict, InvalidField, OutcomeUnknown, VersionConflict
 from services.common.idempotency import UpdateId
 from services.common.settings import get_settings
@@ -85,9 +86,10 @@ async def bounded_update(
     seconds = get_settings().step_timeout_seconds if wait_seconds is None else wait_seconds
     update_id = UpdateId(handle.id, update)
     try:
-        result: Result = await asyncio.wait_for(
-            handle.execute_update(update, request, id=update_id.value, result_type=result_type), seconds
-        )
+        with timing.phase(timing.WORKFLOW):
+            result: Result = await asyncio.wait_for(
+                handle.execute_update(update, request, id=update_id.value, result_type=result_type), seconds
+            )
     except WorkflowUpdateFailedError:
         update_id.answered()
         raise

@@ -17,6 +17,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from services.common import timing
 from services.common.settings import Settings
 
 
@@ -64,14 +65,15 @@ class WorkflowType:
         id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
         task_timeout: timedelta | None = None,
     ) -> WorkflowHandle[Any, Any]:
-        return await client.start_workflow(
-            self.name,
-            start,
-            id=workflow_id,
-            task_queue=self.task_queue,
-            id_reuse_policy=id_reuse_policy,
-            task_timeout=task_timeout,
-        )
+        with timing.phase(timing.WORKFLOW):
+            return await client.start_workflow(
+                self.name,
+                start,
+                id=workflow_id,
+                task_queue=self.task_queue,
+                id_reuse_policy=id_reuse_policy,
+                task_timeout=task_timeout,
+            )
 
 
 @contextlib.asynccontextmanager

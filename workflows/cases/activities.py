@@ -1,5 +1,6 @@
 """The case workflow's one activity: store a change (state, audit, events, victim identity, review flags)
-in one transaction (services/cases/store.py). A retry finds its change already stored and does nothing."""
+in one transaction (services/cases/store.py) and answer the case as stored. A retry finds its change
+already stored and does nothing. It runs as a local activity: see workflows/cases/workflows.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from services.cases.domain.case import Case
 from services.cases.gateway import StoreChange
 from services.cases.store import store_change
 
@@ -17,9 +19,9 @@ class CaseActivities:
         self.sessions = sessions
 
     @activity.defn(name="store_case_change")
-    async def store_case_change(self, change: StoreChange) -> None:
+    async def store_case_change(self, change: StoreChange) -> Case:
         async with self.sessions() as session, session.begin():
-            await store_change(
+            return await store_change(
                 session,
                 change.outcome,
                 change.actor,
