@@ -114,9 +114,7 @@ async def test_a_worker_killed_after_a_steps_write_committed_applies_the_step_on
         )
         async with engine.connect() as locker:
             transaction = await locker.begin()
-            await locker.execute(
-                text("SELECT 1 FROM case_file WHERE id = :id FOR UPDATE"), {"id": case_id}
-            )
+            await locker.execute(text("SELECT 1 FROM case_file WHERE id = :id FOR UPDATE"), {"id": case_id})
             first = asyncio.create_task(http.post(actions, **step))  # type: ignore[arg-type]
 
             async def write_waits() -> bool:
