@@ -39,7 +39,18 @@ async def connect(settings: Settings) -> Client:
 def build_worker(
     client: Client, queue: str, workflows: Sequence[type], activities: Sequence[Callable[..., Any]]
 ) -> Worker:
-    return Worker(client, task_queue=queue, workflows=list(workflows), activities=list(activities))
+    import os  # EXPERIMENT
+
+    from temporalio.worker import UnsandboxedWorkflowRunner
+
+    extra: dict[str, Any] = {}
+    if os.environ.get("EXP_UNSANDBOXED") == "1":
+        extra["workflow_runner"] = UnsandboxedWorkflowRunner()
+    if os.environ.get("EXP_POLLS"):
+        extra["max_concurrent_workflow_task_polls"] = int(os.environ["EXP_POLLS"])
+    if os.environ.get("EXP_NOTRACE") == "1":
+        extra["interceptors"] = []
+    return Worker(client, task_queue=queue, workflows=list(workflows), activities=list(activities), **extra)
 
 
 @dataclass(frozen=True)
