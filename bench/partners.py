@@ -740,7 +740,8 @@ PROFILE = (
     "2026-12-06, the batched dispatcher): 64 % of its main thread's samples were in httpx sending the "
     "requests, and 17 % in httpcore's `current_async_library`, which runs `import sniffio` on every call: "
     "sniffio is not installed here, so each call searches the import path again (13 % of all samples in "
-    "the import machinery). sniffio is pinned in requirements.txt since that profile. pg_stat_activity: 6 to 7.5 of the gateway's connections 'idle in transaction' on average, "
+    "the import machinery). sniffio is pinned in requirements.txt since that profile. "
+    "pg_stat_activity: 6 to 7.5 of the gateway's connections 'idle in transaction' on average, "
     "each batch's transaction held open around its POSTs."
 )
 
