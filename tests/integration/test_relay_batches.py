@@ -27,19 +27,16 @@ TOPIC = PledgeSubmitted.topic
 async def _drain(relay: OutboxRelay) -> int:
     """Publishes batches until the outbox is empty; returns how many rows this relay published."""
     published = 0
-    try:
-        producer = await relay._ensure_producer()
-        # Bounded: a round that claims nothing while rows remain waits for the other relay's batch.
-        for _ in range(2000):
-            count = await relay.publish_batch(producer)
-            published += count
-            if count == 0:
-                assert relay._conn is not None
-                if not await relay._conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
-                    return published
-                await asyncio.sleep(0.005)
-    finally:
-        await relay.close()
+    producer = await relay._ensure_producer()
+    # Bounded: a round that claims nothing while rows remain waits for the other relay's batch.
+    for _ in range(2000):
+        count = await relay.publish_batch(producer)
+        published += count
+        if count == 0:
+            assert relay._conn is not None
+            if not await relay._conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
+                return published
+            await asyncio.sleep(0.005)
     raise AssertionError("the outbox was not drained")
 
 
@@ -94,7 +91,14 @@ async def test_two_relays_keep_each_keys_order_on_its_default_partition(
         )
         for n in range(2)
     ]
-    published = await asyncio.gather(*(_drain(relay) for relay in relays))
+    try:
+        # Both connected before either claims, so they share the outbox from the first batch.
+        await asyncio.gather(*(relay._ensure_producer() for relay in relays))
+        await asyncio.gather(*(relay._ensure_connections() for relay in relays))
+        published = await asyncio.gather(*(_drain(relay) for relay in relays))
+    finally:
+        for relay in relays:
+            await relay.close()
     assert sum(published) >= len(keys) * steps
     assert min(published) > 0, "both relays took batches"
 
