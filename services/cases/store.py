@@ -77,10 +77,11 @@ async def store_change(
     traceparent: str | None,
     victim_identity_ciphertext: str | None,
     now: datetime,
-) -> Case:
-    """One change of a case, in the caller's transaction; the case as stored. A retry finds its change
-    already stored (the version tells), does nothing and answers the case as the first attempt stored it
-    (a retry after a crash computed its change again, at another time)."""
+) -> Case | None:
+    """One change of a case, in the caller's transaction. A retry finds its change already stored (the
+    version tells), does nothing and answers the case as the first attempt stored it (a retry after a crash
+    computed its change again, at another time); None when this call stored it (the caller has it: not sent
+    back and forth in the workflow's history)."""
     case = outcome.case
     row = await session.get(CaseRow, case.case_id, with_for_update=True)
     if row is None:
@@ -106,7 +107,7 @@ async def store_change(
     # A unit's count changes when a case opens; a country's, when one of its deadlines is missed.
     if outcome.action.startswith("deadline_missed"):
         await raise_review_flags(session, case, policy, now, traceparent, unit=False, country=True)
-    return case
+    return None
 
 
 def row_values(case: Case, now: datetime) -> dict[str, Any]:

@@ -144,9 +144,9 @@ async def store_change(
     outcome: Outcome,
     policy: PledgePolicy,
     traceparent: str | None,
-) -> Pledge:
-    """A step's or a timer's new pledge state and its events, in one transaction; the pledge as stored. A
-    retry finds its change stored and answers the pledge as the first attempt stored it."""
+) -> Pledge | None:
+    """A step's or a timer's new pledge state and its events, in one transaction. A retry finds its change
+    stored and answers the pledge as the first attempt stored it; None when this call stored it."""
     pledge = outcome.pledge
     async with sessions() as session, session.begin():
         row = await session.get(PledgeRow, pledge.pledge_id, with_for_update=True)
@@ -158,7 +158,7 @@ async def store_change(
             setattr(row, name, value)
         for event in outcome.events:
             record_event(session, event.payload, key=pledge.pledge_id, traceparent=traceparent)
-    return pledge
+    return None
 
 
 def add_import(

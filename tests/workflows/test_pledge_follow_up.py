@@ -55,9 +55,9 @@ class FakeStore:
         self.changes: list[StorePledgeChange] = []
 
     @activity.defn(name="store_pledge_change")
-    async def store(self, change: StorePledgeChange) -> Pledge:
+    async def store(self, change: StorePledgeChange) -> Pledge | None:
         self.changes.append(change)
-        return change.outcome.pledge
+        return None
 
     @property
     def actions(self) -> list[str]:

@@ -1,6 +1,7 @@
 """The case workflow's one activity: store a change (state, audit, events, victim identity, review flags)
-in one transaction (services/cases/store.py) and answer the case as stored. A retry finds its change
-already stored and does nothing. It runs as a local activity: see workflows/cases/workflows.py."""
+in one transaction (services/cases/store.py). A retry finds its change already stored, does nothing and
+answers the case as the earlier attempt stored it. It runs as a local activity: see
+workflows/cases/workflows.py."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class CaseActivities:
         self.sessions = sessions
 
     @activity.defn(name="store_case_change")
-    async def store_case_change(self, change: StoreChange) -> Case:
+    async def store_case_change(self, change: StoreChange) -> Case | None:
         async with self.sessions() as session, session.begin():
             return await store_change(
                 session,

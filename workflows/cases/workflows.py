@@ -117,12 +117,13 @@ class CaseWorkflow:
             # costs one workflow task instead of two plus an activity task (issue 19). Should the worker die
             # after the commit and before the task completes, the task runs again and so does the write,
             # which then finds the change stored and answers the case as stored: applied once.
-            self.case = await workflow.execute_local_activity_method(
+            stored = await workflow.execute_local_activity_method(
                 CaseActivities.store_case_change,
                 change,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )
+            self.case = stored or change.outcome.case
         else:  # histories recorded before: an ordinary activity
             await workflow.execute_activity_method(
                 CaseActivities.store_case_change,

@@ -16,5 +16,5 @@ class PledgeActivities:
         self.sessions = sessions
 
     @activity.defn(name="store_pledge_change")
-    async def store_pledge_change(self, change: StorePledgeChange) -> Pledge:
+    async def store_pledge_change(self, change: StorePledgeChange) -> Pledge | None:
         return await store_change(self.sessions, change.outcome, change.policy, change.traceparent)

@@ -96,12 +96,13 @@ class PledgeWorkflow:
     async def _store(self, change: StorePledgeChange) -> None:
         if workflow.patched(LOCAL_STORE):
             # A local activity, as the case workflow's (see there): one workflow task per step.
-            self.pledge = await workflow.execute_local_activity_method(
+            stored = await workflow.execute_local_activity_method(
                 PledgeActivities.store_pledge_change,
                 change,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )
+            self.pledge = stored or change.outcome.pledge
         else:  # histories recorded before: an ordinary activity
             await workflow.execute_activity_method(
                 PledgeActivities.store_pledge_change,
