@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -29,8 +30,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.case_data import intake_body
-from bench.cases import transitions
+from bench.cases import _queue_polled, _scratch_database, transitions
 from bench.common import cpu_snapshot, cpu_usage, summary_ms
+from bench.plain_workflow import TASK_QUEUE as PLAIN_QUEUE
+from bench.plain_workflow import PlainWorkflow
 from services.common.auth import Role, issue_token
 from services.common.settings import Settings
 from services.common.timing import parse
@@ -420,6 +423,24 @@ async def _profile(address: str, samples: Samples, subjects: int) -> dict[str, A
     }
 
 
+async def _floor(address: str, updates: int) -> dict[str, Any]:
+    """An empty Update (no activity, no database, no HTTP) on a plain workflow, one after another: what the
+    Temporal server and the Python SDK alone take on this machine, under any step."""
+    client = await Client.connect(address)
+    handle = await client.start_workflow(
+        PlainWorkflow.run, id=f"bench-floor-{uuid.uuid4()}", task_queue=PLAIN_QUEUE
+    )
+    for n in range(10):  # warm-up
+        await handle.execute_update(PlainWorkflow.touch, n)
+    latencies = []
+    for n in range(updates):
+        started = time.perf_counter()
+        await handle.execute_update(PlainWorkflow.touch, n)
+        latencies.append(time.perf_counter() - started)
+    await handle.terminate("floor measured")
+    return {"updates": updates, "latency": summary_ms(latencies)}
+
+
 def _verdict(kind: dict[str, Any]) -> bool:
     one, many = kind["one_at_a_time"], kind["in_flight"]
     return (
@@ -441,10 +462,30 @@ def steps(
 ) -> dict[str, Any]:
     """Runs against ``stack`` (started infrastructure): starts the three services' workers and APIs."""
     names = ("cases", "pledges", "summit")
+    address = f"127.0.0.1:{stack.ports.temporal}"
     for name in names:
         stack.start_service(name, "worker")
         stack.start_service(name)
     try:
+        stack.spawn(
+            "bench-plain-worker",
+            [
+                sys.executable,
+                "-m",
+                "bench.plain_workflow",
+                "--address",
+                address,
+                "--dsn",
+                loop_runner(_scratch_database(stack.ports.postgres)),
+            ],
+        )
+        stack.wait_for("bench-plain-worker", lambda: asyncio.run(_queue_polled(address, PLAIN_QUEUE)), 60)
+        floor = loop_runner(_floor(address, 200))
+        stack.stop("bench-plain-worker")
+        echo(
+            f"  floor, an empty Update: p50 {floor['latency']['p50_ms']} / "
+            f"p99 {floor['latency']['p99_ms']} ms"
+        )
         flows: dict[str, Flow] = {
             "case": CaseFlow(f"http://127.0.0.1:{stack.ports.cases}"),
             "pledge": PledgeFlow(f"http://127.0.0.1:{stack.ports.pledges}"),
@@ -476,8 +517,9 @@ def steps(
                 f"  {kind} steps: one at a time p50 {o['p50_ms']} / p99 {o['p99_ms']} ms; "
                 f"{IN_FLIGHT} in flight p50 {m['p50_ms']} / p99 {m['p99_ms']} ms"
             )
-        profile = loop_runner(_profile(f"127.0.0.1:{stack.ports.temporal}", profile_samples, subjects))
+        profile = loop_runner(_profile(address, profile_samples, subjects))
     finally:
+        stack.stop("bench-plain-worker")
         for name in names:
             stack.stop(name)
             stack.stop(f"{name}-worker")
@@ -491,6 +533,7 @@ def steps(
         "in_flight_subjects": in_flight_subjects,
         "in_flight": IN_FLIGHT,
         "kinds": kinds,
+        "floor": floor,
         "case_step_profile": profile,
     }
 
@@ -553,7 +596,12 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
                 f"{_f(lat['p90_ms'])} | {_f(lat['p99_ms'])} | {_f(lat['max_ms'])} | {run['errors']} |"
             )
     profile = r["case_step_profile"]
+    floor = r["floor"]["latency"]
     out += [
+        "",
+        f"The floor under any step: an empty Update (no activity, no database, no HTTP) on a plain workflow, "
+        f"{r['floor']['updates']} one after another through the Python client, takes p50 "
+        f"{_f(floor['p50_ms'])} / p99 {_f(floor['p99_ms'])} ms here.",
         "",
         f"Where a case step's time goes (one at a time, {profile['steps']} steps): the client's clock, the "
         "API's `Server-Timing` header and the workflow's history on the Temporal server.",
