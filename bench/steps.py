@@ -441,6 +441,23 @@ async def _floor(address: str, updates: int) -> dict[str, Any]:
     return {"updates": updates, "latency": summary_ms(latencies)}
 
 
+def _capacity(cpu: dict[str, Any], seconds: float, samples: Samples) -> dict[str, Any]:
+    """The CPU one step costs across the processes measured, what the machine's cores could therefore serve
+    at most, and the least mean latency that leaves with IN_FLIGHT steps in flight (Little's law)."""
+    steps = len(samples.items)
+    if not steps:
+        return {}
+    cpu_ms = {name: round(cores * seconds / steps * 1000, 1) for name, cores in cpu["cores_used"].items()}
+    per_step = sum(cpu_ms.values())
+    ceiling = cpu["machine_cores"] * 1000 / per_step if per_step else None
+    return {
+        "cpu_ms_per_step": cpu_ms,
+        "cpu_ms_per_step_total": round(per_step, 1),
+        "ceiling_steps_per_s": round(ceiling, 1) if ceiling else None,
+        "least_mean_latency_ms": round(IN_FLIGHT / ceiling * 1000, 1) if ceiling else None,
+    }
+
+
 def _verdict(kind: dict[str, Any]) -> bool:
     one, many = kind["one_at_a_time"], kind["in_flight"]
     return (
@@ -507,7 +524,11 @@ def steps(
             cpu = cpu_usage(before, cpu_snapshot(pids), many_seconds)
             kinds[kind] = {
                 "one_at_a_time": _summary(one, one_seconds),
-                "in_flight": {**_summary(many, many_seconds), "cpu": cpu},
+                "in_flight": {
+                    **_summary(many, many_seconds),
+                    "cpu": cpu,
+                    **_capacity(cpu, many_seconds, many),
+                },
             }
             kinds[kind]["passed"] = _verdict(kinds[kind])
             if kind == "case":
@@ -558,13 +579,27 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             (
                 f"steps: a {kind} step",
                 f"one at a time p50 {_f(o['latency']['p50_ms'])} / p99 {_f(o['latency']['p99_ms'])} ms; "
-                f"{r['in_flight']} in flight p99 {_f(m['latency']['p99_ms'])} ms; "
+                f"{r['in_flight']} in flight p99 {_f(m['latency']['p99_ms'])} ms "
+                f"(CPU {_f(m.get('cpu_ms_per_step_total'))} ms a step: at most "
+                f"{_f(m.get('ceiling_steps_per_s'))} steps/s, "
+                f"mean >= {_f(m.get('least_mean_latency_ms'))} ms); "
                 f"errors {o['errors'] + m['errors']}",
                 f"p50 <= {GOAL_P50_MS:g}, p99 <= {GOAL_P99_MS:g}; p99 <= {GOAL_P99_IN_FLIGHT_MS:g} in flight",
                 "PASS" if k["passed"] else "FAIL",
             )
         )
     return out
+
+
+SERVICE_OF = {"case": "cases", "pledge": "pledges", "delegation": "summit"}
+
+
+def kind_api(kind: str) -> str:
+    return f"{SERVICE_OF[kind]} API"
+
+
+def kind_worker(kind: str) -> str:
+    return f"{SERVICE_OF[kind]} worker"
 
 
 def markdown_sections(results: dict[str, Any]) -> list[str]:
@@ -595,6 +630,28 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
                 f"| {kind} | {label} | {run['steps']:,} | {_f(run['steps_per_s'])} | {_f(lat['p50_ms'])} | "
                 f"{_f(lat['p90_ms'])} | {_f(lat['p99_ms'])} | {_f(lat['max_ms'])} | {run['errors']} |"
             )
+    out += [
+        "",
+        f"With {r['in_flight']} in flight the steps are bound by the CPU: what one step costs across the "
+        "processes (ms of CPU; the load generator included), what the machine's cores could serve at most, "
+        f"and the least mean latency that leaves with {r['in_flight']} in flight (Little's law):",
+        "",
+        "| kind | API | worker | Temporal | PostgreSQL | load generator | all | most steps/s "
+        "| least mean ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, k in r["kinds"].items():
+        run = k["in_flight"]
+        ms = run.get("cpu_ms_per_step", {})
+
+        def part(prefix: str, ms: dict[str, float] = ms) -> str:
+            return _f(sum(v for name, v in ms.items() if name.startswith(prefix)))
+
+        out.append(
+            f"| {kind} | {part(kind_api(kind))} | {part(kind_worker(kind))} | {part('Temporal')} | "
+            f"{part('PostgreSQL')} | {part('this process')} | {_f(run.get('cpu_ms_per_step_total'))} | "
+            f"{_f(run.get('ceiling_steps_per_s'))} | {_f(run.get('least_mean_latency_ms'))} |"
+        )
     profile = r["case_step_profile"]
     floor = r["floor"]["latency"]
     out += [
