@@ -60,6 +60,11 @@ class PlainWorkflow:
         self.done += 1
         return self.done
 
+    @workflow.update
+    async def touch(self, number: int) -> int:
+        """Nothing but the Update's round trip: the floor under any step (bench/steps.py)."""
+        return number
+
 
 class PlainActivities:
     def __init__(self, pool: Any) -> None:

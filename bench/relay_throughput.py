@@ -3,7 +3,8 @@
 (a) N outbox rows (PledgeSubmitted events of about 600 bytes, 1,000 distinct keys) are bulk-inserted with
 asyncpg COPY into the pledges database, then an ``OutboxRelay`` (batch 500, the real idempotent producer of
 services/common/kafka.py) drains them: ``publish_batch`` in a loop until it returns 0. Only the drain is
-timed.
+timed. The relay hands the producer one record batch per partition (``send_batch``, issue 19,
+docs/decisions/0006-relay-batches-per-partition.md).
 (b) A raw aiokafka producer with the same options sends the same N messages (same key, headers and value,
 encoded beforehand) to the same topic, pipelined the same way: 500 ``send()`` futures, then gathered.
 

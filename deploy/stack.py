@@ -440,6 +440,11 @@ class LocalStack:
                 str(self.ports.temporal_ui),
                 "--db-filename",
                 str(home / "temporal.db"),
+                # Write-ahead log, synced at checkpoints: a commit survives a kill -9 of any process (the
+                # log is in the OS's cache), only not a power cut, which a developer's machine may bear.
+                # A workflow step writes history several times; with the default rollback journal each
+                # write waited for its own fsyncs (issue 19: docs/decisions/0005-fast-steps.md).
+                *("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"),
                 "--log-level",
                 "warn",
             ],

@@ -149,9 +149,9 @@ async def reveal_victim_identity(
         if row is None or sealed is None:
             raise NotFound(f"no identity recorded for victim {victim_id} of case {case_id}")
         identity = vault.open(sealed)
-        await store.append_audit(
+        store.append_audit(
             session,
-            case_id,
+            row,
             actor,
             "victim_identity_revealed",
             {},

@@ -60,10 +60,11 @@ async def add_case(
     traceparent: str | None,
 ) -> None:
     """A new case: its row, the first link of its audit chain and its events."""
-    session.add(CaseRow(id=case.case_id, opened_at=now, **row_values(case, now)))
-    await session.flush()
+    row = CaseRow(id=case.case_id, opened_at=now, audit_length=0, audit_head=GENESIS, **row_values(case, now))
+    session.add(row)
+    await session.flush()  # the row before its audit entry and victims (no ORM relationship orders them)
     after = case.model_dump(mode="json", exclude={"version"})
-    await append_audit(session, case.case_id, actor, "open", {}, after, now)
+    append_audit(session, row, actor, "open", {}, after, now)
     record_case_events(session, case, events, traceparent)
     await session.flush()
 
@@ -76,16 +77,18 @@ async def store_change(
     traceparent: str | None,
     victim_identity_ciphertext: str | None,
     now: datetime,
-) -> None:
+) -> Case | None:
     """One change of a case, in the caller's transaction. A retry finds its change already stored (the
-    version tells) and does nothing."""
+    version tells), does nothing and answers the case as the first attempt stored it (a retry after a crash
+    computed its change again, at another time); None when this call stored it (the caller has it: not sent
+    back and forth in the workflow's history)."""
     case = outcome.case
     row = await session.get(CaseRow, case.case_id, with_for_update=True)
     if row is None:
         # The transaction that creates the case may not have committed yet: retried.
         raise RuntimeError(f"case {case.case_id} is not stored yet")
     if row.version >= case.version:
-        return
+        return Case.model_validate(row.state)
     for name, value in row_values(case, now).items():
         setattr(row, name, value)
     if victim_identity_ciphertext:
@@ -98,14 +101,13 @@ async def store_change(
                 ciphertext=victim_identity_ciphertext.encode(),
             )
         )
-    await append_audit(
-        session, case.case_id, actor, outcome.action, outcome.audit_before, outcome.audit_after, now
-    )
+    append_audit(session, row, actor, outcome.action, outcome.audit_before, outcome.audit_after, now)
     record_case_events(session, case, outcome.events, traceparent)
     await session.flush()
     # A unit's count changes when a case opens; a country's, when one of its deadlines is missed.
     if outcome.action.startswith("deadline_missed"):
         await raise_review_flags(session, case, policy, now, traceparent, unit=False, country=True)
+    return None
 
 
 def row_values(case: Case, now: datetime) -> dict[str, Any]:
@@ -136,37 +138,31 @@ def row_values(case: Case, now: datetime) -> dict[str, Any]:
     }
 
 
-async def append_audit(
+def append_audit(
     session: AsyncSession,
-    case_id: str,
+    row: CaseRow,
     actor: Actor,
     action: str,
     before: dict[str, Any],
     after: dict[str, Any],
     now: datetime,
 ) -> AuditEntryRow:
-    """The next link of the case's chain. The caller holds the case row's lock, so positions never race."""
-    last = (
-        await session.execute(
-            select(col(AuditEntryRow.position), col(AuditEntryRow.hash))
-            .where(col(AuditEntryRow.case_id) == case_id)
-            .order_by(col(AuditEntryRow.position).desc())
-            .limit(1)
-        )
-    ).first()
+    """The next link of the case's chain, after the head its row keeps (``audit_length``, ``audit_head``,
+    moved on here). The caller holds the row's lock, so positions never race; reading the head from the row
+    rather than the last entry saves a step two of its seven round trips (issue 19)."""
     link = ChainLink(
-        case_id=case_id,
-        position=(last.position + 1) if last else 1,
+        case_id=row.id,
+        position=row.audit_length + 1,
         at=now,
         actor=actor.subject,
         actor_role=actor.role,
         action=action,
         before=before,
         after=after,
-        previous_hash=last.hash if last else GENESIS,
+        previous_hash=row.audit_head,
     )
     entry = AuditEntryRow(
-        case_id=case_id,
+        case_id=row.id,
         position=link.position,
         at=now,
         actor=link.actor,
@@ -178,10 +174,7 @@ async def append_audit(
         hash=entry_hash(link),
     )
     session.add(entry)
-    await session.execute(
-        text("UPDATE case_file SET audit_length = :position, audit_head = :hash WHERE id = :case_id"),
-        {"position": entry.position, "hash": entry.hash, "case_id": case_id},
-    )
+    row.audit_length, row.audit_head = entry.position, entry.hash
     return entry
 
 

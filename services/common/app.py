@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from services.common import idempotency, interactive_docs, links, observability, problems
+from services.common import idempotency, interactive_docs, links, observability, problems, timing
 from services.common.auth import TokenVerifier
 from services.common.database import ping
 from services.common.errors import InvalidField
@@ -320,12 +320,15 @@ class TraceAndMetricsMiddleware:
             f"{method} {scope['path']}", carrier, kind=trace.SpanKind.SERVER, **{"http.method": method}
         ) as span:
             correlation = format(span.get_span_context().trace_id, "032x")
+            phases = timing.begin()
 
             async def send_with_headers(message: Any) -> None:
                 nonlocal status_code
                 if message["type"] == "http.response.start":
                     status_code = message["status"]
-                    message.setdefault("headers", []).append((b"x-correlation-id", correlation.encode()))
+                    headers = message.setdefault("headers", [])
+                    headers.append((b"x-correlation-id", correlation.encode()))
+                    headers.append((b"server-timing", timing.header(phases, time.perf_counter() - started)))
                 await send(message)
 
             try:

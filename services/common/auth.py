@@ -22,6 +22,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.common import timing
 from services.common.actor import Actor
 from services.common.settings import Settings
 from uncops_contracts.reference import is_mission
@@ -197,10 +198,11 @@ async def authenticate(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=challenge)
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        if verifier.fetches_keys:
-            # The JWKS client fetches keys with blocking I/O (then caches them): keep it off the loop.
-            return await asyncio.to_thread(verifier.verify, credentials.credentials)
-        return verifier.verify(credentials.credentials)
+        with timing.phase(timing.AUTH):
+            if verifier.fetches_keys:
+                # The JWKS client fetches keys with blocking I/O (then caches them): keep it off the loop.
+                return await asyncio.to_thread(verifier.verify, credentials.credentials)
+            return verifier.verify(credentials.credentials)
     except TokenError as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=challenge) from exc
 

@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from temporalio.client import RPCTimeoutOrCancelledError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.common import timing
 from services.common.errors import Conflict, InvalidField, OutcomeUnknown, VersionConflict
 from services.common.idempotency import UpdateId
 from services.common.settings import get_settings
+from services.common.temporal import WorkflowType
 
 Result = TypeVar("Result")
 
@@ -82,12 +92,53 @@ async def bounded_update(
     the outcome is not known by then (no worker, the server busy or unreachable), raises OutcomeUnknown
     (503, Retry-After). Under an Idempotency-Key the Update's id comes from the key, so the retried request
     re-attaches to this Update (the server deduplicates Update ids within a run): applied once."""
-    seconds = get_settings().step_timeout_seconds if wait_seconds is None else wait_seconds
     update_id = UpdateId(handle.id, update)
+    result: Result = await _bounded(
+        handle.execute_update(update, request, id=update_id.value, result_type=result_type),
+        update,
+        update_id,
+        wait_seconds,
+    )
+    return result
+
+
+async def execute_update_with_start(
+    client: Client,
+    workflow: WorkflowType,
+    start: Any,
+    workflow_id: str,
+    update: str,
+    request: Any,
+    result_type: type[Result],
+) -> Result:
+    """``execute_update`` on a workflow that may not run yet: one round trip (Update-with-Start) starts it
+    with ``start`` and its first Update, or updates the run there is (a conflict uses the existing run),
+    where a failed Update, a start and the Update again took three."""
+    operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        workflow.name,
+        start,
+        id=workflow_id,
+        task_queue=workflow.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    update_id = UpdateId(workflow_id, update)
+    call = client.execute_update_with_start_workflow(
+        update, request, start_workflow_operation=operation, id=update_id.value, result_type=result_type
+    )
     try:
-        result: Result = await asyncio.wait_for(
-            handle.execute_update(update, request, id=update_id.value, result_type=result_type), seconds
-        )
+        result: Result = await _bounded(call, update, update_id, None)
+    except WorkflowUpdateFailedError as exc:
+        raise update_refused(exc) from exc
+    return result
+
+
+async def _bounded(
+    call: Coroutine[Any, Any, Any], update: str, update_id: UpdateId, wait_seconds: float | None
+) -> Any:
+    seconds = get_settings().step_timeout_seconds if wait_seconds is None else wait_seconds
+    try:
+        with timing.phase(timing.WORKFLOW):
+            result = await asyncio.wait_for(call, seconds)
     except WorkflowUpdateFailedError:
         update_id.answered()
         raise

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
+from services.common import timing
 from services.common.idempotency import mark_committed
 
 
@@ -43,7 +44,9 @@ def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     # No overflow: a connection beyond the pool would be opened for one request and closed after it (a
     # new PostgreSQL backend each time, measured at several percent of the API's CPU under 32 concurrent
     # submissions); a request waits for a pooled connection instead.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+    timing.time_statements(engine.sync_engine)
+    return engine
 
 
 class KeyedSession(Session):

@@ -8,16 +8,13 @@ start is refused and harmless.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.actor import Actor
-from services.common.commands import execute_update
+from services.common.commands import execute_update_with_start
 from services.common.errors import Conflict
 from services.common.temporal import WorkflowType
 from services.pledges.domain.commands import Command
@@ -67,11 +64,6 @@ def workflow_id(pledge_id: str) -> str:
     return f"pledge-{pledge_id}"
 
 
-async def start_follow_up(temporal: Temporal, pledge: Pledge, policy: PledgePolicy) -> None:
-    with contextlib.suppress(WorkflowAlreadyStartedError):  # two first steps may both start it
-        await PLEDGE.start(temporal, PledgeStart(pledge=pledge, policy=policy), workflow_id(pledge.pledge_id))
-
-
 async def act_on_pledge(
     temporal: Temporal, stored: Pledge, policy: PledgePolicy, request: PledgeCommandRequest
 ) -> PledgeView:
@@ -79,13 +71,8 @@ async def act_on_pledge(
         # Its workflow has ended: the rules answer here (nothing is allowed on an ended pledge).
         apply(stored, request.command, request.actor, datetime.now(UTC), policy)
         raise Conflict(f"the pledge is {stored.status.value}", stored.status.value, [])
-    handle = temporal.get_workflow_handle(workflow_id(stored.pledge_id))
-    for attempt in range(2):
-        try:
-            return await execute_update(handle, "act", request, PledgeView)
-        except RPCError as exc:
-            if exc.status is not RPCStatusCode.NOT_FOUND or attempt:
-                raise
-            # Its first step: start it from the stored pledge.
-            await start_follow_up(temporal, stored, policy)
-    raise AssertionError("unreachable")
+    # Its first step starts it from the stored pledge, in the same round trip (Update-with-Start).
+    start = PledgeStart(pledge=stored, policy=policy)
+    return await execute_update_with_start(
+        temporal, PLEDGE, start, workflow_id(stored.pledge_id), "act", request, PledgeView
+    )

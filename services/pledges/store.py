@@ -144,19 +144,21 @@ async def store_change(
     outcome: Outcome,
     policy: PledgePolicy,
     traceparent: str | None,
-) -> None:
-    """A step's or a timer's new pledge state and its events, in one transaction; idempotent on retry."""
+) -> Pledge | None:
+    """A step's or a timer's new pledge state and its events, in one transaction. A retry finds its change
+    stored and answers the pledge as the first attempt stored it; None when this call stored it."""
     pledge = outcome.pledge
     async with sessions() as session, session.begin():
         row = await session.get(PledgeRow, pledge.pledge_id, with_for_update=True)
         if row is None:
             raise RuntimeError(f"pledge {pledge.pledge_id} is not stored yet")  # retried
         if row.version >= pledge.version:
-            return  # a retry of a change already stored
+            return Pledge.model_validate(row.state)  # a retry of a change already stored
         for name, value in lifecycle_values(pledge, policy, datetime.now(UTC)).items():
             setattr(row, name, value)
         for event in outcome.events:
             record_event(session, event.payload, key=pledge.pledge_id, traceparent=traceparent)
+    return None
 
 
 def add_import(

@@ -132,5 +132,8 @@ def test_the_relay_encodes_each_schema_header_once() -> None:
 
     first = relay._dataschema(PledgeSubmitted.dataschema())
 
-    assert first == b"https://partners.example.org/contracts/schemas/pledges/pledge_submitted.v1.json"
+    assert first == (
+        "ce_dataschema",
+        b"https://partners.example.org/contracts/schemas/pledges/pledge_submitted.v1.json",
+    )
     assert relay._dataschema(PledgeSubmitted.dataschema()) is first

@@ -83,12 +83,15 @@ async def terminate_leftovers() -> AsyncIterator[None]:
 class Store:
     """Stands in for the real activity (same name): records each change and when it was scheduled."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: WorkflowEnvironment) -> None:
+        self.env = env
         self.changes: list[tuple[datetime, StoreChange]] = []
 
     @activity.defn(name="store_case_change")
-    async def store(self, change: StoreChange) -> None:
-        self.changes.append((activity.info().scheduled_time, change))
+    async def store(self, change: StoreChange) -> Case | None:
+        # A local activity runs inside the workflow task, while the test server's clock stands still.
+        self.changes.append((await self.env.get_current_time(), change))
+        return None
 
     def actions(self) -> list[str]:
         return [change.outcome.action for _, change in self.changes]
@@ -198,7 +201,7 @@ async def finish(handle: Handle, name: str | None = None) -> Case:
 
 
 async def test_pcc_reply_deadline_warns_at_80_percent_then_is_missed(env: WorkflowEnvironment) -> None:
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     async with worker(env, queue, store):
         handle = await start(env, queue, fpu_intake())
@@ -270,7 +273,7 @@ async def test_pcc_reply_deadline_warns_at_80_percent_then_is_missed(env: Workfl
 async def test_an_extended_investigation_is_missed_at_the_new_date_not_the_old(
     env: WorkflowEnvironment,
 ) -> None:
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     async with worker(env, queue, store):
         handle = await start(env, queue, ipo_intake())
@@ -323,7 +326,7 @@ async def test_an_extended_investigation_is_missed_at_the_new_date_not_the_old(
 async def test_a_paused_investigation_is_missed_as_much_later_as_it_was_paused(
     env: WorkflowEnvironment,
 ) -> None:
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     async with worker(env, queue, store):
         handle = await start(env, queue, ipo_intake())
@@ -364,7 +367,7 @@ async def test_a_paused_investigation_is_missed_as_much_later_as_it_was_paused(
 
 
 async def test_no_alarm_fires_while_paused(env: WorkflowEnvironment) -> None:
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     async with worker(env, queue, store):
         handle = await start(env, queue, ipo_intake())
@@ -381,7 +384,7 @@ async def test_no_alarm_fires_while_paused(env: WorkflowEnvironment) -> None:
 
 
 async def test_follow_up_reminds_every_period_until_the_state_reports(env: WorkflowEnvironment) -> None:
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     async with worker(env, queue, store):
         handle = await start(env, queue, ipo_intake())
@@ -442,7 +445,7 @@ async def test_follow_up_reminds_every_period_until_the_state_reports(env: Workf
 async def test_a_changed_policy_governs_new_deadlines_and_the_running_one_keeps_its_date(
     env: WorkflowEnvironment,
 ) -> None:
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     shorter = CasePolicy(sea_investigation_days=30, pcc_reply_working_days=3)
     async with worker(env, queue, store):
@@ -494,7 +497,7 @@ def update_events(history: Any) -> list[str]:
 
 
 async def test_refused_updates_raise_and_leave_nothing_in_the_history(env: WorkflowEnvironment) -> None:
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     async with worker(env, queue, store):
         handle = await start(env, queue, ipo_intake())
@@ -550,7 +553,7 @@ async def test_refused_updates_raise_and_leave_nothing_in_the_history(env: Workf
 
 
 async def test_closing_the_case_ends_the_workflow(env: WorkflowEnvironment) -> None:
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     async with worker(env, queue, store):
         handle = await start(env, queue, ipo_intake())
@@ -574,7 +577,7 @@ async def test_closing_the_case_ends_the_workflow(env: WorkflowEnvironment) -> N
 
 
 async def test_a_run_started_for_a_closed_case_takes_a_reopening(env: WorkflowEnvironment) -> None:
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     async with worker(env, queue, store):
         now = await env.get_current_time()
@@ -590,7 +593,7 @@ async def test_a_run_started_for_a_closed_case_takes_a_reopening(env: WorkflowEn
 
 
 async def test_a_run_started_for_a_closed_case_ends_when_nobody_reopens_it(env: WorkflowEnvironment) -> None:
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     async with worker(env, queue, store):
         now = await env.get_current_time()
@@ -610,7 +613,7 @@ async def test_a_long_case_continues_as_new_with_its_state_and_deadlines(env: Wo
     """A case whose history passes its limit continues as new, carrying the case: the next run takes the
     next steps and fires the deadlines the first one had opened. Recorded: case_continues_as_new (the first
     run, ending in continue-as-new) and case_after_continuing (the last run, to closure)."""
-    store = Store()
+    store = Store(env)
     queue = f"test-{uuid.uuid4()}"
     async with worker(env, queue, store):
         intake = ipo_intake()

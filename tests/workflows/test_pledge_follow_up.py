@@ -55,8 +55,9 @@ class FakeStore:
         self.changes: list[StorePledgeChange] = []
 
     @activity.defn(name="store_pledge_change")
-    async def store(self, change: StorePledgeChange) -> None:
+    async def store(self, change: StorePledgeChange) -> Pledge | None:
         self.changes.append(change)
+        return None
 
     @property
     def actions(self) -> list[str]:
@@ -457,7 +458,7 @@ async def test_a_long_follow_up_continues_as_new_with_its_pledge_and_timers(env:
         )
         latest = await env.client.start_workflow(  # its handle follows whichever run is current
             PledgeWorkflow.run,
-            PledgeStart(pledge=pledge, policy=POLICY, history_limit=30),
+            PledgeStart(pledge=pledge, policy=POLICY, history_limit=15),
             id=f"pledge-{pledge.pledge_id}",
             task_queue=queue,
         )

@@ -1,11 +1,12 @@
 """The pledge workflow's activity: store a change and its events in one transaction (services.pledges.store);
-idempotent on retry."""
+idempotent on retry (it runs as a local activity: see workflows/pledges/workflows.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from services.pledges.domain.pledge import Pledge
 from services.pledges.gateway import StorePledgeChange
 from services.pledges.store import store_change
 
@@ -15,5 +16,5 @@ class PledgeActivities:
         self.sessions = sessions
 
     @activity.defn(name="store_pledge_change")
-    async def store_pledge_change(self, change: StorePledgeChange) -> None:
-        await store_change(self.sessions, change.outcome, change.policy, change.traceparent)
+    async def store_pledge_change(self, change: StorePledgeChange) -> Pledge | None:
+        return await store_change(self.sessions, change.outcome, change.policy, change.traceparent)
