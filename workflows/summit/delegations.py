@@ -59,11 +59,9 @@ STALE_RETRIES = 3
 LOCAL_STEP_PATCH = "delegation-step-local-activity"
 
 
-# Not sandboxed (issue 19): the sandbox re-checks imports and proxies modules on every activation; without it
-# the worker spent 4.5-4.8 CPU-s instead of 5.5-6.6 on 193 registrations at once. The module imports its
-# dependencies passed through and does no I/O, clock or randomness of its own (workflow.now, workflow.uuid4);
-# the replay tests still replay every recorded history.
-@workflow.defn(name="DelegationWorkflow", sandboxed=False)
+# Run unsandboxed like every workflow (services/common/temporal.py): the worker spent 4.5-4.8 CPU-s instead
+# of 5.5-6.6 on 193 registrations at once without the sandbox.
+@workflow.defn(name="DelegationWorkflow")
 class DelegationWorkflow:
     @workflow.init
     def __init__(self, start: DelegationStart) -> None:
