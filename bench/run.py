@@ -621,6 +621,8 @@ RELAY_HISTORY = [
 
 
 def _owner(line: str) -> str | None:
+    if line.startswith("| summit: ") and "delegations" in line:  # the 193 and the 1,000 rounds' rows
+        return "summit_delegations"
     for name, (row, title) in OWNED_BY.items():
         if line.startswith("## "):
             if title in line or line == f"## {name}: error":

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from deploy.stack import LocalStack
 from services.common.database import OutboxEvent, create_engine, session_factory
+from services.common.settings import Settings
 from services.summit import store
 from services.summit.domain.delegations import (
     HOLDING,
@@ -33,6 +34,7 @@ from services.summit.domain.delegations import (
 from services.summit.gateway import StoredDelegationChange, StoreDelegationChange
 from services.summit.models import DelegationRow, SummitRow
 from services.summit.queries import delegation_state
+from tests.conftest import eventually, topic_reader
 from uncops_contracts.policies import SummitPolicy
 from uncops_contracts.summit import DelegationStatus
 
@@ -139,7 +141,7 @@ async def places(
 
 
 async def test_registrations_at_once_never_give_a_place_twice_and_queue_in_order(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     # 12 delegations of 5 for 32 places: 6 fit (30 places), 2 places stay free, 6 wait.
     summit_id, invited = await summit_with_invitations(sessions, capacity=32)
@@ -153,14 +155,34 @@ async def test_registrations_at_once_never_give_a_place_twice_and_queue_in_order
     capacity, counter, held, waiting = await places(sessions, summit_id)
     assert (counter, held) == (30, 30)
     assert held <= capacity
-    # The list's order is the order in which they found the summit full, each told its own position.
-    async with sessions() as session:
-        events = await session.execute(
-            select(col(OutboxEvent.value))
-            .where(col(OutboxEvent.key).in_([d.delegation_id for d in burst]))
-            .where(col(OutboxEvent.type).like("%delegation_waitlisted%"))
-        )
-        positions = {e["delegation_id"]: e["position"] for e in map(json.loads, events.scalars())}
+    # The list's order is the order in which they found the summit full, each told its own position. The
+    # events are in the outbox, or on Kafka once a relay of the session's platform has published them.
+    keys = {d.delegation_id for d in burst}
+    positions: dict[str, int] = {}
+    reader = await topic_reader(settings, "uncops.summit.v1")
+    try:
+
+        async def all_told() -> bool:
+            async with sessions() as session:
+                events = await session.execute(
+                    select(col(OutboxEvent.value))
+                    .where(col(OutboxEvent.key).in_(keys))
+                    .where(col(OutboxEvent.type).like("%delegation_waitlisted%"))
+                )
+                for value in events.scalars():
+                    event = json.loads(value)
+                    positions[event["delegation_id"]] = event["position"]
+            for records in (await reader.getmany(timeout_ms=200)).values():
+                for record in records:
+                    waitlisted = dict(record.headers)["ce_type"].endswith(b"delegation_waitlisted.v1")
+                    if waitlisted and (record.key or b"").decode() in keys:
+                        event = json.loads(record.value or b"{}")
+                        positions[event["delegation_id"]] = event["position"]
+            return len(positions) == len(waiting)
+
+        await eventually(all_told, timeout=30, interval=0)
+    finally:
+        await reader.stop()
     assert [positions[row.id] for row in waiting] == [1, 2, 3, 4, 5, 6]
 
 
