@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -104,20 +104,17 @@ async def _step(
 # ---------------------------------------------------------------- the three kinds of step
 
 
-class Flow:
+class Flow(Protocol):
     """Makes the subjects (not timed), then takes their steps (timed)."""
 
     kind: str
-    base: str
 
-    async def prepare(self, http: httpx.AsyncClient, count: int) -> list[str]:
-        raise NotImplementedError
+    async def prepare(self, http: httpx.AsyncClient, count: int) -> list[str]: ...
 
-    async def steps(self, http: httpx.AsyncClient, samples: Samples, subject: str) -> None:
-        raise NotImplementedError
+    async def steps(self, http: httpx.AsyncClient, samples: Samples, subject: str) -> None: ...
 
 
-class CaseFlow(Flow):
+class CaseFlow:
     kind = "case"
 
     def __init__(self, base: str) -> None:
@@ -142,7 +139,7 @@ class CaseFlow(Flow):
             )
 
 
-class PledgeFlow(Flow):
+class PledgeFlow:
     kind = "pledge"
 
     def __init__(self, base: str) -> None:
@@ -193,7 +190,7 @@ class PledgeFlow(Flow):
             await _step(http, samples, self.kind, subject, path, headers, body)
 
 
-class DelegationFlow(Flow):
+class DelegationFlow:
     """Delegations of one summit (193 Member States invited): register, start_review, accredit, confirm."""
 
     kind = "delegation"
