@@ -477,6 +477,7 @@ def steps(
     """Runs against ``stack`` (started infrastructure): starts the three services' workers and APIs."""
     names = ("cases", "pledges", "summit")
     address = f"127.0.0.1:{stack.ports.temporal}"
+    stack.check_ports(list(names))  # nothing left answering there: the processes measured are these
     for name in names:
         stack.start_service(name, "worker")
         stack.start_service(name)
