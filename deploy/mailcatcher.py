@@ -65,7 +65,12 @@ async def serve(host: str, port: int, folder: Path) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    print(f"mail catcher on {host}:{port}, writing to {folder}", flush=True)
+    # JSON lines like the platform's own processes (issue 20).
+    from services.common import observability
+
+    observability.configure("mailcatcher")
+    log = observability.get_logger(__name__)
+    log.info("mail catcher listening", host=host, port=port, folder=str(folder))
     try:
         await stop.wait()
     finally:

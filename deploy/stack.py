@@ -92,6 +92,17 @@ class Ports:
         port: int = getattr(self, name)
         return port
 
+    # ---- Issue 20: /metrics of the processes that serve no API (worker, relay, consumer), one port each:
+    # 9100 + 10*N + r, N the service's default API port minus 8000, r 1 worker, 2 relay, 3 consumer (the
+    # cases worker: 9121), shifted as the API ports are (by the console's shift from 8000).
+    def metrics(self, service: str, role: str) -> int:
+        shift = self.console - Ports.console
+        api: int = getattr(Ports, service)
+        return METRICS_BASE + shift + 10 * (api - Ports.console) + METRICS_ROLES[role]
+
+
+METRICS_BASE = 9100
+METRICS_ROLES = {"worker": 1, "relay": 2, "consume": 3}
 
 # The suite's own ports, so `make test` runs beside a `make run`.
 # Below the kernel's ephemeral range (32768-60999 here): a port in it can be taken, for a moment, as the local
@@ -140,6 +151,8 @@ class LocalStack:
     fast_postgres: bool = False  # tests only: no fsync
     processes: dict[str, Process] = field(default_factory=dict)
     echo: Callable[[str], None] = print
+    # Where each started worker, relay and consumer process serves /metrics (issue 20), by process name.
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.run_dir = self.run_dir.resolve()
@@ -485,6 +498,9 @@ class LocalStack:
     # ---- the platform's own processes
     def start_service(self, service: str, role: str = "serve", **env: str) -> Process:
         name = service if role == "serve" else f"{service}-{role}"
+        if role in METRICS_ROLES:
+            env.setdefault("UNCOPS_METRICS_PORT", str(self.ports.metrics(service, role)))
+            self.metrics_ports[name] = int(env["UNCOPS_METRICS_PORT"])
         process = self.spawn(name, [sys.executable, "-m", "uncops.cli", role, service], self.env(**env))
         if role == "serve":
             port = self.ports.service(service)
@@ -720,6 +736,11 @@ def _banner(stack: LocalStack, seconds: float) -> str:
             f"  mail        SMTP 127.0.0.1:{p.smtp}, caught as .eml in {stack.mail_dir}"
             f"  (http://127.0.0.1:{p.console}/mail)",
             f"  logs        {stack.logs}",
+            "  metrics     each API's /metrics above, and each worker, relay and consumer process's:",
+            *(
+                f"    {name:<15} http://127.0.0.1:{port}/metrics"
+                for name, port in stack.metrics_ports.items()
+            ),
             "  a token:    .venv/bin/uncops token --role planner",
             *(
                 [

@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"created: {', '.join(created) or 'none (all exist)'}")
         return 0
     if args.command == "migrate":
+        from services.common import observability
         from services.common.migrations import upgrade
+
+        observability.configure(f"{args.service}-migrate", settings.log_level)
 
         upgrade(args.service, settings.database_url(args.service))
         return 0
@@ -135,6 +138,11 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, service: str) -> int:
     import uvicorn
 
+    from services.common import observability
+
+    # Before uvicorn starts: its own records (uvicorn.error) then go out as JSON like the rest.
+    observability.configure(service, settings.log_level)
+
     if service == CONSOLE:
         from services.console.app import create
 
@@ -148,6 +156,9 @@ def _serve(settings: Settings, service: str) -> int:
         host=settings.host,
         port=settings.port(service),
         log_level="warning",
+        # Its handlers and text formats left out: its records reach the root logger's JSON handler
+        # (services/common/observability.py); the access log is the middleware's (services/common/app.py).
+        log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
     )
@@ -160,9 +171,10 @@ async def _background(settings: Settings, command: str, service: str) -> int:
 
     observability.configure(f"{service}-{command}", settings.log_level)
     if settings.metrics_port:
-        from prometheus_client import start_http_server
+        # Issue 20: every worker, relay and consumer process serves /metrics, by default on 9100.
+        from services.common.metrics import serve_metrics
 
-        start_http_server(settings.metrics_port, addr=settings.host)
+        serve_metrics(settings.metrics_port, settings.host)
     runtime = ServiceRuntime(load_service(service), settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -179,17 +191,19 @@ async def _background(settings: Settings, command: str, service: str) -> int:
 
 
 async def _run_worker(runtime: ServiceRuntime) -> None:
+    from services.common.observability import get_logger
     from services.common.temporal import build_worker, task_queue
 
+    log = get_logger(__name__)
     registered = load_worker(runtime.name)
     if registered is None:
-        print(f"{runtime.name} has no workflows", file=sys.stderr)
+        log.error("no workflows", service=runtime.name)
         return
     client = await runtime.temporal()
     queue = task_queue(runtime.name)
     worker = build_worker(client, queue, registered.WORKFLOWS, registered.activities(runtime))
     async with worker:
-        print(f"worker polling task queue {queue}", flush=True)
+        log.info("worker polling", task_queue=queue)
         await runtime.stopped()
 
 

@@ -200,3 +200,20 @@ async def sealed_identity(session: AsyncSession, case_id: str, victim_id: str) -
     """The victim's encrypted identity, if the case recorded one for that victim."""
     stored = await session.get(VictimIdentityRow, victim_id)
     return stored.ciphertext if stored is not None and stored.case_id == case_id else None
+
+
+# ---- Business gauges (issue 20): read every 30 s by the relay's process (app.py), one query each.
+async def open_cases_by_stage(session: AsyncSession) -> dict[str, int]:
+    """How many cases are in each stage but closed."""
+    rows = await session.execute(
+        select(col(CaseRow.status), func.count())
+        .where(col(CaseRow.status) != CaseStatus.CLOSED.value)
+        .group_by(col(CaseRow.status))
+    )
+    return {status: count for status, count in rows.tuples()}
+
+
+async def overdue_cases(session: AsyncSession) -> int:
+    """How many cases have a deadline past due (escalated; the partial index case_file_overdue_keyset)."""
+    count = await session.scalar(select(func.count()).select_from(CaseRow).where(col(CaseRow.overdue)))
+    return int(count or 0)

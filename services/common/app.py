@@ -37,6 +37,9 @@ LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
+# One line per request but the probes (/healthz, /metrics), by TraceAndMetricsMiddleware.
+ACCESS_LOG = observability.get_logger("uncops.access")
+
 
 def runtime_of(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
@@ -337,7 +340,22 @@ class TraceAndMetricsMiddleware:
                 route = scope.get("route")
                 path = getattr(route, "path", "unmatched")
                 if path not in ("/metrics", "/healthz"):
+                    elapsed = time.perf_counter() - started
                     REQUESTS.labels(self.service, method, path, str(status_code)).inc()
-                    LATENCY.labels(self.service, method, path).observe(time.perf_counter() - started)
+                    LATENCY.labels(self.service, method, path).observe(elapsed)
+                    # The access log (issue 20; uvicorn's own is off): the route's template, never the raw
+                    # path or the query, which may carry a name or a case reference.
+                    ACCESS_LOG.info(
+                        "request",
+                        method=method,
+                        route=path,
+                        status=status_code,
+                        duration_ms=round(elapsed * 1000, 2),
+                    )
                 if status_code >= 500:
                     span.set_status(trace.StatusCode.ERROR)
+                # Named by the route's template once known (issue 20): the raw path's ids would make every
+                # span name unique in a tracing backend.
+                span.update_name(f"{method} {path}")
+                span.set_attribute("http.route", path)
+                span.set_attribute("http.status_code", status_code)

@@ -35,6 +35,9 @@ Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 CONSUMED = Counter("uncops_consumer_events_total", "Events consumed", ["consumer", "outcome"])
 ASSIGNED = Gauge("uncops_consumer_assigned_partitions", "Partitions assigned to the consumer", ["consumer"])
+# Issue 20: how far behind the log's end each consumer is, per topic (summed over its assigned partitions),
+# as this consumer last saw it (the high watermark of its latest fetch).
+LAG = Gauge("uncops_consumer_lag", "Messages not yet consumed, per topic", ["consumer", "topic"])
 LAST_MESSAGE_AGE = Gauge(
     "uncops_consumer_seconds_since_last_message",
     "Seconds since the consumer last received a message",
@@ -132,6 +135,21 @@ class InboxConsumer:
                     await self.process(record)
                 # Only now, with every record's transaction committed, is the position safe to record.
                 await consumer.commit({tp: records[-1].offset + 1})
+            await self._measure_lag(consumer, assignment)
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer, assignment: Any) -> None:
+        # Local figures only (the high watermark comes with each fetch response, the position is the
+        # consumer's own): no request to the broker.
+        lag: dict[str, int] = {topic: 0 for topic in self.subscription.topics}
+        for tp in assignment:
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            with contextlib.suppress(Exception):  # a partition revoked meanwhile: counted at the next round
+                position = await asyncio.wait_for(consumer.position(tp), 1)
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - position)
+        for topic, behind in lag.items():
+            LAG.labels(self.name, topic).set(behind)
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self._last_message = time.monotonic()

@@ -49,7 +49,8 @@ def record_event(
     session: AsyncSession, payload: EventPayload, key: str, traceparent: str | None = None
 ) -> OutboxEvent:
     """Add ``payload`` to the outbox; it is published only if the caller's transaction commits."""
-    # An activity passes the trace of the request that caused it; elsewhere the current span is that trace.
-    row = OutboxEvent(**outbox_row(payload, key, traceparent or current_traceparent()))
+    # The current span when there is one (the request's, a consumer's, or, in an activity, the Temporal
+    # interceptor's RunActivity span: a child of the request's, issue 20); else the trace the caller passes.
+    row = OutboxEvent(**outbox_row(payload, key, current_traceparent() or traceparent))
     session.add(row)
     return row

@@ -23,8 +23,10 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
+from opentelemetry.trace import Span, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
 
+from services.common import observability
 from services.common.database import asyncpg_dsn
 from services.common.kafka import default_partition
 from services.common.observability import get_logger
@@ -173,14 +175,24 @@ class OutboxRelay:
             rows = await self._conn.fetch(_CLAIM, self.batch_size)
             if not rows:
                 return 0
-            await asyncio.gather(*await self._send(producer, rows))
+            # Spans per event only when they leave the process: otherwise the stored traceparent goes as is.
+            spans: list[Span] | None = [] if observability.exporting() else None
+            try:
+                await asyncio.gather(*await self._send(producer, rows, spans))
+            except Exception:
+                for span in spans or ():
+                    span.set_status(StatusCode.ERROR)
+                raise
+            finally:
+                for span in spans or ():
+                    span.end()
             await self._conn.execute(_DELETE, [row["seq"] for row in rows])
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         OUTBOX_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
         return len(rows)
 
     async def _send(
-        self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]
+        self, producer: AIOKafkaProducer, rows: list[asyncpg.Record], spans: list[Span] | None = None
     ) -> list[asyncio.Future[Any]]:
         """Hand ``rows`` to the producer as one record batch per partition; returns the deliveries to await.
 
@@ -212,7 +224,13 @@ class OutboxRelay:
                 self._dataschema(row["dataschema"]),
             ]
             if row["traceparent"]:
-                traceparent = row["traceparent"].encode()
+                if spans is not None:
+                    # Exported traces (issue 20): the event's hop through the relay is a span of its own.
+                    span, stored = observability.publish_span(row["traceparent"], topic)
+                    spans.append(span)
+                    traceparent = stored.encode()
+                else:
+                    traceparent = row["traceparent"].encode()
                 headers += [("ce_traceparent", traceparent), (TRACEPARENT_HEADER, traceparent)]
             partition = default_partition(key, count)
             batch = batches.get((topic, partition))

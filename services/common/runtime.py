@@ -22,6 +22,7 @@ from services.common import temporal
 from services.common.consumer import InboxConsumer, Subscription, consumer_factory
 from services.common.database import create_engine, driver_pool, session_factory
 from services.common.kafka import idempotent_producer, plain_producer
+from services.common.metrics import refresh_periodically
 from services.common.observability import get_logger
 from services.common.relay import OutboxRelay
 from services.common.settings import Settings
@@ -47,6 +48,9 @@ class ServiceDefinition:
     background: Callable[[ServiceRuntime], Sequence[BackgroundTask]] | None = None
     # Whether it writes events to an outbox for a relay to publish (the console and the gateway publish none).
     publishes: bool = True
+    # Issue 20: refreshes the service's business gauges (Prometheus) from its database; run periodically
+    # where its relay runs (services/common/metrics.py).
+    gauges: Callable[[ServiceRuntime], Awaitable[None]] | None = None
 
     @property
     def task_queue(self) -> str:
@@ -128,6 +132,9 @@ class ServiceRuntime:
     def start_background(self, relay: bool = True, consumers: bool = True) -> None:
         if relay and self.definition.publishes:
             self._spawn("relay", self.relay().run(self._stop))
+        if relay and self.definition.gauges is not None:
+            gauges = self.definition.gauges
+            self._spawn("gauges", refresh_periodically(self.name, lambda: gauges(self), self._stop))
         if consumers:
             for consumer in self.consumers():
                 self._spawn(f"consumer:{consumer.name}", consumer.run(self._stop))

@@ -89,8 +89,10 @@ class Settings(BaseSettings):
     outbox_retention_hours: int = Field(168, validation_alias=_env("UNCOPS_OUTBOX_RETENTION_HOURS"))
     consumer_max_attempts: int = Field(5, validation_alias=_env("UNCOPS_CONSUMER_MAX_ATTEMPTS"))
     consumer_stall_seconds: float = Field(60.0, validation_alias=_env("UNCOPS_CONSUMER_STALL_SECONDS"))
-    # Standalone relay, consumer and worker processes serve /metrics here when set (the API serves its own).
-    metrics_port: int | None = Field(None, validation_alias=_env("UNCOPS_METRICS_PORT"))
+    # Standalone relay, consumer and worker processes serve /metrics on this port (the API serves its own on
+    # its HTTP port). Issue 20: on by default, 9100 as in the deployment files; 0 turns it off. The local
+    # stack gives each process its own (deploy/stack.py, docs/operations.md).
+    metrics_port: int = Field(9100, ge=0, le=65535, validation_alias=_env("UNCOPS_METRICS_PORT"))
     # Policy defaults of misconduct cases (deadlines, 2272 thresholds), each overridable.
     case_policy: CasePolicy = CasePolicy()
     pledge_policy: PledgePolicy = PledgePolicy()

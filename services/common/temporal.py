@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,9 +18,18 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    MetricBuffer,
+    MetricBufferDurationFormat,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from services.common import timing
+from services.common import metrics, timing
 from services.common.settings import Settings
 
 
@@ -27,14 +38,43 @@ def task_queue(service: str) -> str:
 
 
 async def connect(settings: Settings) -> Client:
-    # The tracing interceptor carries the request's trace (our correlation id) into workflows and activities.
+    # The tracing interceptor carries the request's trace (our correlation id) into workflows and activities;
+    # a worker built on this client takes it too (Worker uses the client's interceptors that are also
+    # worker interceptors), so its workflow and activity spans continue the caller's trace.
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         tls=settings.temporal_tls,
         data_converter=pydantic_data_converter,
         interceptors=[TracingInterceptor()],
+        runtime=sdk_runtime(),
     )
+
+
+# ---- The Temporal SDK's telemetry (issue 20): its metrics into this process's /metrics, its core's logs
+# into the JSON logs.
+@functools.cache
+def sdk_runtime() -> Runtime:
+    """The SDK runtime of every client (and so worker) of the process, made once.
+
+    Metrics go to a buffer that services/common/metrics.py drains into prometheus_client, so they are
+    served on the process's one /metrics (not on a port of the SDK's own); the Rust core's log lines, which
+    it would otherwise print as text, are forwarded to the ``temporalio.core`` logger and so leave as JSON.
+    """
+    buffer = MetricBuffer(metrics.TEMPORAL_BUFFER_SIZE, MetricBufferDurationFormat.SECONDS)
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=buffer,
+            # The process is the scrape target already: no constant "temporal-core-sdk" label on every series.
+            attach_service_name=False,
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            ),
+        )
+    )
+    metrics.serve_temporal_metrics(buffer)
+    return runtime
 
 
 def build_worker(

@@ -1,8 +1,23 @@
-"""Wiring of the pledges service: its routes and consumers."""
+"""Wiring of the pledges service: its routes, consumers and business gauges."""
 
-from services.common.runtime import ServiceDefinition
+from prometheus_client import Gauge
+
+from services.common.metrics import set_by_label
+from services.common.runtime import ServiceDefinition, ServiceRuntime
+from services.pledges import queries
 from services.pledges.api import imports, pledges, reports
 from services.pledges.consumers import subscriptions
+from uncops_contracts.pledges import TrafficLight
+
+# Issue 20 (docs/operations.md): refreshed every 30 s where the pledges relay runs.
+PLEDGES_BY_TRAFFIC_LIGHT = Gauge("uncops_pledges", "Pledges by reporting traffic light", ["traffic_light"])
+
+
+async def refresh_gauges(runtime: ServiceRuntime) -> None:
+    async with runtime.sessions() as session:
+        by_light = await queries.pledges_by_traffic_light(session)
+    set_by_label(PLEDGES_BY_TRAFFIC_LIGHT, by_light, known=(light.value for light in TrafficLight))
+
 
 SERVICE = ServiceDefinition(
     name="pledges",
@@ -11,6 +26,7 @@ SERVICE = ServiceDefinition(
     # Fixed paths (/pledges/summary, /pledges/import...) come before /pledges/{pledge_id}.
     routers=[imports.router, reports.router, pledges.router],
     subscriptions=subscriptions,
+    gauges=refresh_gauges,
     tags=[
         {"name": "imports", "description": "Bulk intake of pledges from CSV or JSON"},
         {"name": "reports", "description": "Summaries, financial pledges and the CSV export"},

@@ -395,3 +395,14 @@ async def _batches(
         result = await session.stream(query.execution_options(yield_per=EXPORT_BATCH))
         async for batch in result.mappings().partitions(EXPORT_BATCH):
             yield batch
+
+
+# ---- Business gauges (issue 20): read every 30 s by the relay's process (app.py).
+async def pledges_by_traffic_light(session: AsyncSession) -> dict[str, int]:
+    """How many pledges show each traffic light (pledges not yet followed up have none)."""
+    rows = await session.execute(
+        sa_select(col(PledgeRow.traffic_light), func.count())
+        .where(col(PledgeRow.traffic_light).is_not(None))
+        .group_by(col(PledgeRow.traffic_light))
+    )
+    return {str(light): count for light, count in rows.tuples()}

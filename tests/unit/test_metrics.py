@@ -1,0 +1,66 @@
+"""Metrics (issue 20): the Temporal SDK's metrics served by prometheus_client, the business gauges' helper
+and the local stack's metrics ports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from temporalio.runtime import MetricBuffer, MetricBufferDurationFormat, Runtime, TelemetryConfig
+
+from deploy.stack import TEST_PORTS, Ports
+from services.common.metrics import TemporalMetrics, set_by_label
+
+
+def test_the_sdk_metrics_are_exposed_in_prometheus_format() -> None:
+    buffer = MetricBuffer(1000, MetricBufferDurationFormat.SECONDS)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer, attach_service_name=False))
+    meter = runtime.metric_meter
+    polls = meter.create_counter("temporal_probe_polls", "Polls")
+    polls.add(2, {"task_queue": "uncops-cases"})
+    polls.add(3, {"task_queue": "uncops-cases"})
+    meter.create_gauge("temporal_probe_slots", "Free slots").set(7, {"task_queue": "uncops-cases"})
+    latency = meter.create_histogram_timedelta("temporal_probe_latency", "Latency", "duration")
+    latency.record(timedelta(milliseconds=30), {})
+    latency.record(timedelta(seconds=3), {})
+
+    registry = CollectorRegistry()
+    registry.register(TemporalMetrics(buffer))
+    text = generate_latest(registry).decode()
+
+    assert 'temporal_probe_polls_total{task_queue="uncops-cases"} 5.0' in text
+    assert 'temporal_probe_slots{task_queue="uncops-cases"} 7.0' in text
+    assert 'temporal_probe_latency_seconds_bucket{le="0.05"} 1.0' in text
+    assert 'temporal_probe_latency_seconds_bucket{le="+Inf"} 2.0' in text
+    assert "temporal_probe_latency_seconds_count 2.0" in text
+    # Counters keep counting across scrapes.
+    polls.add(1, {"task_queue": "uncops-cases"})
+    assert 'temporal_probe_polls_total{task_queue="uncops-cases"} 6.0' in generate_latest(registry).decode()
+
+
+def test_a_label_value_that_empties_shows_zero() -> None:
+    registry = CollectorRegistry()
+    gauge = Gauge("probe_cases_open", "Open cases", ["stage"], registry=registry)
+    set_by_label(gauge, {"received": 2, "prosecution": 1}, known=("received", "prosecution", "closed"))
+    set_by_label(gauge, {"received": 4}, known=("received", "prosecution", "closed"))
+    text = generate_latest(registry).decode()
+    assert 'probe_cases_open{stage="received"} 4.0' in text
+    assert 'probe_cases_open{stage="prosecution"} 0.0' in text
+    assert 'probe_cases_open{stage="closed"} 0.0' in text
+
+
+def test_each_background_process_has_its_own_metrics_port() -> None:
+    ports = Ports()
+    assert ports.metrics("cases", "worker") == 9121
+    assert ports.metrics("pledges", "relay") == 9112
+    assert ports.metrics("console", "consume") == 9103
+    assert ports.metrics("partners", "consume") == 9143
+    shifted = Ports(*(port + 700 for port in TEST_PORTS.__dict__.values()))
+    assert shifted.metrics("cases", "worker") == 9121 + (TEST_PORTS.console - 8000) + 700
+    every = [
+        ports.metrics(service, role)
+        for service in ("console", "pledges", "cases", "summit", "partners")
+        for role in ("worker", "relay", "consume")
+    ]
+    assert len(set(every)) == len(every)
+    assert not set(every) & set(ports.__dict__.values())
