@@ -10,9 +10,9 @@ each process has ONE /metrics: its API's port, or ``UNCOPS_METRICS_PORT`` (docs/
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -33,6 +33,17 @@ TEMPORAL_BUFFER_SIZE = 50_000
 
 _Labels = tuple[tuple[str, str], ...]
 
+# The SDK's metrics that deploy/monitoring's dashboard and alert rules use, as served here (a worker serves
+# them once it has run a workflow task; tests/e2e/test_observability.py scrapes them).
+TEMPORAL_METRICS = {
+    "temporal_request_total": "counter",
+    "temporal_workflow_task_execution_latency_seconds": "histogram",
+    "temporal_workflow_task_schedule_to_start_latency_seconds": "histogram",
+    "temporal_worker_task_slots_used": "gauge",
+    "temporal_worker_task_slots_available": "gauge",
+    "temporal_local_activity_execution_latency_seconds": "histogram",
+}
+
 
 class TemporalMetrics(Collector):
     """The Temporal SDK's metric updates (counters, gauges, histograms), accumulated and exposed in
@@ -52,7 +63,8 @@ class TemporalMetrics(Collector):
     def _apply(self, update: BufferedMetricUpdate) -> None:
         metric = update.metric
         kind = {0: "counter", 1: "gauge", 2: "histogram"}.get(int(metric.kind), "gauge")
-        name = metric.name
+        # A counter's samples get "_total" here: the SDK's own "local_activity_total" would get it twice.
+        name = metric.name.removesuffix("_total") if kind == "counter" else metric.name
         # Durations come as seconds (MetricBufferDurationFormat.SECONDS), their unit then "s".
         if kind == "histogram" and metric.unit in ("s", "duration") and not name.endswith("_seconds"):
             name += "_seconds"
@@ -96,16 +108,25 @@ def serve_temporal_metrics(buffer: MetricBuffer) -> TemporalMetrics:
     thread, so a process scraped rarely (or not at all) never fills the SDK's buffer."""
     collector = TemporalMetrics(buffer)
     REGISTRY.register(collector)
+    stopped = threading.Event()
 
     def drain_forever() -> None:
-        while True:
-            time.sleep(_DRAIN_SECONDS)
+        while not stopped.wait(_DRAIN_SECONDS):
             try:
                 collector.drain()
             except Exception:  # never let the thread die: the next round tries again
                 log.exception("temporal metrics drain failed")
 
-    threading.Thread(target=drain_forever, name="temporal-metrics", daemon=True).start()
+    thread = threading.Thread(target=drain_forever, name="temporal-metrics", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        # Stopped before the interpreter finalises: a daemon thread still calling into the SDK's native code
+        # then crashed the process at exit ("Fatal Python error: PyGILState_Release", seen on every worker).
+        stopped.set()
+        thread.join(5)
+
+    atexit.register(stop)
     return collector
 
 

@@ -29,7 +29,17 @@ _configured = False
 _exporting = False
 
 # Libraries that log a line per connection or per poll at INFO: kept at WARNING unless asked for DEBUG.
-_CHATTY = ("aiokafka", "temporalio", "alembic", "httpx", "httpcore", "uvicorn.access")
+_CHATTY = (
+    "aiokafka",
+    "temporalio",
+    "alembic",
+    "httpx",
+    "httpcore",
+    "uvicorn.access",
+    "mail.log",  # aiosmtpd: a line per SMTP command (the local mail catcher)
+    "weasyprint",  # a line per stylesheet of each PDF
+    "fontTools",
+)
 
 
 def configure(service: str, level: str = "INFO") -> None:

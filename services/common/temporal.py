@@ -7,27 +7,34 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
-import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.contrib.opentelemetry import TracingInterceptor, TracingWorkflowInboundInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import (
-    LogForwardingConfig,
     LoggingConfig,
+    LoggingFormat,
     MetricBuffer,
     MetricBufferDurationFormat,
     Runtime,
     TelemetryConfig,
     TelemetryFilter,
 )
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import (
+    HandleUpdateInput,
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
 
 from services.common import metrics, timing
 from services.common.settings import Settings
@@ -46,7 +53,7 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         tls=settings.temporal_tls,
         data_converter=pydantic_data_converter,
-        interceptors=[TracingInterceptor()],
+        interceptors=[StepTracingInterceptor()],
         runtime=sdk_runtime(),
     )
 
@@ -59,7 +66,7 @@ def sdk_runtime() -> Runtime:
 
     Metrics go to a buffer that services/common/metrics.py drains into prometheus_client, so they are
     served on the process's one /metrics (not on a port of the SDK's own); the Rust core's log lines, which
-    it would otherwise print as text, are forwarded to the ``temporalio.core`` logger and so leave as JSON.
+    would otherwise print as text, are printed as JSON.
     """
     buffer = MetricBuffer(metrics.TEMPORAL_BUFFER_SIZE, MetricBufferDurationFormat.SECONDS)
     runtime = Runtime(
@@ -67,14 +74,65 @@ def sdk_runtime() -> Runtime:
             metrics=buffer,
             # The process is the scrape target already: no constant "temporal-core-sdk" label on every series.
             attach_service_name=False,
+            # JSON lines written by the core itself: forwarded to a Python logger instead, the core's thread
+            # called into an interpreter shutting down and crashed the process at exit (seen).
             logging=LoggingConfig(
-                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
-                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), format=LoggingFormat.JSON
             ),
         )
     )
     metrics.serve_temporal_metrics(buffer)
     return runtime
+
+
+class StepTracingInterceptor(TracingInterceptor):
+    """The SDK's tracing interceptor, with a workflow Update's spans in the trace of the request that sent it.
+
+    The SDK puts an Update's handler (and what it starts: a case step's activity) in the trace of the
+    request that STARTED the workflow, linked to the Update's; a case lives for months, so a step's work
+    would hang off its intake's trace. Here the handler and validator continue the Update's own context
+    (from its header), so one step is one trace: HTTP request, Update, activity, outbox, Kafka, consumer
+    (issue 20; docs/operations.md, "Traces"). The SDK documents subclassing these for such changes.
+    """
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[TracingWorkflowInboundInterceptor]:
+        super().workflow_interceptor_class(input)
+        return _UpdateTracingWorkflowInbound
+
+
+class _UpdateTracingWorkflowInbound(TracingWorkflowInboundInterceptor):
+    def _update_context(self, input: HandleUpdateInput) -> otel_context.Context | None:
+        header = input.headers.get(self.header_key)
+        if not header:
+            return None
+        carrier = self.payload_converter.from_payloads([header])[0]
+        return self._set_on_context(self.text_map_propagator.extract(carrier))
+
+    def handle_update_validator(self, input: HandleUpdateInput) -> None:
+        context = self._update_context(input)
+        if context is None:
+            super().handle_update_validator(input)
+            return
+        token = otel_context.attach(context)
+        try:
+            self._completed_span(f"ValidateUpdate:{input.update}", kind=SpanKind.SERVER)
+            WorkflowInboundInterceptor.handle_update_validator(self, input)
+        finally:
+            otel_context.detach(token)
+
+    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+        context = self._update_context(input)
+        if context is None:
+            return await super().handle_update_handler(input)
+        # Attached for the handler's whole run (its own task's context): the activities it starts carry it.
+        token = otel_context.attach(context)
+        try:
+            self._completed_span(f"HandleUpdate:{input.update}", kind=SpanKind.SERVER)
+            return await WorkflowInboundInterceptor.handle_update_handler(self, input)
+        finally:
+            otel_context.detach(token)
 
 
 def build_worker(
