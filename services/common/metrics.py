@@ -130,10 +130,19 @@ def serve_temporal_metrics(buffer: MetricBuffer) -> TemporalMetrics:
     return collector
 
 
-def serve_metrics(port: int, host: str) -> None:
-    """/metrics of a worker, relay or consumer process (prometheus_client's own server, in a thread)."""
-    start_http_server(port, addr=host)
+def serve_metrics(port: int, host: str) -> bool:
+    """/metrics of a worker, relay or consumer process (prometheus_client's own server, in a thread).
+
+    A port already taken is logged as an error and the process goes on without metrics: its work matters
+    more than its metrics (and in a pod the port is the pod's own, so this is a local mistake).
+    """
+    try:
+        start_http_server(port, addr=host)
+    except OSError as exc:
+        log.error("metrics not served", port=port, error=repr(exc))
+        return False
     log.info("metrics served", port=port, path="/metrics")
+    return True
 
 
 # ---- Business gauges: refreshed by a periodic task where the relay runs (one process per service), from

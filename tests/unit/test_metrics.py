@@ -3,13 +3,15 @@ and the local stack's metrics ports."""
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from temporalio.runtime import MetricBuffer, MetricBufferDurationFormat, Runtime, TelemetryConfig
 
-from deploy.stack import TEST_PORTS, Ports
-from services.common.metrics import TemporalMetrics, set_by_label
+from deploy.stack import TEST_PORTS, LocalStack, Ports, _banner
+from services.common.metrics import TemporalMetrics, serve_metrics, set_by_label
 
 
 def test_the_sdk_metrics_are_exposed_in_prometheus_format() -> None:
@@ -64,3 +66,18 @@ def test_each_background_process_has_its_own_metrics_port() -> None:
     ]
     assert len(set(every)) == len(every)
     assert not set(every) & set(ports.__dict__.values())
+
+
+def test_a_taken_metrics_port_is_logged_and_the_process_goes_on() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert serve_metrics(taken.getsockname()[1], "127.0.0.1") is False
+
+
+def test_the_banner_lists_each_process_metrics(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path, Ports(), echo=lambda _: None)
+    stack.metrics_ports.update({"cases-worker": 9121, "pledges-relay": 9112})
+    banner = _banner(stack, 12)
+    assert "cases-worker    http://127.0.0.1:9121/metrics" in banner
+    assert "pledges-relay   http://127.0.0.1:9112/metrics" in banner
