@@ -28,7 +28,8 @@ _configured = False
 # relay's publish span) are made only when someone will see them.
 _exporting = False
 
-# Libraries that log a line per connection or per poll at INFO: kept at WARNING unless asked for DEBUG.
+# Libraries that log a line per connection, poll or file at INFO: kept at WARNING (or the process's level if
+# higher).
 _CHATTY = (
     "aiokafka",
     "temporalio",
@@ -107,8 +108,8 @@ def _configure_logging(service: str, level: str) -> None:
         logger_factory=structlog.WriteLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
-    # Every stdlib logger (uvicorn, aiokafka, temporalio and the Temporal core's forwarded logs, sqlalchemy,
-    # alembic, warnings.warn) goes through the same processors by way of the root logger's one handler.
+    # Every stdlib logger (uvicorn, aiokafka, temporalio, sqlalchemy, alembic, warnings.warn) goes through the
+    # same processors by way of the root logger's one handler.
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
