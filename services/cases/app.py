@@ -4,21 +4,24 @@ from prometheus_client import Gauge
 
 from services.cases import queries
 from services.cases.api import attachments, audit, cases, statistics, victims
-from services.common.metrics import set_by_label
+from services.common.metrics import GaugeByLabel
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from uncops_contracts.cases import CaseStatus
 
 # Issue 20 (docs/operations.md): refreshed every 30 s where the cases relay runs.
-OPEN_CASES = Gauge("uncops_cases_open", "Cases not closed, by stage", ["stage"])
-OVERDUE_CASES = Gauge("uncops_cases_overdue", "Cases with a deadline past due (escalated)")
+OPEN_CASES = GaugeByLabel(
+    Gauge("uncops_cases_open", "Cases not closed, by stage", ["stage"]),
+    known=(status.value for status in CaseStatus if status is not CaseStatus.CLOSED),
+)
+OVERDUE_CASES = GaugeByLabel(
+    Gauge("uncops_cases_overdue", "Cases with a deadline past due (escalated), by mission", ["mission"])
+)
 
 
 async def refresh_gauges(runtime: ServiceRuntime) -> None:
     async with runtime.sessions() as session:
-        by_stage = await queries.open_cases_by_stage(session)
-        overdue = await queries.overdue_cases(session)
-    set_by_label(OPEN_CASES, by_stage, known=(s.value for s in CaseStatus if s is not CaseStatus.CLOSED))
-    OVERDUE_CASES.set(overdue)
+        OPEN_CASES.set(await queries.open_cases_by_stage(session))
+        OVERDUE_CASES.set(await queries.overdue_cases_by_mission(session))
 
 
 SERVICE = ServiceDefinition(

@@ -213,7 +213,10 @@ async def open_cases_by_stage(session: AsyncSession) -> dict[str, int]:
     return {status: count for status, count in rows.tuples()}
 
 
-async def overdue_cases(session: AsyncSession) -> int:
-    """How many cases have a deadline past due (escalated; the partial index case_file_overdue_keyset)."""
-    count = await session.scalar(select(func.count()).select_from(CaseRow).where(col(CaseRow.overdue)))
-    return int(count or 0)
+async def overdue_cases_by_mission(session: AsyncSession) -> dict[str, int]:
+    """How many cases of each mission have a deadline past due (escalated: few rows, found through the
+    partial index case_file_overdue_keyset)."""
+    rows = await session.execute(
+        select(col(CaseRow.mission), func.count()).where(col(CaseRow.overdue)).group_by(col(CaseRow.mission))
+    )
+    return {mission: count for mission, count in rows.tuples()}

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from prometheus_client import REGISTRY, start_http_server
+from prometheus_client import REGISTRY, Gauge, start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from temporalio.runtime import BufferedMetricUpdate, MetricBuffer
@@ -167,8 +167,19 @@ async def refresh_periodically(
             await asyncio.wait_for(stop.wait(), every)
 
 
-def set_by_label(gauge: Any, counts: Mapping[str, float], known: Iterable[str] = ()) -> None:
-    """Sets one child of a one-label gauge per value; the ``known`` values absent from ``counts`` are set to
-    0, so a stage that empties shows 0 rather than its last count."""
-    for value in {*known, *counts}:
-        gauge.labels(value).set(counts.get(value, 0))
+class GaugeByLabel:
+    """A one-label gauge set from counts by label value: a value counted once and absent since (a stage
+    that emptied, a mission with no overdue case left) shows 0 rather than its last count.
+
+    A gauge with a label shows nothing until set, so the processes that import a service's wiring without
+    refreshing its gauges (its worker, say) serve none of them, rather than a misleading 0.
+    """
+
+    def __init__(self, gauge: Gauge, known: Iterable[str] = ()) -> None:
+        self.gauge = gauge
+        self.seen = set(known)
+
+    def set(self, counts: Mapping[str, float]) -> None:
+        self.seen.update(counts)
+        for value in self.seen:
+            self.gauge.labels(value).set(counts.get(value, 0))

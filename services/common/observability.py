@@ -138,6 +138,10 @@ def _configure_logging(service: str, level: str) -> None:
     # not Python's text traceback on stderr.
     crash = logging.getLogger("uncops.crash")
     sys.excepthook = lambda kind, value, tb: crash.critical("uncaught exception", exc_info=(kind, value, tb))
+    sys.unraisablehook = lambda unraisable: crash.error(
+        f"{unraisable.err_msg or 'Exception ignored in'}: {unraisable.object!r}"[:500],
+        exc_info=(unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback),  # type: ignore[arg-type]
+    )
     threading.excepthook = lambda args: crash.critical(
         "uncaught exception in a thread",
         exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]

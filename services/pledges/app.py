@@ -2,7 +2,7 @@
 
 from prometheus_client import Gauge
 
-from services.common.metrics import set_by_label
+from services.common.metrics import GaugeByLabel
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.pledges import queries
 from services.pledges.api import imports, pledges, reports
@@ -10,13 +10,15 @@ from services.pledges.consumers import subscriptions
 from uncops_contracts.pledges import TrafficLight
 
 # Issue 20 (docs/operations.md): refreshed every 30 s where the pledges relay runs.
-PLEDGES_BY_TRAFFIC_LIGHT = Gauge("uncops_pledges", "Pledges by reporting traffic light", ["traffic_light"])
+PLEDGES_BY_TRAFFIC_LIGHT = GaugeByLabel(
+    Gauge("uncops_pledges", "Pledges by reporting traffic light", ["traffic_light"]),
+    known=(light.value for light in TrafficLight),
+)
 
 
 async def refresh_gauges(runtime: ServiceRuntime) -> None:
     async with runtime.sessions() as session:
-        by_light = await queries.pledges_by_traffic_light(session)
-    set_by_label(PLEDGES_BY_TRAFFIC_LIGHT, by_light, known=(light.value for light in TrafficLight))
+        PLEDGES_BY_TRAFFIC_LIGHT.set(await queries.pledges_by_traffic_light(session))
 
 
 SERVICE = ServiceDefinition(

@@ -35,6 +35,11 @@ PROCESS = textwrap.dedent(
         except KeyError:
             log.exception("unexpected error", path="/x")
         logging.getLogger("temporalio.activity").warning("inside the span")
+    class Leaky:
+        def __del__(self):
+            raise ValueError("in a finaliser")
+    leaky = Leaky()
+    del leaky
     raise RuntimeError("nothing caught this")
     """
 )
@@ -69,6 +74,7 @@ def test_every_line_is_json_with_the_service_level_and_time() -> None:
         "unexpected error",
         "inside the span",
         "uncaught exception",
+        "Exception ignored in: <function",
     ):
         assert any(expected in event for event in events), (expected, events)
     assert any("a library's warning" in event for event in events), events

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from temporalio.runtime import MetricBuffer, MetricBufferDurationFormat, Runtime, TelemetryConfig
 
 from deploy.stack import TEST_PORTS, LocalStack, Ports, _banner
-from services.common.metrics import TemporalMetrics, serve_metrics, set_by_label
+from services.common.metrics import GaugeByLabel, TemporalMetrics, serve_metrics
 
 
 def test_the_sdk_metrics_are_exposed_in_prometheus_format() -> None:
@@ -42,13 +42,16 @@ def test_the_sdk_metrics_are_exposed_in_prometheus_format() -> None:
 
 def test_a_label_value_that_empties_shows_zero() -> None:
     registry = CollectorRegistry()
-    gauge = Gauge("probe_cases_open", "Open cases", ["stage"], registry=registry)
-    set_by_label(gauge, {"received": 2, "prosecution": 1}, known=("received", "prosecution", "closed"))
-    set_by_label(gauge, {"received": 4}, known=("received", "prosecution", "closed"))
+    gauge = GaugeByLabel(
+        Gauge("probe_overdue", "Overdue", ["mission"], registry=registry), known=("MINUSCA",)
+    )
+    assert "probe_overdue{" not in generate_latest(registry).decode()  # nothing before the first refresh
+    gauge.set({"MONUSCO": 2, "UNMISS": 1})
+    gauge.set({"UNMISS": 4})
     text = generate_latest(registry).decode()
-    assert 'probe_cases_open{stage="received"} 4.0' in text
-    assert 'probe_cases_open{stage="prosecution"} 0.0' in text
-    assert 'probe_cases_open{stage="closed"} 0.0' in text
+    assert 'probe_overdue{mission="UNMISS"} 4.0' in text
+    assert 'probe_overdue{mission="MONUSCO"} 0.0' in text
+    assert 'probe_overdue{mission="MINUSCA"} 0.0' in text
 
 
 def test_each_background_process_has_its_own_metrics_port() -> None:
