@@ -146,7 +146,8 @@ class InboxConsumer:
             if highwater is None:
                 continue
             with contextlib.suppress(Exception):  # a partition revoked meanwhile: counted at the next round
-                position = await asyncio.wait_for(consumer.position(tp), 1)
+                # Known locally once the partition has been fetched from: a wait here means it is not yet.
+                position = await asyncio.wait_for(consumer.position(tp), 0.1)
                 lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - position)
         for topic, behind in lag.items():
             LAG.labels(self.name, topic).set(behind)

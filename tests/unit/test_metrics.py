@@ -6,11 +6,14 @@ from __future__ import annotations
 import socket
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
 from temporalio.runtime import MetricBuffer, MetricBufferDurationFormat, Runtime, TelemetryConfig
 
 from deploy.stack import TEST_PORTS, LocalStack, Ports, _banner
+from services.common.consumer import InboxConsumer, Subscription
 from services.common.metrics import GaugeByLabel, TemporalMetrics, serve_metrics
 
 
@@ -84,3 +87,34 @@ def test_the_banner_lists_each_process_metrics(tmp_path: Path) -> None:
     banner = _banner(stack, 12)
     assert "cases-worker    http://127.0.0.1:9121/metrics" in banner
     assert "pledges-relay   http://127.0.0.1:9112/metrics" in banner
+
+
+class LaggingConsumer:
+    """What the lag measurement reads of AIOKafkaConsumer: the high watermark and the position."""
+
+    def __init__(
+        self, highwater: dict[TopicPartition, int | None], position: dict[TopicPartition, int]
+    ) -> None:
+        self._highwater = highwater
+        self._position = position
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self._highwater[tp]
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self._position[tp]
+
+
+async def test_consumer_lag_is_the_high_watermark_less_the_position_per_topic() -> None:
+    a0, a1, b0 = TopicPartition("a.v1", 0), TopicPartition("a.v1", 1), TopicPartition("b.v1", 0)
+    subscription = Subscription("probe.lag", ["a.v1", "b.v1", "c.v1"], {})
+    inbox = InboxConsumer(subscription, cast(Any, None), cast(Any, None), cast(Any, None))
+    kafka = LaggingConsumer({a0: 10, a1: 5, b0: None}, {a0: 7, a1: 5, b0: 0})
+    await inbox._measure_lag(cast(AIOKafkaConsumer, kafka), {a0, a1, b0})
+
+    def lag(topic: str) -> float | None:
+        return REGISTRY.get_sample_value("uncops_consumer_lag", {"consumer": "probe.lag", "topic": topic})
+
+    assert lag("a.v1") == 3
+    assert lag("b.v1") == 0  # not fetched from yet: no figure, 0
+    assert lag("c.v1") == 0  # subscribed, nothing assigned here
