@@ -420,22 +420,34 @@ async def _profile(address: str, samples: Samples, subjects: int) -> dict[str, A
     }
 
 
+# The floors under a step, each an Update on a plain workflow through the Python client (no HTTP, no rules).
+FLOORS = {
+    "touch": "an empty Update",
+    "touch_local": "an Update running one local activity that does nothing",
+    "insert_local": "an Update whose local activity does one INSERT",
+}
+
+
 async def _floor(address: str, updates: int) -> dict[str, Any]:
-    """An empty Update (no activity, no database, no HTTP) on a plain workflow, one after another: what the
-    Temporal server and the Python SDK alone take on this machine, under any step."""
+    """What the Temporal server and the Python SDK alone take on this machine under any step, then with a
+    local activity, then with a local activity that writes: each kind in turn, so they share the noise."""
     client = await Client.connect(address)
     handle = await client.start_workflow(
         PlainWorkflow.run, id=f"bench-floor-{uuid.uuid4()}", task_queue=PLAIN_QUEUE
     )
-    for n in range(10):  # warm-up
-        await handle.execute_update(PlainWorkflow.touch, n)
-    latencies = []
-    for n in range(updates):
-        started = time.perf_counter()
-        await handle.execute_update(PlainWorkflow.touch, n)
-        latencies.append(time.perf_counter() - started)
+    latencies: dict[str, list[float]] = {name: [] for name in FLOORS}
+    for n in range(updates + 10):
+        for name in FLOORS:
+            started = time.perf_counter()
+            await handle.execute_update(name, n, result_type=int)
+            if n >= 10:  # the first ten warm up
+                latencies[name].append(time.perf_counter() - started)
     await handle.terminate("floor measured")
-    return {"updates": updates, "latency": summary_ms(latencies)}
+    return {
+        "updates": updates,
+        "latency": summary_ms(latencies["touch"]),
+        "kinds": {name: summary_ms(values) for name, values in latencies.items()},
+    }
 
 
 def _capacity(cpu: dict[str, Any], seconds: float, samples: Samples) -> dict[str, Any]:
@@ -497,10 +509,9 @@ def steps(
         stack.wait_for("bench-plain-worker", lambda: asyncio.run(_queue_polled(address, PLAIN_QUEUE)), 60)
         floor = loop_runner(_floor(address, 200))
         stack.stop("bench-plain-worker")
-        echo(
-            f"  floor, an empty Update: p50 {floor['latency']['p50_ms']} / "
-            f"p99 {floor['latency']['p99_ms']} ms"
-        )
+        for name, text in FLOORS.items():
+            ms = floor["kinds"][name]
+            echo(f"  floor, {text}: p50 {ms['p50_ms']} / p99 {ms['p99_ms']} ms")
         flows: dict[str, Flow] = {
             "case": CaseFlow(f"http://127.0.0.1:{stack.ports.cases}"),
             "pledge": PledgeFlow(f"http://127.0.0.1:{stack.ports.pledges}"),
@@ -651,12 +662,18 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             f"{_f(run.get('ceiling_steps_per_s'))} | {_f(run.get('least_mean_latency_ms'))} |"
         )
     profile = r["case_step_profile"]
-    floor = r["floor"]["latency"]
+    floors = r["floor"]["kinds"]
     out += [
         "",
-        f"The floor under any step: an empty Update (no activity, no database, no HTTP) on a plain workflow, "
-        f"{r['floor']['updates']} one after another through the Python client, takes p50 "
-        f"{_f(floor['p50_ms'])} / p99 {_f(floor['p99_ms'])} ms here.",
+        f"The floors under a step: Updates on a plain workflow through the Python client (no HTTP, no rules, "
+        f"no audit, no outbox), {r['floor']['updates']} of each kind, taken in turn:",
+        "",
+        "| Update | p50 ms | p99 ms |",
+        "|---|---|---|",
+        *[
+            f"| {text} | {_f(floors[name]['p50_ms'])} | {_f(floors[name]['p99_ms'])} |"
+            for name, text in FLOORS.items()
+        ],
         "",
         f"Where a case step's time goes (one at a time, {profile['steps']} steps): the client's clock, the "
         "API's `Server-Timing` header and the workflow's history on the Temporal server.",

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import pwd
@@ -32,6 +33,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from deploy.supervisor import CrashLoop, Supervisor
 
 REPO = Path(__file__).resolve().parent.parent
 # Readiness probes fail on purpose until a server is up; the clients' own complaints are noise here.
@@ -105,10 +108,20 @@ class Process:
     popen: subprocess.Popen[bytes]
     log: Path
     stop_signal: int = signal.SIGTERM
+    # How it was started, so that the supervisor of `make run` can start it again the same way.
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    user: str | None = None
+    cwd: Path | None = None
+    started_at: float = field(default_factory=time.monotonic)
 
     @property
     def alive(self) -> bool:
         return self.popen.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.popen.poll()
 
     def stop(self, timeout: float = 20) -> None:
         if not self.alive:
@@ -232,9 +245,22 @@ class LocalStack:
             user=user,
         )
         handle.close()
-        process = Process(name, popen, log, stop_signal)
+        process = Process(name, popen, log, stop_signal, argv, env, user, cwd)
         self.processes[name] = process
+        self._record_pids()
         return process
+
+    def respawn(self, name: str) -> Process:
+        """The process started again exactly as it was (its log continues)."""
+        old = self.processes[name]
+        return self.spawn(name, old.argv, old.env, old.stop_signal, old.user, old.cwd)
+
+    def _record_pids(self) -> None:
+        # Which pid is which process, for operators (and the supervisor's test): run_dir/processes.json.
+        pids = {name: process.popen.pid for name, process in self.processes.items()}
+        target = self.run_dir / "processes.json"
+        target.with_suffix(".tmp").write_text(json.dumps(pids, indent=1))
+        target.with_suffix(".tmp").replace(target)
 
     def stop(self, name: str) -> None:
         process = self.processes.pop(name, None)
@@ -494,6 +520,23 @@ class LocalStack:
             self.wait_for(name, lambda: asyncio.run(_worker_polling(self.ports.temporal, queue)), 60)
         return process
 
+    def is_ready(self, name: str, pid: int | None = None) -> bool:
+        """Whether the process ``name`` (as in ``processes``; a worker: the one with ``pid``) serves."""
+        if pid is None and name in self.processes:
+            pid = self.processes[name].popen.pid
+        if name == "postgres":
+            return asyncio.run(_pg_ready(self.ports.postgres))
+        if name == "kafka":
+            return asyncio.run(_kafka_ready(self.ports.kafka))
+        if name == "temporal":
+            return asyncio.run(_temporal_ready(self.ports.temporal))
+        if name == "mailcatcher":
+            return _port_open(self.ports.smtp)
+        if name.endswith("-worker"):
+            queue = f"uncops-{name.removesuffix('-worker')}"
+            return asyncio.run(_worker_polling(self.ports.temporal, queue, pid))
+        return _http_ok(f"http://127.0.0.1:{self.ports.service(name)}/readyz")
+
     def start_services(self) -> None:
         from uncops.cli import load_worker
 
@@ -578,7 +621,7 @@ async def _temporal_ready(port: int) -> bool:
         return False
 
 
-async def _worker_polling(port: int, queue: str) -> bool:
+async def _worker_polling(port: int, queue: str, pid: int | None = None) -> bool:
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -593,7 +636,9 @@ async def _worker_polling(port: int, queue: str) -> bool:
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
             )
         )
-        return len(response.pollers) > 0
+        # A killed worker stays among the pollers for minutes: a restarted one is known by its pid (the
+        # SDK's identity is "pid@host").
+        return any(pid is None or p.identity.startswith(f"{pid}@") for p in response.pollers)
     except Exception:
         return False
 
@@ -658,18 +703,15 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
         if demo:
             # In the background: the stack is usable at once, and the demo data shows up as it is loaded.
             threading.Thread(target=_load_demo, args=(ports,), name="demo-data", daemon=True).start()
+        # A crashed process is started again with a back-off, the others serving meanwhile (issue 20).
+        supervisor = Supervisor(lambda: dict(stack.processes), stack.respawn, echo=_say)
         while True:
-            for process in list(stack.processes.values()):
-                if not process.alive:
-                    raise StackError(
-                        f"{process.name} stopped unexpectedly (exit {process.popen.returncode}); "
-                        f"its log ends:\n{process.tail()}"
-                    )
-            time.sleep(1)
+            supervisor.tick()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
         return 0
-    except StackError as exc:
+    except (StackError, CrashLoop) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
@@ -679,6 +721,10 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
         stack.stop_all()
         stack.release()
         print("stopped: no process left running", flush=True)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 # Notifications to people (issue 18): with the demo, case deadlines warn after this share of their time
