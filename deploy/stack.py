@@ -510,14 +510,22 @@ class LocalStack:
 
     # ---- the platform's own processes
     def start_service(self, service: str, role: str = "serve", **env: str) -> Process:
+        return self.start_replica(service, role, 1, **env)
+
+    def start_replica(self, service: str, role: str, replica: int, **env: str) -> Process:
+        """Replica ``replica`` of ``service`` in ``role``: beyond the first, named e.g. ``pledges-relay#2``;
+        an API replica needs its own port, given as its port variable (``PLEDGES_PORT``)."""
         name = service if role == "serve" else f"{service}-{role}"
+        if replica > 1:
+            name = f"{name}#{replica}"
         process = self.spawn(name, [sys.executable, "-m", "uncops.cli", role, service], self.env(**env))
         if role == "serve":
-            port = self.ports.service(service)
+            port = int(env.get(Ports.ENV[service], self.ports.service(service)))
             self.wait_for(name, lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), 60)
         elif role == "worker":
             queue = f"uncops-{service}"
-            self.wait_for(name, lambda: asyncio.run(_worker_polling(self.ports.temporal, queue)), 60)
+            pid = process.popen.pid
+            self.wait_for(name, lambda: asyncio.run(_worker_polling(self.ports.temporal, queue, pid)), 60)
         return process
 
     def is_ready(self, name: str, pid: int | None = None) -> bool:
