@@ -571,6 +571,32 @@ def steps(
 # ---------------------------------------------------------------- reporting
 
 
+# The API's own phases of a step (the profile's rows before the Update RPC): what HTTP adds to a bare Update.
+API_PHASES = (
+    "HTTP between client and app (network, uvicorn, middleware)",
+    "authentication (JWT)",
+    "API's SQL statements (read the case)",
+    "rest of the API (validation, rules, JSON)",
+)
+
+
+def _least_step(floors: dict[str, Any], profile: dict[str, Any]) -> list[str]:
+    """The least a step that writes can take here: the API's phases of a case step plus the floor of an Update
+    whose local activity does one INSERT, before any rule, audit entry or event."""
+    phases = profile["phases"]
+    if not all(name in phases for name in API_PHASES):
+        return []
+    api = sum(phases[name]["p50_ms"] for name in API_PHASES)
+    write = floors["insert_local"]["p50_ms"]
+    return [
+        f"So the least a step that writes can take here, before the workflow applies its rules and writes a "
+        f"state, an audit entry and events, is about "
+        f"{_f(api + write)} ms at p50: the API's phases of a case step ({_f(api)} ms) plus an Update whose "
+        f"local activity does one INSERT ({_f(write)} ms).",
+        "",
+    ]
+
+
 def _f(value: Any) -> str:
     return "n/a" if value is None else f"{value:,.1f}"
 
@@ -685,6 +711,7 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             for name, v in profile["phases"].items()
         ],
         "",
+        *_least_step(floors, profile),
         "The profile before this issue's changes, and what changed: "
         "[docs/decisions/0005-fast-steps.md](docs/decisions/0005-fast-steps.md).",
         "",
