@@ -34,6 +34,7 @@ from bench.cases import _queue_polled, _scratch_database, transitions
 from bench.common import cpu_snapshot, cpu_usage, summary_ms
 from bench.plain_workflow import TASK_QUEUE as PLAIN_QUEUE
 from bench.plain_workflow import PlainWorkflow
+from bench.summit_delegations import roster
 from services.common.auth import Role, issue_token
 from services.common.settings import Settings
 from services.common.timing import parse
@@ -44,12 +45,6 @@ GOAL_P99_IN_FLIGHT_MS = 150.0
 IN_FLIGHT = 16
 KINDS = ("case", "pledge", "delegation")
 PLEDGE_STATES = ("GHA", "SEN", "RWA", "NPL", "BGD", "IDN", "JOR", "EGY", "FRA", "NOR", "CHN", "BRA", "IND")
-PROOF = {
-    "file_name": "credentials.pdf",
-    "media_type": "application/pdf",
-    "size_bytes": 48213,
-    "sha256": "d" * 64,
-}
 
 
 @dataclass
@@ -241,20 +236,6 @@ class DelegationFlow:
         summit, delegation_id = subject.split("/")
         state = self.state_of[delegation_id]
         path = f"{self.base}/summits/{summit}/delegations/{delegation_id}"
-        roster = {
-            "head": {
-                "full_name": f"Head of delegation {state}",
-                "function": "Minister of the Interior",
-                "languages": ["en", "fr"],
-                "head_of_delegation": "minister",
-                "consent_to_list": True,
-            },
-            "members": [
-                {"full_name": f"Delegate {n} {state}", "function": "Adviser", "languages": ["en"]}
-                for n in range(4)
-            ],
-            "proof_document": PROOF,
-        }
         await _step(
             http,
             samples,
@@ -262,7 +243,7 @@ class DelegationFlow:
             subject,
             f"{path}/register",
             _headers(Role.STATE_FOCAL_POINT, state),
-            roster,
+            roster(state, members=5),
         )
         for action in ("start_review", "accredit", "confirm"):
             await _step(
