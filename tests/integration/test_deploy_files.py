@@ -1,4 +1,5 @@
-"""The deployment files: docker-compose.yml, deploy/Dockerfile and deploy/k8s.
+"""The deployment files: docker-compose.yml, deploy/Dockerfile and deploy/k8s/base (the overlays rendered:
+test_k8s_manifests.py).
 
 No server and no Docker engine needed: compose is checked by `docker-compose config` (which resolves
 anchors, interpolation and defaults exactly as `docker-compose up` would), the Kubernetes manifests
@@ -24,7 +25,7 @@ from services.common.kafka import TOPIC_CONFIGS
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-K8S_DIR = ROOT / "deploy" / "k8s"
+K8S_DIR = ROOT / "deploy" / "k8s" / "base"
 
 SERVICES = ("pledges", "cases", "summit")
 # Services with Temporal workflows, hence a worker.
