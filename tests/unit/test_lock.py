@@ -187,3 +187,17 @@ def test_an_undeclared_import_is_found(tmp_path: Path) -> None:
     assert _owners("opentelemetry.sdk.trace") == {"opentelemetry-sdk"}
     assert "opentelemetry-api" in _owners("opentelemetry.trace")
     assert not _owners("icalendar") & {"fastapi"}
+
+
+def test_a_pin_added_by_hand_is_told_from_a_locked_one() -> None:
+    """What `make lock` reads to refuse dropping a package a merged branch pinned the old way."""
+    text = (
+        "# a comment\n"
+        "aiokafka==0.14.0 ; sys_platform == 'linux' \\\n"
+        "    --hash=sha256:1cd651e1f56571baae306fdd0b5509047ab9625797a24cd75902e139c5a20318\n"
+        "    # via uncops-platform\n"
+        "moto[server]==5.2.5\n"
+        "-r requirements.txt\n"
+        "Foo_Bar.baz==1.0\n"
+    )
+    assert lock.pins(text) == {"aiokafka": True, "moto": False, "foo-bar-baz": False}
