@@ -67,12 +67,24 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    # Issue 20, Kafka over TLS (KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL): the CA that signed the brokers'
+    # certificates (default: the system's), and a client certificate and key for mutual TLS. Paths.
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
     kafka_topic_partitions: int = 3
     kafka_replication_factor: int = 1
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_tls: bool = False
+    # Issue 20, Temporal client security: mutual TLS (a self-hosted cluster's or Temporal Cloud's client
+    # certificate and key, the CA when the server's is not publicly trusted; paths) or an API key (Temporal
+    # Cloud). Either turns TLS on (services/common/temporal.py tls_config).
+    temporal_tls_cert: Path | None = Field(None, validation_alias=_env("UNCOPS_TEMPORAL_TLS_CERT"))
+    temporal_tls_key: Path | None = Field(None, validation_alias=_env("UNCOPS_TEMPORAL_TLS_KEY"))
+    temporal_tls_ca: Path | None = Field(None, validation_alias=_env("UNCOPS_TEMPORAL_TLS_CA"))
+    temporal_api_key: SecretStr | None = Field(None, validation_alias=_env("UNCOPS_TEMPORAL_API_KEY"))
 
     jwt_secret: SecretStr = Field(
         SecretStr(DEVELOPMENT_JWT_SECRET), validation_alias=_env("UNCOPS_JWT_SECRET")
@@ -208,6 +220,21 @@ class Settings(BaseSettings):
                 raise ValueError("UNCOPS_OIDC_ISSUER needs UNCOPS_CONSOLE_URL (the sign-in's redirect URI)")
         return self
 
+    @model_validator(mode="after")
+    def _client_tls_is_complete(self) -> "Settings":
+        # Issue 20: a half-configured TLS client fails at its first connection, far from the cause.
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("UNCOPS_TEMPORAL_TLS_CERT and UNCOPS_TEMPORAL_TLS_KEY go together (mutual TLS)")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together (mutual TLS)")
+        ssl_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile)
+        if any(ssl_files) and self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+            raise ValueError(
+                "KAFKA_SSL_CAFILE, KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE need KAFKA_SECURITY_PROTOCOL=SSL "
+                f"or SASL_SSL, not {self.kafka_security_protocol}"
+            )
+        return self
+
     @property
     def local_sign_in(self) -> bool:
         """Whether the console may sign people in by itself: only with the development signing secret,
@@ -248,9 +275,10 @@ class Settings(BaseSettings):
             if self.kafka_sasl_password:
                 options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
         if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
-            from aiokafka.helpers import create_ssl_context
+            # Imported here: services.common.kafka imports this module.
+            from services.common.kafka import ssl_context
 
-            options["ssl_context"] = create_ssl_context()
+            options["ssl_context"] = ssl_context(self)
         return options
 
 
