@@ -41,7 +41,18 @@ install: $(STAMP) $(NODE_STAMP) ## create the virtual environment and install th
 run: install ## start the whole stack in the foreground (Ctrl-C stops it)
 	$(PY) -m deploy.stack run
 
-test: install ## set up what is missing, then run the whole suite against real servers
+# kustomize, to render the Kubernetes overlays in the suite: built from the Go module proxy at a pinned version
+# (kubectl's built-in copy is not in Debian), into the virtual environment's bin.
+KUSTOMIZE_VERSION := v5.7.1
+KUSTOMIZE := $(VENV)/bin/kustomize-$(KUSTOMIZE_VERSION)
+
+$(KUSTOMIZE):
+	@command -v go >/dev/null || { echo "error: Go is needed to build kustomize for the deployment files' tests"; exit 1; }
+	GOBIN=$(CURDIR)/$(VENV)/.kustomize go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(VENV)/.kustomize/kustomize $@ && rmdir $(VENV)/.kustomize
+	ln -sf $(notdir $@) $(VENV)/bin/kustomize
+
+test: install $(KUSTOMIZE) ## set up what is missing, then run the whole suite against real servers
 	bash deploy/ensure-debian-packages.sh docker-compose:docker-compose /usr/bin/chromium:chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 

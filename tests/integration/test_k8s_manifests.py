@@ -3,15 +3,16 @@ against the Kubernetes API's schemas and for what operating them needs: PodDisru
 NetworkPolicies that let each component reach what it uses and nothing else in, scrape targets for every
 /metrics port, no persistent volume, client security from Secrets.
 
-Rendering needs `kubectl` (its built-in kustomize; nothing reaches a cluster); the schemas come with the
-kubernetes-validate package (dev group), offline. A missing kubectl is a failure, not a skip.
+Rendering needs kustomize, which `make test` builds at a pinned version from the Go module proxy into
+.venv/bin (nothing reaches a cluster); the schemas come with the kubernetes-validate package (dev group),
+offline. A missing kustomize is a failure, not a skip.
 """
 
 from __future__ import annotations
 
 import copy
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import yaml
 from services.common.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+KUSTOMIZE = Path(sys.executable).parent / "kustomize"  # make test builds it there
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("staging", "production")
 # The Prometheus Operator's kinds: no schema in kubernetes-validate, checked field by field below.
@@ -31,13 +33,12 @@ WORKERS = tuple(f"{service}-worker" for service in APIS)
 
 
 def _render(folder: Path) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl is needed to render the kustomize overlays (`kubectl kustomize`, no cluster)")
+    if not KUSTOMIZE.exists():
+        pytest.fail(f"{KUSTOMIZE} is needed to render the overlays: `make test` builds it")
     result = subprocess.run(
-        [kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=120, check=False
+        [str(KUSTOMIZE), "build", str(folder)], capture_output=True, text=True, timeout=120, check=False
     )
-    assert result.returncode == 0, f"kubectl kustomize {folder}:\n{result.stderr}"
+    assert result.returncode == 0, f"kustomize build {folder}:\n{result.stderr}"
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
