@@ -568,7 +568,7 @@ async def _create_bucket(env: dict[str, str]) -> None:
     from services.common.settings import Settings
 
     settings = Settings(s3_endpoint_url=env["UNCOPS_S3_ENDPOINT_URL"], s3_bucket=env["UNCOPS_S3_BUCKET"])
-    store = ObjectStore(settings)
+    store = ObjectStore(settings, (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]))
     try:
         await store.ensure_bucket()
     finally:

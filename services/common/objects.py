@@ -23,10 +23,13 @@ _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
 
 
 class ObjectStore:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, credentials: tuple[str, str] | None = None) -> None:
+        """``credentials`` (access key id, secret): only where the environment has none (the local stack's own
+        process); otherwise the SDK's usual chain (AWS_* variables, a profile, an instance role)."""
         self.bucket = settings.s3_bucket
         self._settings = settings
-        self._session = aioboto3.Session()
+        key_id, secret = credentials or (None, None)
+        self._session = aioboto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret)
         self._stack = contextlib.AsyncExitStack()
         self._client: Any = None
         self._lock = asyncio.Lock()
