@@ -110,7 +110,17 @@ async def get_attachment(
         content,
         media_type=attachment.content_type,
         headers={
-            "Content-Disposition": f"attachment; filename*=utf-8''{quote(attachment.filename)}",
+            "Content-Disposition": _disposition(attachment.filename),
             "Cache-Control": "no-store",
         },
+    )
+
+
+def _disposition(filename: str) -> str:
+    # As Starlette's FileResponse wrote it before (issue 20 serves bytes, not a file): RFC 6266 for non-ASCII.
+    quoted = quote(filename)
+    return (
+        f'attachment; filename="{filename}"'
+        if quoted == filename
+        else f"attachment; filename*=utf-8''{quoted}"
     )
