@@ -10,16 +10,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aioboto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from services.common.errors import DomainError
 from services.common.settings import Settings
 
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+RETRY_AFTER_SECONDS = 5
+
+
+class ObjectStoreUnavailable(DomainError):
+    """The object store did not answer (after the SDK's own retries), or refused us: 503, retry later."""
+
+    status_code = 503
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+@contextlib.contextmanager
+def _unavailable(action: str) -> Iterator[None]:
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        # The reason (connection refused, access denied...) for the log; never a key or a credential.
+        raise ObjectStoreUnavailable(f"the object store could not {action}: {type(exc).__name__}") from exc
 
 
 class ObjectStore:
@@ -58,20 +79,24 @@ class ObjectStore:
 
     async def put(self, key: str, data: bytes) -> None:
         s3 = await self._s3()
-        await s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="application/octet-stream")
+        with _unavailable("store the document"):
+            await s3.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType="application/octet-stream"
+            )
 
     async def get(self, key: str, first: int | None = None) -> bytes | None:
         """The object's bytes (only its ``first`` bytes if given), or None if there is none."""
         s3 = await self._s3()
         extra = {"Range": f"bytes=0-{first - 1}"} if first else {}
-        try:
-            answer = await s3.get_object(Bucket=self.bucket, Key=key, **extra)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
-                return None
-            raise
-        async with answer["Body"] as body:
-            data: bytes = await body.read()
+        with _unavailable("read the document"):
+            try:
+                answer = await s3.get_object(Bucket=self.bucket, Key=key, **extra)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in _MISSING:
+                    return None
+                raise
+            async with answer["Body"] as body:
+                data: bytes = await body.read()
         return data
 
     async def keys(self, prefix: str) -> AsyncIterator[str]:

@@ -92,6 +92,7 @@ async def add_attachment(
         },
         # The object store answered a document that does not open or whose SHA-256 is not the recorded one.
         502: {"description": "The stored document failed its integrity check: never served"},
+        503: {"description": "The object store did not answer: retry after Retry-After"},
     },
 )
 async def get_attachment(
