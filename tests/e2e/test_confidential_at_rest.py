@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.stack import REPO, LocalStack
 from services.cases import queries, service
@@ -130,6 +131,50 @@ def _keys_setting(*keys: str) -> str:
     return ",".join(f"{k}:{base64.urlsafe_b64encode(known[k]).decode()}" for k in keys)
 
 
+async def _write_under_a(
+    sessions: async_sessionmaker[AsyncSession], identities: dict[str, VictimIdentity]
+) -> None:
+    now = datetime.now(UTC)
+    async with sessions() as session, session.begin():
+        session.add(
+            CaseRow(
+                id="case-1",
+                reference="MINUSCA-2026-R1",
+                version=1,
+                status="reported",
+                mission="MINUSCA",
+                personnel_category="individual_police_officer",
+                police_contributing_country="SEN",
+                category="category_1",
+                allegation_type="sexual_exploitation",
+                reported_on=date.today(),
+                opened_at=now,
+                updated_at=now,
+                state={},
+            )
+        )
+        await session.flush()
+        vault = Vault(_ring("a"))
+        for victim_id, identity in identities.items():
+            session.add(
+                VictimIdentityRow(
+                    victim_id=victim_id, case_id="case-1", ciphertext=vault.seal(identity).encode()
+                )
+            )
+
+
+def _rekey_command(
+    stack: LocalStack, database_url: str, bucket: str, batch: int
+) -> tuple[list[str], dict[str, str]]:
+    env = stack.env(
+        UNCOPS_ENV="test",
+        CASES_DATABASE_URL=database_url,
+        UNCOPS_S3_BUCKET=bucket,
+        UNCOPS_VICTIM_DATA_KEYS=_keys_setting("b", "a"),
+    )
+    return [sys.executable, "-m", "uncops.cli", "rekey", "cases", "--batch", str(batch)], env
+
+
 async def test_a_key_rotation_reencrypts_everything_and_an_interrupted_run_loses_nothing(
     stack: LocalStack, scratch_cases: tuple[str, str]
 ) -> None:
@@ -143,29 +188,7 @@ async def test_a_key_rotation_reencrypts_everything_and_an_interrupted_run_loses
     documents = {f"cases/case-1/doc-{i}": os.urandom(1000) + b"plain" for i in range(3)}
     try:
         # Everything written under key A.
-        now = datetime.now(UTC)
-        async with sessions() as session, session.begin():
-            session.add(
-                CaseRow(
-                    id="case-1",
-                    reference="MINUSCA-2026-R1",
-                    version=1,
-                    status="reported",
-                    mission="MINUSCA",
-                    personnel_category="individual_police_officer",
-                    police_contributing_country="SEN",
-                    category="category_1",
-                    allegation_type="sexual_exploitation",
-                    reported_on=date.today(),
-                    opened_at=now,
-                    updated_at=now,
-                    state={},
-                )
-            )
-            await session.flush()
-            for victim_id, identity in identities.items():
-                sealed = Vault(_ring("a")).seal(identity).encode()
-                session.add(VictimIdentityRow(victim_id=victim_id, case_id="case-1", ciphertext=sealed))
+        await _write_under_a(sessions, identities)
         for key, content in documents.items():
             await objects.put(key, seal_document(_ring("a"), content, key))
 
@@ -199,15 +222,10 @@ async def test_a_key_rotation_reencrypts_everything_and_an_interrupted_run_loses
         assert sorted(by_key.values()) == ["a"] * 3 + ["b"] * 4  # two batches committed, the third not
 
         # The command, run again to the end (the rows already under B are skipped).
-        env = stack.env(
-            UNCOPS_ENV="test",
-            CASES_DATABASE_URL=database_url,
-            UNCOPS_S3_BUCKET=bucket,
-            UNCOPS_VICTIM_DATA_KEYS=_keys_setting("b", "a"),
-        )
+        argv, env = _rekey_command(stack, database_url, bucket, batch=3)
         done = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "uncops.cli", "rekey", "cases", "--batch", "3"],
+            argv,
             env=env,
             cwd=REPO,
             capture_output=True,
@@ -230,4 +248,41 @@ async def test_a_key_rotation_reencrypts_everything_and_an_interrupted_run_loses
         assert (again.checked, again.rekeyed) == (7, 0)  # idempotent
     finally:
         await objects.close()
+        await engine.dispose()
+
+
+async def test_a_rekey_killed_half_way_leaves_every_row_readable_and_finishes_when_run_again(
+    stack: LocalStack, scratch_cases: tuple[str, str]
+) -> None:
+    database_url, bucket = scratch_cases
+    engine = create_engine(database_url, pool_size=2)
+    sessions = session_factory(engine)
+    identities = {f"victim-{i:04}": VictimIdentity(name=f"Synthetic Person {i}") for i in range(600)}
+    try:
+        await _write_under_a(sessions, identities)
+        argv, env = _rekey_command(stack, database_url, bucket, batch=1)  # a transaction per row
+        command = await asyncio.create_subprocess_exec(*argv, env=env, cwd=REPO, stderr=subprocess.PIPE)
+        assert command.stderr is not None
+        progress = ""
+        while not progress.startswith("victim identities:"):
+            progress = (await command.stderr.readline()).decode()
+            assert progress, "the command ended before any progress"
+        command.kill()  # SIGKILL, as a crash would: no clean-up of any kind
+        await command.wait()
+        assert progress.startswith("victim identities: 1/600 checked")
+
+        async with sessions() as session:
+            rows = await queries.identities_after(session, None, 1000)
+        by_key = {r.victim_id: _ring("b", "a").key_id(r.ciphertext) for r in rows}
+        assert {r.victim_id: Vault(_ring("b", "a")).open(r.ciphertext) for r in rows} == identities
+        assert 0 < list(by_key.values()).count("b") < 600  # stopped half-way, every row readable
+
+        done = await asyncio.to_thread(
+            subprocess.run, [*argv[:-1], "100"], env=env, cwd=REPO, capture_output=True
+        )
+        assert done.returncode == 0, done.stderr
+        async with sessions() as session:
+            rows = await queries.identities_after(session, None, 1000)
+        assert {r.victim_id: Vault(_ring("b")).open(r.ciphertext) for r in rows} == identities
+    finally:
         await engine.dispose()
