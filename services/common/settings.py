@@ -35,7 +35,10 @@ def _env(*names: str) -> AliasChoices:
 
 class Settings(BaseSettings):
     # Nested policies from the environment, e.g. CASE_POLICY__PCC_REPLY_WORKING_DAYS=12.
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_nested_delimiter="__")
+    # hide_input_in_errors (issue 20): a refused setting's error must not print the input (secrets).
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, env_nested_delimiter="__", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = Field(
         "development", validation_alias=_env("UNCOPS_ENV")
