@@ -32,9 +32,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploy.supervisor import CrashLoop, Supervisor
+
+if TYPE_CHECKING:
+    from services.common.objects import ObjectStore
 
 REPO = Path(__file__).resolve().parent.parent
 # Readiness probes fail on purpose until a server is up; the clients' own complaints are noise here.
@@ -64,6 +67,7 @@ class Ports:
     console: int = 8000
     partners: int = 8004
     smtp: int = 1025  # the local mail catcher
+    s3: int = 9000  # issue 20: the S3-compatible object store (moto in server mode)
 
     ENV = {
         "postgres": "POSTGRES_PORT",
@@ -77,6 +81,7 @@ class Ports:
         "console": "CONSOLE_PORT",
         "partners": "PARTNERS_PORT",
         "smtp": "SMTP_PORT",
+        "s3": "S3_PORT",
     }
 
     @classmethod
@@ -99,7 +104,7 @@ class Ports:
 # The suite's own ports, so `make test` runs beside a `make run`.
 # Below the kernel's ephemeral range (32768-60999 here): a port in it can be taken, for a moment, as the local
 # port of an outgoing connection, and a service restarted by a test then fails to bind (seen once).
-TEST_PORTS = Ports(25432, 29092, 29093, 27233, 28233, 28001, 28002, 28003, 28000, 28004, 21025)
+TEST_PORTS = Ports(25432, 29092, 29093, 27233, 28233, 28001, 28002, 28003, 28000, 28004, 21025, 29000)
 
 
 @dataclass
@@ -176,6 +181,12 @@ class LocalStack:
             SMTP_PORT=str(self.ports.smtp),
             # Issue 18: published ce_dataschema URLs lead to the partner gateway, which serves the schemas.
             UNCOPS_SCHEMA_BASE_URL=f"http://127.0.0.1:{self.ports.partners}/contracts/schemas",
+            # Issue 20: attachments in the local S3-compatible server (moto accepts any credentials).
+            UNCOPS_S3_ENDPOINT_URL=f"http://127.0.0.1:{self.ports.s3}",
+            UNCOPS_S3_BUCKET=LOCAL_BUCKET,
+            UNCOPS_S3_REGION="us-east-1",
+            AWS_ACCESS_KEY_ID="uncops-local",
+            AWS_SECRET_ACCESS_KEY="uncops-local",  # moto's: no real account behind it
             PYTHONUNBUFFERED="1",
         )
         for service in DATABASES:
@@ -253,7 +264,11 @@ class LocalStack:
     def respawn(self, name: str) -> Process:
         """The process started again exactly as it was (its log continues)."""
         old = self.processes[name]
-        return self.spawn(name, old.argv, old.env, old.stop_signal, old.user, old.cwd)
+        process = self.spawn(name, old.argv, old.env, old.stop_signal, old.user, old.cwd)
+        if name == "s3":  # moto keeps everything in memory: a new one starts without the bucket
+            self.wait_for("s3", functools.partial(_port_open, self.ports.s3), 60)
+            asyncio.run(_create_bucket(self.env()))
+        return process
 
     def _record_pids(self) -> None:
         # Which pid is which process, for operators (and the supervisor's test): run_dir/processes.json.
@@ -489,12 +504,22 @@ class LocalStack:
         self.spawn("mailcatcher", [*argv, "--folder", str(self.mail_dir)])
         self.wait_for("mailcatcher", functools.partial(_port_open, self.ports.smtp), 30)
 
+    # ---- the S3-compatible object store (issue 20): moto in server mode, from PyPI (requirements-dev.txt:
+    # local only, never in the production image). It keeps objects in memory: they last as long as the stack.
+    def start_object_store(self) -> None:
+        self.check_ports(["s3"])
+        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.s3)]
+        self.spawn("s3", argv)
+        self.wait_for("s3", functools.partial(_port_open, self.ports.s3), 60)
+        asyncio.run(_create_bucket(self.env()))
+
     def start_infrastructure(self) -> None:
         self.check_ports(["postgres", "kafka", "kafka_controller", "temporal", "temporal_ui"])
         self.start_postgres()
         self.start_kafka()
         self.start_temporal()
         self.start_mailcatcher()
+        self.start_object_store()
         self.prepare()
 
     def prepare(self) -> None:
@@ -540,6 +565,8 @@ class LocalStack:
             return asyncio.run(_temporal_ready(self.ports.temporal))
         if name == "mailcatcher":
             return _port_open(self.ports.smtp)
+        if name == "s3":
+            return _port_open(self.ports.s3) and asyncio.run(_bucket_ready(self.env()))
         if name.endswith("-worker"):
             queue = f"uncops-{name.removesuffix('-worker')}"
             return asyncio.run(_worker_polling(self.ports.temporal, queue, pid))
@@ -590,6 +617,38 @@ async def _pg_ready(port: int) -> bool:
         return False
     await conn.close()
     return True
+
+
+# Issue 20: the attachments' bucket of the local stack.
+LOCAL_BUCKET = "uncops-attachments"
+
+
+def _local_store(env: dict[str, str]) -> ObjectStore:
+    from services.common.objects import ObjectStore
+    from services.common.settings import Settings
+
+    settings = Settings(s3_endpoint_url=env["UNCOPS_S3_ENDPOINT_URL"], s3_bucket=env["UNCOPS_S3_BUCKET"])
+    return ObjectStore(settings, (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]))
+
+
+async def _create_bucket(env: dict[str, str]) -> None:
+    store = _local_store(env)
+    try:
+        await store.ensure_bucket()
+    finally:
+        await store.close()
+
+
+async def _bucket_ready(env: dict[str, str]) -> bool:
+    store = _local_store(env)
+    try:
+        async for _ in store.keys("readiness/"):
+            break
+        return True
+    except Exception:  # no bucket (yet), or no answer
+        return False
+    finally:
+        await store.close()
 
 
 async def _create_databases(port: int, names: list[str]) -> None:
@@ -693,6 +752,7 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
                 "temporal",
                 "temporal_ui",
                 "smtp",
+                "s3",
                 *SERVICES,
                 PARTNERS,
                 CONSOLE,
@@ -773,6 +833,7 @@ def _banner(stack: LocalStack, seconds: float) -> str:
             f"  PostgreSQL  postgresql://postgres@127.0.0.1:{p.postgres}/uncops_<service>",
             f"  mail        SMTP 127.0.0.1:{p.smtp}, caught as .eml in {stack.mail_dir}"
             f"  (http://127.0.0.1:{p.console}/mail)",
+            f"  S3          http://127.0.0.1:{p.s3}  (moto; bucket {LOCAL_BUCKET}, attachments encrypted)",
             f"  logs        {stack.logs}",
             "  a token:    .venv/bin/uncops token --role planner",
             *(

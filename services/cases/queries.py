@@ -200,3 +200,20 @@ async def sealed_identity(session: AsyncSession, case_id: str, victim_id: str) -
     """The victim's encrypted identity, if the case recorded one for that victim."""
     stored = await session.get(VictimIdentityRow, victim_id)
     return stored.ciphertext if stored is not None and stored.case_id == case_id else None
+
+
+# ---- re-encryption under the primary key (issue 20, `uncops rekey cases`)
+
+
+async def count_identities(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(VictimIdentityRow)) or 0)
+
+
+async def identities_after(session: AsyncSession, after: str | None, limit: int) -> list[VictimIdentityRow]:
+    """The next ``limit`` sealed identities in victim-id order, locked until the caller's transaction ends."""
+    query = (
+        select(VictimIdentityRow).order_by(col(VictimIdentityRow.victim_id)).limit(limit).with_for_update()
+    )
+    if after is not None:
+        query = query.where(col(VictimIdentityRow.victim_id) > after)
+    return list((await session.scalars(query)).all())
