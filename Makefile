@@ -6,9 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml contracts/pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
+# Issue 20: the one tool that writes uv.lock and the requirements files (also [tool.uv] required-version).
+UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench histories docs messages clean lock contracts-wheel
+.PHONY: help install run test test-unit lint typecheck contracts contracts-check kafka-jars bench histories docs messages clean lock lock-check contracts-wheel
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -17,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml contracts/pyproje
 	@command -v java >/dev/null || { echo "error: a JDK 17+ is needed (java) for the Kafka broker"; exit 1; }
 	@command -v mvn >/dev/null || { echo "error: Maven (mvn) is needed to fetch the Kafka broker's jars"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e ./contracts -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
@@ -31,7 +33,7 @@ $(NODE_STAMP): package.json package-lock.json
 	rm -f node_modules/.installed-*
 	touch $@
 
-install: $(STAMP) $(NODE_STAMP) ## create the virtual environment and install pinned packages (Python and npm)
+install: $(STAMP) $(NODE_STAMP) ## create the virtual environment and install the locked packages (hashes checked) and npm's
 	@bash deploy/ensure-debian-packages.sh libpango-1.0.so.0:libpango-1.0-0 libpangoft2-1.0.so.0:libpangoft2-1.0-0 \
 	  DejaVuSans.ttf:fonts-dejavu-core
 	@$(PY) -m deploy.stack kafka-jars > /dev/null && echo "Kafka broker jars resolved"
@@ -39,7 +41,18 @@ install: $(STAMP) $(NODE_STAMP) ## create the virtual environment and install pi
 run: install ## start the whole stack in the foreground (Ctrl-C stops it)
 	$(PY) -m deploy.stack run
 
-test: install ## set up what is missing, then run the whole suite against real servers
+# kustomize, to render the Kubernetes overlays in the suite: built from the Go module proxy at a pinned version
+# (kubectl's built-in copy is not in Debian), into the virtual environment's bin.
+KUSTOMIZE_VERSION := v5.7.1
+KUSTOMIZE := $(VENV)/bin/kustomize-$(KUSTOMIZE_VERSION)
+
+$(KUSTOMIZE):
+	@command -v go >/dev/null || { echo "error: Go is needed to build kustomize for the deployment files' tests"; exit 1; }
+	GOBIN=$(CURDIR)/$(VENV)/.kustomize go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(VENV)/.kustomize/kustomize $@ && rmdir $(VENV)/.kustomize
+	ln -sf $(notdir $@) $(VENV)/bin/kustomize
+
+test: install $(KUSTOMIZE) ## set up what is missing, then run the whole suite against real servers
 	bash deploy/ensure-debian-packages.sh docker-compose:docker-compose /usr/bin/chromium:chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -87,5 +100,14 @@ clean: ## remove the run folder (all local data) and caches; refused while a sta
 	done; true
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
-lock: ## re-pin requirements from a fresh environment (review the diff)
-	@echo "see docs/operations.md#upgrading-dependencies"
+# Issue 20: pyproject.toml -> uv.lock -> requirements.txt (runtime) and requirements-dev.txt (+ dev, local), with
+# hashes. Not `install`'s prerequisite: it must work while the requirements files hold pins added by hand (a merge).
+lock: ## re-lock after editing pyproject.toml (or merging a branch that added packages): uv.lock, requirements*.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/uv --version 2>/dev/null | grep -qx "uv $(UV_VERSION)" || \
+	  $(PY) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(PY) -m deploy.lock
+	@echo "review the diff, then: make install (it reinstalls from the new lock)"
+
+lock-check: install ## check, offline, that uv.lock and requirements*.txt are what pyproject.toml locks to
+	$(PY) -m deploy.lock --check

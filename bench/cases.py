@@ -1271,6 +1271,45 @@ def _cores(cpu: dict[str, Any], names: list[str]) -> str:
     return " / ".join(f"{used[n]:.2f}" if n in used else "n/a" for n in names)
 
 
+# Who does a case's or a plain workflow's work: the Temporal worker and server (both kinds), and what only a
+# case does (its HTTP API with the in-process relay, its audit and outbox in PostgreSQL, Kafka).
+_WORKFLOW_SIDE = ("cases worker", "plain worker (bench.plain_workflow)", "Temporal dev server")
+
+
+def _cpu_per_unit(runs: list[dict[str, Any]]) -> list[str]:
+    """CPU per case and per plain workflow in each kind's best round, by process: when the cores are the
+    limit, the ratio of throughputs is the inverse ratio of these totals."""
+    ms: dict[str, dict[str, float]] = {}
+    for kind in ("cases", "plain"):
+        best = max((r for r in runs if r["kind"] == kind), key=lambda r: r["per_s"])
+        if not best["completed"]:
+            return []
+        per = best["seconds"] / best["completed"] * 1000
+        ms[kind] = {name: cores * per for name, cores in best["cpu"]["cores_used"].items() if cores >= 0.005}
+    names = [n for n in dict.fromkeys([*ms["cases"], *ms["plain"]]) if n != _THIS]
+    total = {kind: sum(v for n, v in ms[kind].items() if n != _THIS) for kind in ms}
+    workflow = {kind: sum(ms[kind].get(n, 0.0) for n in _WORKFLOW_SIDE) for kind in ms}
+    return [
+        "",
+        "CPU per case and per plain workflow in each kind's best round, ms (the benchmark's own client "
+        "left out):",
+        "",
+        "| kind | " + " | ".join(names) + " | all |",
+        "|---|" + "---|" * (len(names) + 1),
+        *[
+            f"| {kind} | " + " | ".join(_f(ms[kind].get(n, 0.0)) for n in names) + f" | {_f(total[kind])} |"
+            for kind in ms
+        ],
+        "",
+        f"The workflow side (worker and Temporal server) costs a case {_f(workflow['cases'])} ms against "
+        f"{_f(workflow['plain'])} ms for a plain workflow; the other "
+        f"{_f(total['cases'] - workflow['cases'])} ms of a case (its HTTP API and in-process relay, its "
+        "audit and outbox in PostgreSQL, Kafka) is work the baseline does not do. With the cores busy, "
+        "cases/s over plain workflows/s can reach at most "
+        f"{_f(total['plain'] / total['cases'], 2) if total['cases'] else 'n/a'} here.",
+    ]
+
+
 def markdown_sections(results: dict[str, Any]) -> list[str]:
     out: list[str] = []
     benchmarks = results["benchmarks"]
@@ -1319,6 +1358,7 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
                 f"{_f(s['max_ms'])} |"
                 for step, s in best["step_ms"].items()
             ]
+        out += _cpu_per_unit(throughput["runs"])
         out += [
             "",
             f"Ratio cases/plain: **{throughput['ratio']:.2f}** (goal >= {GOAL_RATIO}); scratch rows "

@@ -22,7 +22,7 @@ from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
 REPO = Path(__file__).resolve().parent.parent
 # The benchmark stack's own ports, apart from `make run`'s and the test suite's.
 # The partner gateway's too (issue 18): 8004 + the offset would run into `make run`'s.
-BENCH_PORTS = Ports(20432, 20092, 20093, 20233, 20234, 20001, 20002, 20003, 20000, 20004, 21025)
+BENCH_PORTS = Ports(20432, 20092, 20093, 20233, 20234, 20001, 20002, 20003, 20000, 20004, 21025, 20900)
 PLEDGES_TOPIC = "uncops.pledges.v1"
 
 _STATES = ("SEN", "RWA", "BGD", "NPL", "IND", "PAK", "EGY", "IDN", "GHA", "JOR", "CHN", "FRA", "NOR", "BRA")

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bench.common import summary_ms
 from bench.console import server_timing
 from bench.summit_agenda import DAYS, build_agenda, load_rooms
-from bench.summit_delegations import _roster
+from bench.summit_delegations import roster
 from services.common.auth import Role, issue_token
 from services.common.database import create_engine
 from services.common.settings import Settings
@@ -176,7 +176,7 @@ async def build_summit(summit_url: str, summit_dsn: str, seed: int, echo: Callab
                 answer = await http.post(
                     f"{base}/{summit_id}/delegations/{delegation_id}/register",
                     headers={"Authorization": f"Bearer {token}"},
-                    json=_roster(state),
+                    json=roster(state),
                 )
                 if answer.status_code == 200:
                     return

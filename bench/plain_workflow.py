@@ -65,6 +65,25 @@ class PlainWorkflow:
         """Nothing but the Update's round trip: the floor under any step (bench/steps.py)."""
         return number
 
+    @workflow.update
+    async def touch_local(self, number: int) -> int:
+        """An Update that runs one local activity doing nothing: the floor under a step whose write is a
+        local activity (bench/steps.py), the SDK's and the server's share of it without any database."""
+        await workflow.execute_local_activity(
+            "bench_plain_nothing", number, start_to_close_timeout=timedelta(seconds=30)
+        )
+        return number
+
+    @workflow.update
+    async def insert_local(self, number: int) -> int:
+        """An Update whose local activity does one INSERT: the least a step that writes can cost."""
+        await workflow.execute_local_activity(
+            "bench_plain_insert",
+            StepInput(workflow.info().workflow_id, number),
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        return number
+
 
 class PlainActivities:
     def __init__(self, pool: Any) -> None:
@@ -76,6 +95,10 @@ class PlainActivities:
             "INSERT INTO bench_plain_step (workflow_id, step) VALUES ($1, $2)", item.workflow_id, item.step
         )
 
+    @activity.defn(name="bench_plain_nothing")
+    async def nothing(self, number: int) -> int:
+        return number
+
 
 async def serve(address: str, task_queue: str, dsn: str) -> None:
     import asyncpg
@@ -86,11 +109,12 @@ async def serve(address: str, task_queue: str, dsn: str) -> None:
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=20)
     try:
         client = await asyncio.wait_for(Client.connect(address), 30)
+        plain = PlainActivities(pool)
         worker = Worker(
             client,
             task_queue=task_queue,
             workflows=[PlainWorkflow],
-            activities=[PlainActivities(pool).insert],
+            activities=[plain.insert, plain.nothing],
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

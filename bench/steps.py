@@ -34,6 +34,7 @@ from bench.cases import _queue_polled, _scratch_database, transitions
 from bench.common import cpu_snapshot, cpu_usage, summary_ms
 from bench.plain_workflow import TASK_QUEUE as PLAIN_QUEUE
 from bench.plain_workflow import PlainWorkflow
+from bench.summit_delegations import roster
 from services.common.auth import Role, issue_token
 from services.common.settings import Settings
 from services.common.timing import parse
@@ -44,12 +45,6 @@ GOAL_P99_IN_FLIGHT_MS = 150.0
 IN_FLIGHT = 16
 KINDS = ("case", "pledge", "delegation")
 PLEDGE_STATES = ("GHA", "SEN", "RWA", "NPL", "BGD", "IDN", "JOR", "EGY", "FRA", "NOR", "CHN", "BRA", "IND")
-PROOF = {
-    "file_name": "credentials.pdf",
-    "media_type": "application/pdf",
-    "size_bytes": 48213,
-    "sha256": "d" * 64,
-}
 
 
 @dataclass
@@ -241,20 +236,6 @@ class DelegationFlow:
         summit, delegation_id = subject.split("/")
         state = self.state_of[delegation_id]
         path = f"{self.base}/summits/{summit}/delegations/{delegation_id}"
-        roster = {
-            "head": {
-                "full_name": f"Head of delegation {state}",
-                "function": "Minister of the Interior",
-                "languages": ["en", "fr"],
-                "head_of_delegation": "minister",
-                "consent_to_list": True,
-            },
-            "members": [
-                {"full_name": f"Delegate {n} {state}", "function": "Adviser", "languages": ["en"]}
-                for n in range(4)
-            ],
-            "proof_document": PROOF,
-        }
         await _step(
             http,
             samples,
@@ -262,7 +243,7 @@ class DelegationFlow:
             subject,
             f"{path}/register",
             _headers(Role.STATE_FOCAL_POINT, state),
-            roster,
+            roster(state, members=5),
         )
         for action in ("start_review", "accredit", "confirm"):
             await _step(
@@ -420,22 +401,34 @@ async def _profile(address: str, samples: Samples, subjects: int) -> dict[str, A
     }
 
 
+# The floors under a step, each an Update on a plain workflow through the Python client (no HTTP, no rules).
+FLOORS = {
+    "touch": "an empty Update",
+    "touch_local": "an Update running one local activity that does nothing",
+    "insert_local": "an Update whose local activity does one INSERT",
+}
+
+
 async def _floor(address: str, updates: int) -> dict[str, Any]:
-    """An empty Update (no activity, no database, no HTTP) on a plain workflow, one after another: what the
-    Temporal server and the Python SDK alone take on this machine, under any step."""
+    """What the Temporal server and the Python SDK alone take on this machine under any step, then with a
+    local activity, then with a local activity that writes: each kind in turn, so they share the noise."""
     client = await Client.connect(address)
     handle = await client.start_workflow(
         PlainWorkflow.run, id=f"bench-floor-{uuid.uuid4()}", task_queue=PLAIN_QUEUE
     )
-    for n in range(10):  # warm-up
-        await handle.execute_update(PlainWorkflow.touch, n)
-    latencies = []
-    for n in range(updates):
-        started = time.perf_counter()
-        await handle.execute_update(PlainWorkflow.touch, n)
-        latencies.append(time.perf_counter() - started)
+    latencies: dict[str, list[float]] = {name: [] for name in FLOORS}
+    for n in range(updates + 10):
+        for name in FLOORS:
+            started = time.perf_counter()
+            await handle.execute_update(name, n, result_type=int)
+            if n >= 10:  # the first ten warm up
+                latencies[name].append(time.perf_counter() - started)
     await handle.terminate("floor measured")
-    return {"updates": updates, "latency": summary_ms(latencies)}
+    return {
+        "updates": updates,
+        "latency": summary_ms(latencies["touch"]),
+        "kinds": {name: summary_ms(values) for name, values in latencies.items()},
+    }
 
 
 def _capacity(cpu: dict[str, Any], seconds: float, samples: Samples) -> dict[str, Any]:
@@ -497,10 +490,9 @@ def steps(
         stack.wait_for("bench-plain-worker", lambda: asyncio.run(_queue_polled(address, PLAIN_QUEUE)), 60)
         floor = loop_runner(_floor(address, 200))
         stack.stop("bench-plain-worker")
-        echo(
-            f"  floor, an empty Update: p50 {floor['latency']['p50_ms']} / "
-            f"p99 {floor['latency']['p99_ms']} ms"
-        )
+        for name, text in FLOORS.items():
+            ms = floor["kinds"][name]
+            echo(f"  floor, {text}: p50 {ms['p50_ms']} / p99 {ms['p99_ms']} ms")
         flows: dict[str, Flow] = {
             "case": CaseFlow(f"http://127.0.0.1:{stack.ports.cases}"),
             "pledge": PledgeFlow(f"http://127.0.0.1:{stack.ports.pledges}"),
@@ -558,6 +550,32 @@ def steps(
 
 
 # ---------------------------------------------------------------- reporting
+
+
+# The API's own phases of a step (the profile's rows before the Update RPC): what HTTP adds to a bare Update.
+API_PHASES = (
+    "HTTP between client and app (network, uvicorn, middleware)",
+    "authentication (JWT)",
+    "API's SQL statements (read the case)",
+    "rest of the API (validation, rules, JSON)",
+)
+
+
+def _least_step(floors: dict[str, Any], profile: dict[str, Any]) -> list[str]:
+    """The least a step that writes can take here: the API's phases of a case step plus the floor of an Update
+    whose local activity does one INSERT, before any rule, audit entry or event."""
+    phases = profile["phases"]
+    if not all(name in phases for name in API_PHASES):
+        return []
+    api = sum(phases[name]["p50_ms"] for name in API_PHASES)
+    write = floors["insert_local"]["p50_ms"]
+    return [
+        f"So the least a step that writes can take here, before the workflow applies its rules and writes a "
+        f"state, an audit entry and events, is about "
+        f"{_f(api + write)} ms at p50: the API's phases of a case step ({_f(api)} ms) plus an Update whose "
+        f"local activity does one INSERT ({_f(write)} ms).",
+        "",
+    ]
 
 
 def _f(value: Any) -> str:
@@ -651,12 +669,18 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             f"{_f(run.get('ceiling_steps_per_s'))} | {_f(run.get('least_mean_latency_ms'))} |"
         )
     profile = r["case_step_profile"]
-    floor = r["floor"]["latency"]
+    floors = r["floor"]["kinds"]
     out += [
         "",
-        f"The floor under any step: an empty Update (no activity, no database, no HTTP) on a plain workflow, "
-        f"{r['floor']['updates']} one after another through the Python client, takes p50 "
-        f"{_f(floor['p50_ms'])} / p99 {_f(floor['p99_ms'])} ms here.",
+        f"The floors under a step: Updates on a plain workflow through the Python client (no HTTP, no rules, "
+        f"no audit, no outbox), {r['floor']['updates']} of each kind, taken in turn:",
+        "",
+        "| Update | p50 ms | p99 ms |",
+        "|---|---|---|",
+        *[
+            f"| {text} | {_f(floors[name]['p50_ms'])} | {_f(floors[name]['p99_ms'])} |"
+            for name, text in FLOORS.items()
+        ],
         "",
         f"Where a case step's time goes (one at a time, {profile['steps']} steps): the client's clock, the "
         "API's `Server-Timing` header and the workflow's history on the Temporal server.",
@@ -668,6 +692,7 @@ def markdown_sections(results: dict[str, Any]) -> list[str]:
             for name, v in profile["phases"].items()
         ],
         "",
+        *_least_step(floors, profile),
         "The profile before this issue's changes, and what changed: "
         "[docs/decisions/0005-fast-steps.md](docs/decisions/0005-fast-steps.md).",
         "",

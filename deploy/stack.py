@@ -17,6 +17,7 @@ import contextlib
 import functools
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import pwd
@@ -31,7 +32,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from deploy.supervisor import CrashLoop, Supervisor
+
+if TYPE_CHECKING:
+    from services.common.objects import ObjectStore
 
 REPO = Path(__file__).resolve().parent.parent
 # Readiness probes fail on purpose until a server is up; the clients' own complaints are noise here.
@@ -61,6 +67,7 @@ class Ports:
     console: int = 8000
     partners: int = 8004
     smtp: int = 1025  # the local mail catcher
+    s3: int = 9000  # issue 20: the S3-compatible object store (moto in server mode)
 
     ENV = {
         "postgres": "POSTGRES_PORT",
@@ -74,6 +81,7 @@ class Ports:
         "console": "CONSOLE_PORT",
         "partners": "PARTNERS_PORT",
         "smtp": "SMTP_PORT",
+        "s3": "S3_PORT",
     }
 
     @classmethod
@@ -107,7 +115,7 @@ METRICS_ROLES = {"worker": 1, "relay": 2, "consume": 3}
 # The suite's own ports, so `make test` runs beside a `make run`.
 # Below the kernel's ephemeral range (32768-60999 here): a port in it can be taken, for a moment, as the local
 # port of an outgoing connection, and a service restarted by a test then fails to bind (seen once).
-TEST_PORTS = Ports(25432, 29092, 29093, 27233, 28233, 28001, 28002, 28003, 28000, 28004, 21025)
+TEST_PORTS = Ports(25432, 29092, 29093, 27233, 28233, 28001, 28002, 28003, 28000, 28004, 21025, 29000)
 
 
 @dataclass
@@ -116,10 +124,20 @@ class Process:
     popen: subprocess.Popen[bytes]
     log: Path
     stop_signal: int = signal.SIGTERM
+    # How it was started, so that the supervisor of `make run` can start it again the same way.
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    user: str | None = None
+    cwd: Path | None = None
+    started_at: float = field(default_factory=time.monotonic)
 
     @property
     def alive(self) -> bool:
         return self.popen.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.popen.poll()
 
     def stop(self, timeout: float = 20) -> None:
         if not self.alive:
@@ -176,6 +194,12 @@ class LocalStack:
             SMTP_PORT=str(self.ports.smtp),
             # Issue 18: published ce_dataschema URLs lead to the partner gateway, which serves the schemas.
             UNCOPS_SCHEMA_BASE_URL=f"http://127.0.0.1:{self.ports.partners}/contracts/schemas",
+            # Issue 20: attachments in the local S3-compatible server (moto accepts any credentials).
+            UNCOPS_S3_ENDPOINT_URL=f"http://127.0.0.1:{self.ports.s3}",
+            UNCOPS_S3_BUCKET=LOCAL_BUCKET,
+            UNCOPS_S3_REGION="us-east-1",
+            AWS_ACCESS_KEY_ID="uncops-local",
+            AWS_SECRET_ACCESS_KEY="uncops-local",  # moto's: no real account behind it
             PYTHONUNBUFFERED="1",
         )
         for service in DATABASES:
@@ -245,9 +269,26 @@ class LocalStack:
             user=user,
         )
         handle.close()
-        process = Process(name, popen, log, stop_signal)
+        process = Process(name, popen, log, stop_signal, argv, env, user, cwd)
         self.processes[name] = process
+        self._record_pids()
         return process
+
+    def respawn(self, name: str) -> Process:
+        """The process started again exactly as it was (its log continues)."""
+        old = self.processes[name]
+        process = self.spawn(name, old.argv, old.env, old.stop_signal, old.user, old.cwd)
+        if name == "s3":  # moto keeps everything in memory: a new one starts without the bucket
+            self.wait_for("s3", functools.partial(_port_open, self.ports.s3), 60)
+            asyncio.run(_create_bucket(self.env()))
+        return process
+
+    def _record_pids(self) -> None:
+        # Which pid is which process, for operators (and the supervisor's test): run_dir/processes.json.
+        pids = {name: process.popen.pid for name, process in self.processes.items()}
+        target = self.run_dir / "processes.json"
+        target.with_suffix(".tmp").write_text(json.dumps(pids, indent=1))
+        target.with_suffix(".tmp").replace(target)
 
     def stop(self, name: str) -> None:
         process = self.processes.pop(name, None)
@@ -476,12 +517,22 @@ class LocalStack:
         self.spawn("mailcatcher", [*argv, "--folder", str(self.mail_dir)])
         self.wait_for("mailcatcher", functools.partial(_port_open, self.ports.smtp), 30)
 
+    # ---- the S3-compatible object store (issue 20): moto in server mode, from PyPI (requirements-dev.txt:
+    # local only, never in the production image). It keeps objects in memory: they last as long as the stack.
+    def start_object_store(self) -> None:
+        self.check_ports(["s3"])
+        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.s3)]
+        self.spawn("s3", argv)
+        self.wait_for("s3", functools.partial(_port_open, self.ports.s3), 60)
+        asyncio.run(_create_bucket(self.env()))
+
     def start_infrastructure(self) -> None:
         self.check_ports(["postgres", "kafka", "kafka_controller", "temporal", "temporal_ui"])
         self.start_postgres()
         self.start_kafka()
         self.start_temporal()
         self.start_mailcatcher()
+        self.start_object_store()
         self.prepare()
 
     def prepare(self) -> None:
@@ -497,18 +548,47 @@ class LocalStack:
 
     # ---- the platform's own processes
     def start_service(self, service: str, role: str = "serve", **env: str) -> Process:
+        return self.start_replica(service, role, 1, **env)
+
+    def start_replica(self, service: str, role: str, replica: int, **env: str) -> Process:
+        """Replica ``replica`` of ``service`` in ``role``: beyond the first, named e.g. ``pledges-relay#2``;
+        an API replica needs its own port, given as its port variable (``PLEDGES_PORT``)."""
         name = service if role == "serve" else f"{service}-{role}"
+        if replica > 1:
+            name = f"{name}#{replica}"
         if role in METRICS_ROLES:
-            env.setdefault("UNCOPS_METRICS_PORT", str(self.ports.metrics(service, role)))
+            # A second replica of a role on this host: the same convention, a hundred further on.
+            default = self.ports.metrics(service, role) + 100 * (replica - 1)
+            env.setdefault("UNCOPS_METRICS_PORT", str(default))
             self.metrics_ports[name] = int(env["UNCOPS_METRICS_PORT"])
         process = self.spawn(name, [sys.executable, "-m", "uncops.cli", role, service], self.env(**env))
         if role == "serve":
-            port = self.ports.service(service)
+            port = int(env.get(Ports.ENV[service], self.ports.service(service)))
             self.wait_for(name, lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), 60)
         elif role == "worker":
             queue = f"uncops-{service}"
-            self.wait_for(name, lambda: asyncio.run(_worker_polling(self.ports.temporal, queue)), 60)
+            pid = process.popen.pid
+            self.wait_for(name, lambda: asyncio.run(_worker_polling(self.ports.temporal, queue, pid)), 60)
         return process
+
+    def is_ready(self, name: str, pid: int | None = None) -> bool:
+        """Whether the process ``name`` (as in ``processes``; a worker: the one with ``pid``) serves."""
+        if pid is None and name in self.processes:
+            pid = self.processes[name].popen.pid
+        if name == "postgres":
+            return asyncio.run(_pg_ready(self.ports.postgres))
+        if name == "kafka":
+            return asyncio.run(_kafka_ready(self.ports.kafka))
+        if name == "temporal":
+            return asyncio.run(_temporal_ready(self.ports.temporal))
+        if name == "mailcatcher":
+            return _port_open(self.ports.smtp)
+        if name == "s3":
+            return _port_open(self.ports.s3) and asyncio.run(_bucket_ready(self.env()))
+        if name.endswith("-worker"):
+            queue = f"uncops-{name.removesuffix('-worker')}"
+            return asyncio.run(_worker_polling(self.ports.temporal, queue, pid))
+        return _http_ok(f"http://127.0.0.1:{self.ports.service(name)}/readyz")
 
     def start_services(self) -> None:
         from uncops.cli import load_worker
@@ -557,6 +637,38 @@ async def _pg_ready(port: int) -> bool:
     return True
 
 
+# Issue 20: the attachments' bucket of the local stack.
+LOCAL_BUCKET = "uncops-attachments"
+
+
+def _local_store(env: dict[str, str]) -> ObjectStore:
+    from services.common.objects import ObjectStore
+    from services.common.settings import Settings
+
+    settings = Settings(s3_endpoint_url=env["UNCOPS_S3_ENDPOINT_URL"], s3_bucket=env["UNCOPS_S3_BUCKET"])
+    return ObjectStore(settings, (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]))
+
+
+async def _create_bucket(env: dict[str, str]) -> None:
+    store = _local_store(env)
+    try:
+        await store.ensure_bucket()
+    finally:
+        await store.close()
+
+
+async def _bucket_ready(env: dict[str, str]) -> bool:
+    store = _local_store(env)
+    try:
+        async for _ in store.keys("readiness/"):
+            break
+        return True
+    except Exception:  # no bucket (yet), or no answer
+        return False
+    finally:
+        await store.close()
+
+
 async def _create_databases(port: int, names: list[str]) -> None:
     import asyncpg
 
@@ -594,7 +706,7 @@ async def _temporal_ready(port: int) -> bool:
         return False
 
 
-async def _worker_polling(port: int, queue: str) -> bool:
+async def _worker_polling(port: int, queue: str, pid: int | None = None) -> bool:
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -609,7 +721,9 @@ async def _worker_polling(port: int, queue: str) -> bool:
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
             )
         )
-        return len(response.pollers) > 0
+        # A killed worker stays among the pollers for minutes: a restarted one is known by its pid (the
+        # SDK's identity is "pid@host").
+        return any(pid is None or p.identity.startswith(f"{pid}@") for p in response.pollers)
     except Exception:
         return False
 
@@ -656,6 +770,7 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
                 "temporal",
                 "temporal_ui",
                 "smtp",
+                "s3",
                 *SERVICES,
                 PARTNERS,
                 CONSOLE,
@@ -674,18 +789,15 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
         if demo:
             # In the background: the stack is usable at once, and the demo data shows up as it is loaded.
             threading.Thread(target=_load_demo, args=(ports,), name="demo-data", daemon=True).start()
+        # A crashed process is started again with a back-off, the others serving meanwhile (issue 20).
+        supervisor = Supervisor(lambda: dict(stack.processes), stack.respawn, echo=_say)
         while True:
-            for process in list(stack.processes.values()):
-                if not process.alive:
-                    raise StackError(
-                        f"{process.name} stopped unexpectedly (exit {process.popen.returncode}); "
-                        f"its log ends:\n{process.tail()}"
-                    )
-            time.sleep(1)
+            supervisor.tick()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
         return 0
-    except StackError as exc:
+    except (StackError, CrashLoop) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
@@ -695,6 +807,10 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
         stack.stop_all()
         stack.release()
         print("stopped: no process left running", flush=True)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 # Notifications to people (issue 18): with the demo, case deadlines warn after this share of their time
@@ -735,6 +851,7 @@ def _banner(stack: LocalStack, seconds: float) -> str:
             f"  PostgreSQL  postgresql://postgres@127.0.0.1:{p.postgres}/uncops_<service>",
             f"  mail        SMTP 127.0.0.1:{p.smtp}, caught as .eml in {stack.mail_dir}"
             f"  (http://127.0.0.1:{p.console}/mail)",
+            f"  S3          http://127.0.0.1:{p.s3}  (moto; bucket {LOCAL_BUCKET}, attachments encrypted)",
             f"  logs        {stack.logs}",
             "  metrics     each API's /metrics above, and each worker, relay and consumer process's:",
             *(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from services.common.settings import CONSOLE, PARTNERS, SERVICES, Settings, get_settings
 from uncops.import_pledges import add_import_parser, import_pledges
+from uncops.rekey import add_rekey_parsers, new_key, rekey
 
 if TYPE_CHECKING:
     from services.common.runtime import ServiceDefinition, ServiceRuntime
@@ -68,9 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("service", choices=choices)
     commands.add_parser("topics", help="create the Kafka topics and their DLQs")
     add_import_parser(commands)
+    add_rekey_parsers(commands)  # issue 20: confidential data at rest
 
     args = parser.parse_args(argv)
+    if args.command == "new-key":
+        return new_key()
     settings = get_settings()
+    if args.command == "rekey":
+        return rekey(settings, args)
     if args.command == "token":
         return _token(settings, args)
     if args.command == "import-pledges":

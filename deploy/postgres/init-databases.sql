@@ -1,7 +1,7 @@
 -- Run once by the postgres image on an empty data volume (docker-entrypoint-initdb.d), as the
 -- POSTGRES_USER superuser. One database per service: no service reads another's tables.
--- Temporal's databases (temporal, temporal_visibility) are not created here: temporalio/auto-setup
--- creates them and applies its own schema on first start.
+-- Temporal's databases (temporal, temporal_visibility) are not created here: docker-compose's
+-- temporal-schema job creates them and applies Temporal's schema (deploy/temporal/setup-schema.sh).
 CREATE DATABASE uncops_pledges;
 CREATE DATABASE uncops_cases;
 CREATE DATABASE uncops_summit;

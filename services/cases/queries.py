@@ -220,3 +220,20 @@ async def overdue_cases_by_mission(session: AsyncSession) -> dict[str, int]:
         select(col(CaseRow.mission), func.count()).where(col(CaseRow.overdue)).group_by(col(CaseRow.mission))
     )
     return {mission: count for mission, count in rows.tuples()}
+
+
+# ---- re-encryption under the primary key (issue 20, `uncops rekey cases`)
+
+
+async def count_identities(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(VictimIdentityRow)) or 0)
+
+
+async def identities_after(session: AsyncSession, after: str | None, limit: int) -> list[VictimIdentityRow]:
+    """The next ``limit`` sealed identities in victim-id order, locked until the caller's transaction ends."""
+    query = (
+        select(VictimIdentityRow).order_by(col(VictimIdentityRow.victim_id)).limit(limit).with_for_update()
+    )
+    if after is not None:
+        query = query.where(col(VictimIdentityRow.victim_id) > after)
+    return list((await session.scalars(query)).all())

@@ -7,25 +7,38 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.cases import gateway, queries, store
 from services.cases.domain.audit import ChainLink, Verification, verify_chain
-from services.cases.domain.case import Case
+from services.cases.domain.case import Attachment, Case
 from services.cases.domain.commands import AddAttachment, AddVictim, Command
-from services.cases.domain.confidential import Vault, VictimIdentity
+from services.cases.domain.confidential import (
+    DOCUMENT_HEADER_MAX,
+    DocumentError,
+    KeyRing,
+    LocalKeyRing,
+    Vault,
+    VictimIdentity,
+    document_key_id,
+    open_document,
+    reseal_document,
+    seal_document,
+)
 from services.cases.domain.events import change_events
 from services.cases.domain.intake import CaseIntake, check_intake_dates, open_case, reference_number
 from services.cases.domain.lifecycle import apply
 from services.cases.models import CaseRow
 from services.common.actor import Actor
 from services.common.auth import Principal
-from services.common.errors import InvalidField, NotFound, VersionConflict
+from services.common.errors import DomainError, InvalidField, NotFound, VersionConflict
+from services.common.objects import ObjectStore
 from services.common.observability import current_traceparent
+from services.common.settings import Settings
 from services.common.temporal import started_before_commit
 from uncops_contracts.policies import CasePolicy
 from uncops_contracts.reference import is_member_state, is_mission
@@ -168,15 +181,21 @@ async def add_attachment(
     actor: Actor,
     case_id: str,
     upload: Upload,
-    folder: Path,
+    objects: ObjectStore,
+    ring: KeyRing,
     expected_version: int | None,
     policy: CasePolicy,
 ) -> Case:
-    """A document attached to the case: stored on disk by its SHA-256, recorded on the case."""
+    """A document attached to the case: encrypted here, stored in the object store, recorded on the case with
+    the SHA-256 of its plaintext. Never written to this process's disk."""
     sha256 = hashlib.sha256(upload.content).hexdigest()
-    await asyncio.to_thread(_keep, folder, sha256, upload.content)
+    attachment_id = str(uuid.uuid4())
+    key = attachment_key(case_id, attachment_id)
+    sealed = await asyncio.to_thread(seal_document, ring, upload.content, key)
+    # Stored before the step: a step that then fails leaves an object no case names (never the reverse).
+    await objects.put(key, sealed)
     command = AddAttachment(
-        attachment_id=str(uuid.uuid4()),
+        attachment_id=attachment_id,
         filename=upload.filename,
         sha256=sha256,
         size=len(upload.content),
@@ -185,13 +204,128 @@ async def add_attachment(
     return await take_step(session, temporal, principal, actor, case_id, command, expected_version, policy)
 
 
-def _keep(folder: Path, sha256: str, content: bytes) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / sha256
-    if not target.exists():
-        partial = target.with_suffix(".partial")
-        partial.write_bytes(content)
-        partial.replace(target)  # content-addressed: the same bytes are stored once
+class AttachmentTampered(DomainError):
+    """A stored attachment that does not open or whose SHA-256 differs from the one recorded: never served."""
+
+    status_code = 502
+
+
+async def read_attachment(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: str,
+    attachment_id: str,
+    objects: ObjectStore,
+    ring: KeyRing,
+) -> tuple[Attachment, bytes]:
+    """An attachment's record and its plaintext, decrypted and checked against the SHA-256 recorded."""
+    case = await queries.load_case(session, case_id, principal)
+    await session.rollback()
+    attachment = next((a for a in case.attachments if a.attachment_id == attachment_id), None)
+    key = attachment_key(case_id, attachment_id)
+    sealed = await objects.get(key) if attachment is not None else None
+    if attachment is None or sealed is None:
+        raise NotFound(f"no attachment {attachment_id} on case {case_id}")
+    try:
+        content = await asyncio.to_thread(open_document, ring, sealed, key)
+    except DocumentError as exc:
+        raise AttachmentTampered(f"attachment {attachment_id} failed its integrity check: {exc}") from exc
+    if hashlib.sha256(content).hexdigest() != attachment.sha256:
+        raise AttachmentTampered(f"attachment {attachment_id} does not match the SHA-256 recorded")
+    return attachment, content
+
+
+ATTACHMENTS_PREFIX = "cases/"
+
+
+def attachment_key(case_id: str, attachment_id: str) -> str:
+    """An attachment's object key: by ids, never by content hash (a hash would let anyone who can list the
+    bucket confirm that a known document is there)."""
+    return f"{ATTACHMENTS_PREFIX}{case_id}/{attachment_id}"
+
+
+def key_ring(settings: Settings) -> LocalKeyRing:
+    """The victim-data key ring from settings: UNCOPS_VICTIM_DATA_KEYS, plus in development and test the old
+    UNCOPS_VICTIM_DATA_KEY as its legacy key (the primary when no other key is given)."""
+    return LocalKeyRing.with_legacy(settings.victim_key_ring(), settings.legacy_victim_passphrase)
+
+
+# ---- re-encryption under the primary key (`uncops rekey cases`)
+
+
+@dataclass
+class Rekeyed:
+    """What a re-encryption pass saw: checked, re-encrypted, and what no key of the ring opens."""
+
+    what: str
+    total: int = 0
+    checked: int = 0
+    rekeyed: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return f"{self.what}: {self.checked}/{self.total} checked, {self.rekeyed} re-encrypted" + (
+            f", {len(self.unreadable)} unreadable" if self.unreadable else ""
+        )
+
+
+async def rekey_victim_identities(
+    sessions: async_sessionmaker[AsyncSession],
+    vault: Vault,
+    batch_size: int,
+    progress: Callable[[Rekeyed], None] = lambda _: None,
+) -> Rekeyed:
+    """Every sealed identity under the vault's primary key, ``batch_size`` rows per transaction, in
+    victim-id order. A row is rewritten only with a ciphertext that opens to the same plaintext; a row
+    already under the primary key is left alone, so a pass stopped anywhere is simply run again."""
+    async with sessions() as session:
+        report = Rekeyed("victim identities", total=await queries.count_identities(session))
+    after: str | None = None
+    while True:
+        async with sessions() as session, session.begin():
+            rows = await queries.identities_after(session, after, batch_size)
+            for row in rows:
+                try:
+                    resealed = vault.reseal(row.ciphertext)
+                except ValueError:
+                    report.unreadable.append(row.victim_id)
+                    continue
+                if resealed is not None:
+                    store.reseal_identity(row, resealed)
+                    report.rekeyed += 1
+        if not rows:
+            return report
+        report.checked += len(rows)
+        after = rows[-1].victim_id
+        progress(report)
+
+
+async def rekey_attachments(
+    objects: ObjectStore,
+    ring: KeyRing,
+    batch_size: int,
+    progress: Callable[[Rekeyed], None] = lambda _: None,
+) -> Rekeyed:
+    """Every attachment's data key under the primary key: each object replaced whole by one PUT (never
+    half-written), its body untouched; one already under the primary key is only read by its header."""
+    keys = [key async for key in objects.keys(ATTACHMENTS_PREFIX)]
+    report = Rekeyed("attachments", total=len(keys))
+    for key in keys:
+        head = await objects.get(key, first=DOCUMENT_HEADER_MAX)
+        try:
+            current = document_key_id(ring, head) if head is not None else ring.primary_key_id
+            if current != ring.primary_key_id:
+                sealed = await objects.get(key)
+                resealed = reseal_document(ring, sealed) if sealed is not None else None
+                if resealed is not None:
+                    await objects.put(key, resealed)
+                    report.rekeyed += 1
+        except DocumentError:
+            report.unreadable.append(key)
+        report.checked += 1
+        if report.checked % batch_size == 0 or report.checked == report.total:
+            progress(report)
+    return report
 
 
 async def verify_audit(session: AsyncSession, principal: Principal, case_id: str) -> Verification:

@@ -321,3 +321,8 @@ async def _raise(
     )
     record_event(session, flag, key=country, traceparent=traceparent)
     return flag
+
+
+def reseal_identity(row: VictimIdentityRow, ciphertext: bytes) -> None:
+    """A sealed identity re-encrypted (issue 20, `uncops rekey cases`): written when the caller commits."""
+    row.ciphertext = ciphertext

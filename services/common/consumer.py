@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
@@ -43,6 +43,14 @@ LAST_MESSAGE_AGE = Gauge(
     "Seconds since the consumer last received a message",
     ["consumer"],
 )
+
+
+# Offsets past events this consumer has no handler for are committed at most this often, not after each batch:
+# reading them again after a restart is harmless, and a commit per ignored event is a Kafka round trip for
+# nothing (the summit's consumers ignore all but one of a case's public events: issue 19).
+IGNORED_COMMIT_SECONDS = 2.0
+# How often the lag gauge is brought up to date (Prometheus scrapes every 15 to 60 s).
+LAG_SECONDS = 1.0
 
 
 class PoisonMessage(Exception):
@@ -117,6 +125,8 @@ class InboxConsumer:
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         unassigned_since: float | None = None
+        ignored: dict[TopicPartition, int] = {}  # offsets past ignored events, not committed yet
+        ignored_committed = lag_measured = time.monotonic()
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=200)
             assignment = consumer.assignment()
@@ -131,11 +141,22 @@ class InboxConsumer:
             else:
                 unassigned_since = None
             for tp, records in batches.items():
+                acted = False
                 for record in records:
-                    await self.process(record)
-                # Only now, with every record's transaction committed, is the position safe to record.
-                await consumer.commit({tp: records[-1].offset + 1})
-            await self._measure_lag(consumer, assignment)
+                    acted = await self.process(record) or acted
+                if acted:
+                    # Only now, with every record's transaction committed, is the position safe to record.
+                    ignored.pop(tp, None)
+                    await consumer.commit({tp: records[-1].offset + 1})
+                else:
+                    ignored[tp] = records[-1].offset + 1
+            if ignored and (stop.is_set() or time.monotonic() - ignored_committed >= IGNORED_COMMIT_SECONDS):
+                await consumer.commit({tp: offset for tp, offset in ignored.items() if tp in assignment})
+                ignored.clear()
+                ignored_committed = time.monotonic()
+            if time.monotonic() - lag_measured >= LAG_SECONDS:  # not for every batch: a gauge, scraped slower
+                await self._measure_lag(consumer, assignment)
+                lag_measured = time.monotonic()
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer, assignment: Any) -> None:
         # Local figures only (the high watermark comes with each fetch response, the position is the
@@ -152,20 +173,26 @@ class InboxConsumer:
         for topic, behind in lag.items():
             LAG.labels(self.name, topic).set(behind)
 
-    async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def process(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Applies the record (or parks it on the DLQ); False when this consumer has no handler for it."""
         self._last_message = time.monotonic()
         headers = list(record.headers or ())
+        # The type header says whether the event is ours before any decoding (most of a topic may not be).
+        event_type = next((v for k, v in headers if k == "ce_type"), None)
+        if event_type is not None and event_type.decode(errors="replace") not in self.subscription.handlers:
+            CONSUMED.labels(self.name, "ignored").inc()
+            return False
         carrier = {k: v.decode(errors="replace") for k, v in headers if k == "traceparent"}
         with continued_span(f"consume {record.topic}", carrier, consumer=self.name):
             try:
                 event = decode_kafka(headers, record.value)
             except ValueError as exc:
                 await self._to_dlq(record, exc, attempts=1)
-                return
+                return True
             handler = self.subscription.handlers.get(event.type)
             if handler is None:
                 CONSUMED.labels(self.name, "ignored").inc()
-                return
+                return False
             attempts = 0
             try:
                 async for attempt in AsyncRetrying(
@@ -183,6 +210,7 @@ class InboxConsumer:
                     # Out of the loop without committing: the consumer restarts and gets this message again.
                     raise
                 await self._to_dlq(record, exc, attempts=attempts)
+        return True
 
     async def _apply(self, record: ConsumerRecord[bytes, bytes], event: CloudEvent, handler: Handler) -> bool:
         async with self.sessions() as session, session.begin():

@@ -3,16 +3,45 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 import struct
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.helpers import create_ssl_context
 
 from services.common.settings import Settings
 from uncops_contracts import TOPICS
+
+# ---- issue 20: Kafka over TLS (SSL, SASL_SSL), optionally with a client certificate (mutual TLS)
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS context of every Kafka client: the brokers' certificates checked against KAFKA_SSL_CAFILE
+    (else the system's CAs) and their host names; the client's certificate when KAFKA_SSL_CERTFILE/KEYFILE
+    are set."""
+    for name, path in (
+        ("KAFKA_SSL_CAFILE", settings.kafka_ssl_cafile),
+        ("KAFKA_SSL_CERTFILE", settings.kafka_ssl_certfile),
+        ("KAFKA_SSL_KEYFILE", settings.kafka_ssl_keyfile),
+    ):
+        _readable(name, path)
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=settings.kafka_ssl_cafile,
+        certfile=settings.kafka_ssl_certfile,
+        keyfile=settings.kafka_ssl_keyfile,
+    )
+    return context
+
+
+def _readable(name: str, path: Path | None) -> None:
+    # ssl's own error for a missing file is "[Errno 2] No such file or directory" with no setting named.
+    if path is not None and not path.is_file():
+        raise ValueError(f"{name}={path}: no such file")
 
 
 def idempotent_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:

@@ -12,6 +12,7 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import asyncpg
 from fastapi import APIRouter
@@ -26,6 +27,9 @@ from services.common.metrics import refresh_periodically
 from services.common.observability import get_logger
 from services.common.relay import OutboxRelay
 from services.common.settings import Settings
+
+if TYPE_CHECKING:
+    from services.common.objects import ObjectStore
 
 log = get_logger(__name__)
 
@@ -70,6 +74,7 @@ class ServiceRuntime:
         self._temporal_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._objects: ObjectStore | None = None  # issue 20: attachments' object store, opened on first use
 
     @property
     def name(self) -> str:
@@ -99,6 +104,14 @@ class ServiceRuntime:
             if self._temporal is None:
                 self._temporal = await asyncio.wait_for(temporal.connect(self.settings), 10)
             return self._temporal
+
+    def objects(self) -> ObjectStore:
+        """The S3-compatible object store (issue 20), its client opened on first use and closed with us."""
+        if self._objects is None:
+            from services.common.objects import ObjectStore  # botocore loads only where it is used
+
+            self._objects = ObjectStore(self.settings)
+        return self._objects
 
     def relay(self) -> OutboxRelay:
         return OutboxRelay(
@@ -171,4 +184,6 @@ class ServiceRuntime:
                 await asyncio.gather(*pending, return_exceptions=True)
         if self._driver_pool is not None:
             await self._driver_pool.close()
+        if self._objects is not None:
+            await self._objects.close()
         await self.engine.dispose()

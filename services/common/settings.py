@@ -1,5 +1,8 @@
 """Configuration from the environment (pydantic-settings), with safe production defaults."""
 
+import base64
+import binascii
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +17,9 @@ from uncops_contracts.policies import CasePolicy, PledgePolicy, SummitPolicy
 DEVELOPMENT_JWT_SECRET = "uncops-development-secret-do-not-use-in-production"
 DEVELOPMENT_VICTIM_DATA_KEY = "uncops-development-victim-data-key"
 DEVELOPMENT_CONSOLE_SECRET = "uncops-development-console-secret"
+# Victim-data key ids (issue 20): as services/cases/domain/confidential.py writes them before each token.
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+LEGACY_VICTIM_KEY_ID = "legacy"
 
 # The services with an API, a database, events and workflows; the console (services/console) is in front.
 SERVICES = ("pledges", "cases", "summit")
@@ -29,7 +35,10 @@ def _env(*names: str) -> AliasChoices:
 
 class Settings(BaseSettings):
     # Nested policies from the environment, e.g. CASE_POLICY__PCC_REPLY_WORKING_DAYS=12.
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_nested_delimiter="__")
+    # hide_input_in_errors (issue 20): a refused setting's error must not print the input (secrets).
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, env_nested_delimiter="__", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = Field(
         "development", validation_alias=_env("UNCOPS_ENV")
@@ -67,12 +76,24 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    # Issue 20, Kafka over TLS (KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL): the CA that signed the brokers'
+    # certificates (default: the system's), and a client certificate and key for mutual TLS. Paths.
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
     kafka_topic_partitions: int = 3
     kafka_replication_factor: int = 1
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_tls: bool = False
+    # Issue 20, Temporal client security: mutual TLS (a self-hosted cluster's or Temporal Cloud's client
+    # certificate and key, the CA when the server's is not publicly trusted; paths) or an API key (Temporal
+    # Cloud). Either turns TLS on (services/common/temporal.py tls_config).
+    temporal_tls_cert: Path | None = Field(None, validation_alias=_env("UNCOPS_TEMPORAL_TLS_CERT"))
+    temporal_tls_key: Path | None = Field(None, validation_alias=_env("UNCOPS_TEMPORAL_TLS_KEY"))
+    temporal_tls_ca: Path | None = Field(None, validation_alias=_env("UNCOPS_TEMPORAL_TLS_CA"))
+    temporal_api_key: SecretStr | None = Field(None, validation_alias=_env("UNCOPS_TEMPORAL_API_KEY"))
 
     jwt_secret: SecretStr = Field(
         SecretStr(DEVELOPMENT_JWT_SECRET), validation_alias=_env("UNCOPS_JWT_SECRET")
@@ -80,6 +101,7 @@ class Settings(BaseSettings):
     jwks_url: str | None = Field(None, validation_alias=_env("UNCOPS_JWKS_URL"))
     jwt_issuer: str = Field("uncops-local", validation_alias=_env("UNCOPS_JWT_ISSUER"))
     jwt_audience: str = Field("uncops", validation_alias=_env("UNCOPS_JWT_AUDIENCE"))
+    # The old single passphrase: read only in development and test, as the key ring's legacy key (below).
     victim_data_key: SecretStr = Field(
         SecretStr(DEVELOPMENT_VICTIM_DATA_KEY), validation_alias=_env("UNCOPS_VICTIM_DATA_KEY")
     )
@@ -193,21 +215,92 @@ class Settings(BaseSettings):
     # else the uncops_contracts package's data.
     contracts_dir: Path | None = Field(None, validation_alias=_env("UNCOPS_CONTRACTS_DIR"))
 
+    # ---- Confidential data at rest (issue 20): the victim-data key ring and the attachments' object store.
+    # UNCOPS_VICTIM_DATA_KEYS: comma-separated `key-id:urlsafe base64 of 32 random bytes`; the first encrypts,
+    # all decrypt (services/cases/domain/confidential.py). Required in production.
+    victim_data_keys: SecretStr | None = Field(None, validation_alias=_env("UNCOPS_VICTIM_DATA_KEYS"))
+    # S3-compatible storage: no endpoint = AWS itself; credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+    s3_endpoint_url: str | None = Field(None, validation_alias=_env("UNCOPS_S3_ENDPOINT_URL"))
+    s3_bucket: str = Field("uncops-attachments", min_length=3, validation_alias=_env("UNCOPS_S3_BUCKET"))
+    s3_region: str = Field("us-east-1", validation_alias=_env("UNCOPS_S3_REGION"))
+
+    def victim_key_ring(self) -> list[tuple[str, bytes]]:
+        """UNCOPS_VICTIM_DATA_KEYS as (key id, 32-byte key), primary first; ValueError, never the key, if
+        malformed."""
+        if self.victim_data_keys is None or not self.victim_data_keys.get_secret_value().strip():
+            return []
+        keys: list[tuple[str, bytes]] = []
+        for position, entry in enumerate(self.victim_data_keys.get_secret_value().split(","), 1):
+            key_id, separator, encoded = entry.strip().partition(":")
+            if not separator or not _KEY_ID.match(key_id):
+                raise ValueError(
+                    f"UNCOPS_VICTIM_DATA_KEYS entry {position} must be key-id:key, the id 1-40 letters, "
+                    "digits, '-' or '_'"
+                )
+            if key_id == LEGACY_VICTIM_KEY_ID or key_id in {k for k, _ in keys}:
+                raise ValueError(f"UNCOPS_VICTIM_DATA_KEYS: key id {key_id!r} is reserved or given twice")
+            try:
+                key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_", validate=True)
+            except (binascii.Error, ValueError):
+                key = b""
+            # 32 random bytes are almost never all printable (p < 1e-13): such a key is a passphrase.
+            if len(key) != 32 or all(32 <= b < 127 for b in key):
+                raise ValueError(
+                    f"UNCOPS_VICTIM_DATA_KEYS key {key_id!r} must be the urlsafe base64 of 32 random bytes, "
+                    "not a passphrase: make one with `uncops new-key`"
+                )
+            keys.append((key_id, key))
+        return keys
+
+    @property
+    def legacy_victim_passphrase(self) -> str | None:
+        """The old UNCOPS_VICTIM_DATA_KEY: read (the ring's legacy key) only in development and test."""
+        return None if self.environment == "production" else self.victim_data_key.get_secret_value()
+
+    def _check_victim_keys(self) -> None:
+        keys = self.victim_key_ring()
+        if self.environment != "production":
+            return
+        if not keys:
+            raise ValueError(
+                "UNCOPS_VICTIM_DATA_KEYS is required in production: comma-separated key-id:key, each key the "
+                "urlsafe base64 of 32 random bytes (docs/operations.md, victim-data keys)"
+            )
+        if self.victim_data_key.get_secret_value() != DEVELOPMENT_VICTIM_DATA_KEY:
+            raise ValueError(
+                "UNCOPS_VICTIM_DATA_KEY (a passphrase) is read only in development and test: remove it and "
+                "use UNCOPS_VICTIM_DATA_KEYS"
+            )
+
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "Settings":
         if not self.jwks_url:
             self.jwks_url = None  # an empty variable means "not set", never "skip the secret check"
         if not self.oidc_issuer:
             self.oidc_issuer = None
+        self._check_victim_keys()
         if self.environment == "production":
             if self.jwks_url is None and self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET:
                 raise ValueError(
                     "UNCOPS_JWT_SECRET is the development secret: set a real secret or UNCOPS_JWKS_URL"
                 )
-            if self.victim_data_key.get_secret_value() == DEVELOPMENT_VICTIM_DATA_KEY:
-                raise ValueError("UNCOPS_VICTIM_DATA_KEY is the development key: set a real one")
             if self.oidc_issuer and not self.console_url:
                 raise ValueError("UNCOPS_OIDC_ISSUER needs UNCOPS_CONSOLE_URL (the sign-in's redirect URI)")
+        return self
+
+    @model_validator(mode="after")
+    def _client_tls_is_complete(self) -> "Settings":
+        # Issue 20: a half-configured TLS client fails at its first connection, far from the cause.
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("UNCOPS_TEMPORAL_TLS_CERT and UNCOPS_TEMPORAL_TLS_KEY go together (mutual TLS)")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together (mutual TLS)")
+        ssl_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile)
+        if any(ssl_files) and self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+            raise ValueError(
+                "KAFKA_SSL_CAFILE, KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE need KAFKA_SECURITY_PROTOCOL=SSL "
+                f"or SASL_SSL, not {self.kafka_security_protocol}"
+            )
         return self
 
     @property
@@ -250,9 +343,10 @@ class Settings(BaseSettings):
             if self.kafka_sasl_password:
                 options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
         if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
-            from aiokafka.helpers import create_ssl_context
+            # Imported here: services.common.kafka imports this module.
+            from services.common.kafka import ssl_context
 
-            options["ssl_context"] = create_ssl_context()
+            options["ssl_context"] = ssl_context(self)
         return options
 
 

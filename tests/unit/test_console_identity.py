@@ -74,7 +74,7 @@ def test_production_with_an_issuer_needs_the_consoles_public_address() -> None:
     production = {
         "environment": "production",
         "jwks_url": "https://id.example.org/jwks",
-        "victim_data_key": "k",
+        "victim_data_keys": "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         "oidc_issuer": "https://id.example.org",
     }
     with pytest.raises(ValidationError, match="UNCOPS_CONSOLE_URL"):

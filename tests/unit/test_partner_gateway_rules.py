@@ -25,7 +25,7 @@ from services.partners.domain import feed, notices, retries, scope, signing, tar
 PRODUCTION = Settings(
     environment="production",
     jwt_secret=SecretStr("a-real-production-secret-for-this-test"),
-    victim_data_key=SecretStr("a-real-production-victim-key-for-this-test"),
+    victim_data_keys=SecretStr("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
 )
 DEVELOPMENT = Settings(environment="test")
 

@@ -14,12 +14,15 @@ from services.common.settings import (
 from uncops_contracts.envelope import SCHEMA_BASE
 
 REAL_SECRET = "a-real-production-secret-0123456789abcdef"
-REAL_KEY = "a-real-victim-data-key-0123456789abcdef"
+# Issue 20: production takes UNCOPS_VICTIM_DATA_KEYS (key-id:urlsafe base64 of 32 random bytes), never a
+# passphrase. These bytes (0..31) are not random, but nothing printable either, as a random key's are.
+REAL_KEY = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 _VARIABLES = [
     "UNCOPS_JWT_SECRET",
     "UNCOPS_JWKS_URL",
     "UNCOPS_VICTIM_DATA_KEY",
+    "UNCOPS_VICTIM_DATA_KEYS",
     "POSTGRES_HOST",
     "POSTGRES_PORT",
     "POSTGRES_USER",
@@ -36,7 +39,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_production_refuses_the_development_jwt_secret() -> None:
     with pytest.raises(ValidationError, match="UNCOPS_JWT_SECRET"):
-        Settings(environment="production", victim_data_key=REAL_KEY)
+        Settings(environment="production", victim_data_keys=REAL_KEY)
 
 
 def test_production_refuses_the_development_secret_when_the_jwks_url_is_empty(
@@ -45,27 +48,28 @@ def test_production_refuses_the_development_secret_when_the_jwks_url_is_empty(
     monkeypatch.setenv("UNCOPS_JWKS_URL", "")
 
     with pytest.raises(ValidationError, match="UNCOPS_JWT_SECRET"):
-        Settings(environment="production", victim_data_key=REAL_KEY)
+        Settings(environment="production", victim_data_keys=REAL_KEY)
 
 
-def test_production_refuses_the_development_victim_data_key() -> None:
-    with pytest.raises(ValidationError, match="UNCOPS_VICTIM_DATA_KEY"):
+def test_production_requires_a_victim_data_key_ring() -> None:
+    with pytest.raises(ValidationError, match="UNCOPS_VICTIM_DATA_KEYS is required in production"):
         Settings(environment="production", jwt_secret=REAL_SECRET)
 
 
 def test_production_accepts_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UNCOPS_JWT_SECRET", REAL_SECRET)
-    monkeypatch.setenv("UNCOPS_VICTIM_DATA_KEY", REAL_KEY)
+    monkeypatch.setenv("UNCOPS_VICTIM_DATA_KEYS", f"{REAL_KEY}, old:{'A' * 42}w=")
 
     settings = Settings(environment="production")
 
     assert settings.jwt_secret.get_secret_value() == REAL_SECRET
-    assert settings.victim_data_key.get_secret_value() == REAL_KEY
+    assert settings.victim_key_ring() == [("k1", bytes(range(32))), ("old", b"\0" * 31 + b"\x0c")]
+    assert settings.legacy_victim_passphrase is None  # the old passphrase is not read in production
 
 
 def test_production_accepts_a_jwks_url_instead_of_a_secret() -> None:
     settings = Settings(
-        environment="production", jwks_url="https://idp.example/jwks", victim_data_key=REAL_KEY
+        environment="production", jwks_url="https://idp.example/jwks", victim_data_keys=REAL_KEY
     )
 
     assert settings.jwks_url == "https://idp.example/jwks"
@@ -170,3 +174,45 @@ def test_a_schema_base_without_the_schemas_path_is_refused(
 
     with pytest.raises(ValidationError, match="UNCOPS_SCHEMA_BASE_URL must be an http"):
         Settings(environment="test")
+
+
+# ---- the victim-data key ring (issue 20)
+
+
+@pytest.mark.parametrize(
+    ("keys", "reason"),
+    [
+        ("k1:" + "cGFzc3dvcmQtcGFzc3dvcmQtcGFzc3dvcmQtcGFzc3c=", "not a passphrase"),  # 32 printable bytes
+        (f"k1:{DEVELOPMENT_VICTIM_DATA_KEY}", "urlsafe base64 of 32 random bytes"),
+        ("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYX", "urlsafe base64 of 32 random bytes"),  # 24 bytes
+        ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "must be key-id:key"),
+        ("legacy:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "reserved or given twice"),
+        (f"{REAL_KEY},{REAL_KEY}", "reserved or given twice"),
+    ],
+)
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_a_malformed_victim_data_key_is_refused_at_startup(keys: str, reason: str, environment: str) -> None:
+    with pytest.raises(ValidationError, match=reason) as refused:
+        Settings(environment=environment, jwt_secret=REAL_SECRET, victim_data_keys=keys)
+    key = keys.split(":", 1)[-1]
+    # Not even part of the key is echoed (pydantic would print the input: hide_input_in_errors).
+    assert [key[i : i + 8] for i in range(0, len(key) - 8, 4) if key[i : i + 8] in str(refused.value)] == []
+
+
+def test_production_refuses_the_old_passphrase() -> None:
+    with pytest.raises(
+        ValidationError, match=r"UNCOPS_VICTIM_DATA_KEY \(a passphrase\) is read only in development"
+    ):
+        Settings(
+            environment="production",
+            jwt_secret=REAL_SECRET,
+            victim_data_keys=REAL_KEY,
+            victim_data_key="an-old-passphrase-from-before-the-key-ring",
+        )
+
+
+def test_development_reads_the_old_passphrase_as_the_legacy_key() -> None:
+    settings = Settings(environment="development")
+
+    assert settings.victim_key_ring() == []
+    assert settings.legacy_victim_passphrase == DEVELOPMENT_VICTIM_DATA_KEY

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploy.stack import LocalStack, Ports, StackError
+from services.common.settings import Settings
 
 
 def test_default_ports() -> None:
@@ -153,3 +154,14 @@ def test_published_schema_urls_lead_to_the_partner_gateway(tmp_path: Path) -> No
     stack = LocalStack(tmp_path / "run", Ports(partners=18004))
 
     assert stack.env()["UNCOPS_SCHEMA_BASE_URL"] == "http://127.0.0.1:18004/contracts/schemas"
+
+
+def test_every_process_reaches_the_local_object_store(tmp_path: Path) -> None:
+    # Issue 20: attachments in the stack's S3-compatible server, on its port, with its bucket and credentials.
+    env = LocalStack(tmp_path / "run", Ports(s3=19000)).env()
+
+    assert env["UNCOPS_S3_ENDPOINT_URL"] == "http://127.0.0.1:19000"
+    assert env["UNCOPS_S3_BUCKET"] == "uncops-attachments"
+    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+    settings = Settings.model_validate({k: v for k, v in env.items() if k.startswith("UNCOPS_S3_")})
+    assert (settings.s3_endpoint_url, settings.s3_bucket) == ("http://127.0.0.1:19000", "uncops-attachments")

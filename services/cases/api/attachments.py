@@ -1,12 +1,12 @@
-"""A case's attachments: documents stored on disk by their SHA-256, recorded on the case."""
+"""A case's attachments: documents encrypted and kept in the object store, recorded on the case with the
+SHA-256 of their plaintext."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from fastapi.responses import FileResponse
 
 from services.cases import queries, service
 from services.cases.api.cases import OFFICERS, acting, present
@@ -14,14 +14,13 @@ from services.cases.domain.case import CasePublic
 from services.cases.domain.commands import attachment_media_type
 from services.common.app import IfMatch, Route, RuntimeDep, SessionDep, TemporalDep, expected_version
 from services.common.auth import Principal
-from services.common.errors import NotFound
 
 router = APIRouter(prefix="/cases", tags=["attachments"], route_class=Route)
 
 
 @router.post(
     "/{case_id}/attachments",
-    summary="Attach a document (stored on disk, SHA-256 recorded)",
+    summary="Attach a document (encrypted in the object store, SHA-256 recorded)",
     response_model_exclude_unset=True,
     openapi_extra={
         "requestBody": {
@@ -47,7 +46,8 @@ async def add_attachment(
     if_match: IfMatch = None,
 ) -> CasePublic:
     """Attaches the request body, the document's bytes (its media type as Content-Type), to a case under
-    ``filename``; the file is kept by its SHA-256. Conduct-and-discipline officers only; answers the case."""
+    ``filename``; the document is encrypted and kept in the object store, its SHA-256 recorded.
+    Conduct-and-discipline officers only; answers the case."""
     await queries.load_case(session, case_id, principal)  # 404 before reading the body
     content_type = attachment_media_type(request.headers.get("content-type"))
     limit = runtime.settings.attachment_max_bytes
@@ -72,7 +72,8 @@ async def add_attachment(
         acting(principal),
         case_id,
         upload,
-        runtime.settings.run_dir / "attachments",
+        runtime.objects(),
+        service.key_ring(runtime.settings),
         expected_version(if_match),
         runtime.settings.case_policy,
     )
@@ -82,13 +83,16 @@ async def add_attachment(
 @router.get(
     "/{case_id}/attachments/{attachment_id}",
     summary="Download an attachment",
-    response_class=FileResponse,
+    response_class=Response,
     responses={
         200: {
             "description": "The document's bytes, with the media type and file name it was attached with",
             # Any media type: the one it was attached with (application/pdf, image/jpeg...).
             "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-        }
+        },
+        # The object store answered a document that does not open or whose SHA-256 is not the recorded one.
+        502: {"description": "The stored document failed its integrity check: never served"},
+        503: {"description": "The object store did not answer: retry after Retry-After"},
     },
 )
 async def get_attachment(
@@ -97,13 +101,27 @@ async def get_attachment(
     session: SessionDep,
     runtime: RuntimeDep,
     principal: Annotated[Principal, OFFICERS],
-) -> FileResponse:
-    """Downloads one attachment of a case, as it was attached. Conduct-and-discipline officers only."""
-    case = await queries.load_case(session, case_id, principal)
-    attachment = next((a for a in case.attachments if a.attachment_id == attachment_id), None)
-    path = (
-        runtime.settings.run_dir / "attachments" / attachment.sha256 if attachment else Path("/nonexistent")
+) -> Response:
+    """Downloads one attachment of a case, as it was attached: decrypted, and served only if its SHA-256 is
+    the one recorded. Conduct-and-discipline officers only."""
+    attachment, content = await service.read_attachment(
+        session, principal, case_id, attachment_id, runtime.objects(), service.key_ring(runtime.settings)
     )
-    if attachment is None or not path.exists():
-        raise NotFound(f"no attachment {attachment_id} on case {case_id}")
-    return FileResponse(path, media_type=attachment.content_type, filename=attachment.filename)
+    return Response(
+        content,
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": _disposition(attachment.filename),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _disposition(filename: str) -> str:
+    # As Starlette's FileResponse wrote it before (issue 20 serves bytes, not a file): RFC 6266 for non-ASCII.
+    quoted = quote(filename)
+    return (
+        f'attachment; filename="{filename}"'
+        if quoted == filename
+        else f"attachment; filename*=utf-8''{quoted}"
+    )

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/cases", tags=["victims"], route_class=Route)
 
 
 def vault(runtime: RuntimeDep) -> Vault:
-    return Vault(runtime.settings.victim_data_key.get_secret_value())
+    return Vault(service.key_ring(runtime.settings))
 
 
 class NewVictim(BaseModel):
