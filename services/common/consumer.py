@@ -197,7 +197,7 @@ class InboxConsumer:
             try:
                 async for attempt in AsyncRetrying(
                     stop=stop_after_attempt(self.max_attempts),
-                    wait=wait_exponential_jitter(initial=0.2, max=5),
+                    wait=wait_exponential_jitter(multiplier=0.2, max=5),
                     retry=retry_if_exception(_is_transient),
                     reraise=True,
                 ):
