@@ -45,12 +45,20 @@ def outbox_row(payload: EventPayload, key: str, traceparent: str | None) -> dict
     }
 
 
+def continued_trace(given: str | None, current: str | None) -> str | None:
+    """The trace an event continues. The current span when it is in the trace the caller gives (in an
+    activity, the Temporal interceptor's RunActivity span, a child of the request's: issue 20), or when the
+    caller gives none; the caller's when it names another trace: a timer's activity runs in the trace that
+    started the workflow, but its events continue the request that set the timer."""
+    if given is None or current is None:
+        return current or given
+    return current if current.split("-")[1:2] == given.split("-")[1:2] else given
+
+
 def record_event(
     session: AsyncSession, payload: EventPayload, key: str, traceparent: str | None = None
 ) -> OutboxEvent:
     """Add ``payload`` to the outbox; it is published only if the caller's transaction commits."""
-    # The current span when there is one (the request's, a consumer's, or, in an activity, the Temporal
-    # interceptor's RunActivity span: a child of the request's, issue 20); else the trace the caller passes.
-    row = OutboxEvent(**outbox_row(payload, key, current_traceparent() or traceparent))
+    row = OutboxEvent(**outbox_row(payload, key, continued_trace(traceparent, current_traceparent())))
     session.add(row)
     return row

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.database import OutboxEvent
 from services.common.observability import configure, current_traceparent, tracer
-from services.common.outbox import record_event
+from services.common.outbox import continued_trace, record_event
 from services.common.relay import OutboxRelay, published_dataschema
 from uncops_contracts.envelope import SCHEMA_BASE, encode_data
 from uncops_contracts.pledges import PledgeKind, PledgeSubmitted, PledgeTerms
@@ -137,3 +137,14 @@ def test_the_relay_encodes_each_schema_header_once() -> None:
         b"https://partners.example.org/contracts/schemas/pledges/pledge_submitted.v1.json",
     )
     assert relay._dataschema(PledgeSubmitted.dataschema()) is first
+
+
+def test_an_event_continues_the_current_span_in_the_callers_trace_and_else_the_callers_trace() -> None:
+    request = "00-" + "a" * 32 + "-" + "1" * 16 + "-01"
+    activity_span = "00-" + "a" * 32 + "-" + "2" * 16 + "-01"  # a child of the request, same trace
+    workflow_start = "00-" + "b" * 32 + "-" + "3" * 16 + "-01"  # a timer's activity: the starter's trace
+    assert continued_trace(request, activity_span) == activity_span
+    assert continued_trace(request, workflow_start) == request
+    assert continued_trace(None, activity_span) == activity_span
+    assert continued_trace(request, None) == request
+    assert continued_trace(None, None) is None
