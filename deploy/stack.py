@@ -748,7 +748,13 @@ def _http_ok(url: str) -> bool:
 
 # ---- make run
 def run(run_dir: Path, ports: Ports, demo: bool) -> int:
-    stack = LocalStack(run_dir, ports)
+    from services.common import observability
+
+    # Every line `make run` logs is JSON, as its processes' are (issue 20); the banner is text for the person.
+    observability.configure("stack")
+    # Readiness probes fail on purpose until a server is up: not errors worth a line (configure resets it).
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    stack = LocalStack(run_dir, ports, echo=_say)
     stopping = False
 
     def on_signal(signum: int, _: Any) -> None:
@@ -776,7 +782,7 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
                 CONSOLE,
             ]
         )
-        print(f"starting the UNCOPS Platform stack (data in {stack.run_dir})", flush=True)
+        _say("starting the UNCOPS Platform stack", data=str(stack.run_dir))
         if demo:
             _demo_warnings()
         started = time.monotonic()
@@ -790,15 +796,15 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
             # In the background: the stack is usable at once, and the demo data shows up as it is loaded.
             threading.Thread(target=_load_demo, args=(ports,), name="demo-data", daemon=True).start()
         # A crashed process is started again with a back-off, the others serving meanwhile (issue 20).
-        supervisor = Supervisor(lambda: dict(stack.processes), stack.respawn, echo=_say)
+        supervisor = Supervisor(lambda: dict(stack.processes), stack.respawn, echo=_warn)
         while True:
             supervisor.tick()
             time.sleep(0.5)
     except KeyboardInterrupt:
-        print("\nstopping…", flush=True)
+        _say("stopping")
         return 0
     except (StackError, CrashLoop) as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        _logger().error("the stack stopped", error=str(exc))
         return 1
     finally:
         # A second Ctrl-C (or a TERM/HUP) must not interrupt the shutdown half-way.
@@ -806,11 +812,21 @@ def run(run_dir: Path, ports: Ports, demo: bool) -> int:
             signal.signal(signum, signal.SIG_IGN)
         stack.stop_all()
         stack.release()
-        print("stopped: no process left running", flush=True)
+        _say("stopped: no process left running")
 
 
-def _say(line: str) -> None:
-    print(line, flush=True)
+def _logger() -> Any:
+    from services.common.observability import get_logger
+
+    return get_logger("deploy.stack")
+
+
+def _say(line: str, **fields: Any) -> None:
+    _logger().info(line, **fields)
+
+
+def _warn(line: str) -> None:
+    _logger().warning(line)
 
 
 # Notifications to people (issue 18): with the demo, case deadlines warn after this share of their time
@@ -828,11 +844,11 @@ def _demo_warnings() -> None:
 def _load_demo(ports: Ports) -> None:
     from deploy.demo.load import load_demo_data
 
-    print("loading demo data in the background…", flush=True)
+    _say("loading demo data in the background")
     try:
-        print(load_demo_data(ports), flush=True)
+        _say("demo data loaded", summary=load_demo_data(ports))
     except Exception as exc:  # the stack stays up; the demo is a convenience
-        print(f"demo data not loaded: {exc!r}", flush=True)
+        _say("demo data not loaded", error=repr(exc))
 
 
 def _banner(stack: LocalStack, seconds: float) -> str:

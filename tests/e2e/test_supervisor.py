@@ -81,6 +81,26 @@ def make_run() -> Iterator[Running]:
             os.killpg(popen.pid, signal.SIGKILL)
             raise
         assert "stopped: no process left running" in running.said()
+        assert _log_lines_not_json(running.said()) == []
+
+
+def _log_lines_not_json(said: str) -> list[str]:
+    """The lines `make run` printed that are not a JSON object, its banner (text for the person) aside."""
+    wrong: list[str] = []
+    in_banner = False
+    for line in said.splitlines():
+        if line.startswith("UNCOPS Platform is up"):
+            in_banner = True
+        elif not line.strip():
+            in_banner = False
+        elif not in_banner:
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, dict) or "event" not in parsed:
+                wrong.append(line)
+    return wrong
 
 
 @pytest.mark.parametrize("name", KINDS)
