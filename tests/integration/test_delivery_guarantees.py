@@ -76,10 +76,10 @@ async def inbox_count(engine: AsyncEngine, event_ids: list[str]) -> int:
 
 
 async def read_topic(
-    settings: Settings, topic: str, keys: set[bytes], until: int
+    settings: Settings, topic: str, keys: set[bytes], until: int, linger: float = 0
 ) -> list[tuple[bytes, dict[str, bytes], bytes]]:
     """(key, headers, value) of every message on ``topic`` with one of ``keys``, reading until ``until``
-    distinct event ids have been seen."""
+    distinct event ids have been seen, then ``linger`` seconds more (a copy published twice would follow)."""
     reader = await topic_reader(settings, topic)
     seen: list[tuple[bytes, dict[str, bytes], bytes]] = []
     ids: set[bytes] = set()
@@ -95,6 +95,9 @@ async def read_topic(
             return len(ids) >= until
 
         await eventually(progress, timeout=90, interval=0)
+        lingered = asyncio.get_running_loop().time() + linger
+        while asyncio.get_running_loop().time() < lingered:
+            await progress()
     finally:
         await reader.stop()
     return seen
